@@ -1,0 +1,56 @@
+/**
+ * Errors that tell a user running `pulumi up` which resource failed, which field is at fault
+ * and what to do about it. Every provider throws these instead of bare `Error`s.
+ *
+ * Plain module: no Pulumi imports, because dynamic providers inline it by value.
+ */
+
+/** A bad input, found at `check` time or when a remote system rejects a value. */
+export class InputError extends Error {
+  constructor(
+    /** Resource kind and name, e.g. `ZerotierNetwork "build"`. */
+    readonly resource: string,
+    /** Input path, e.g. `ipAssignmentPools[0].start`. */
+    readonly field: string,
+    /** What is wrong with the value (never the value itself when it may be secret). */
+    readonly problem: string,
+    /** What the user should change. */
+    readonly fix: string,
+  ) {
+    super(`${resource}: ${field}: ${problem}. Fix: ${fix}`);
+    this.name = "InputError";
+  }
+}
+
+/** A remote operation failed: names the resource, the step and what to check. */
+export class OperationError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly step: string,
+    readonly detail: string,
+    readonly hint?: string,
+  ) {
+    super(`${resource}: ${step} failed: ${detail}${hint ? `. Check: ${hint}` : ""}`);
+    this.name = "OperationError";
+  }
+}
+
+/** One `check` failure, in the shape the dynamic-provider contract returns. */
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+/** Formats a resource label the same way everywhere: `Kind "name"`. */
+export function resourceLabel(kind: string, name: string): string {
+  return `${kind} "${name}"`;
+}
+
+/** Returns `message` with every occurrence of each secret replaced by `[secret]`. */
+export function redact(message: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = message;
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join("[secret]");
+  }
+  return out;
+}

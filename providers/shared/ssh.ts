@@ -1,0 +1,184 @@
+/**
+ * One SSH client for every provider and component that works on a remote host
+ * (build host bootstrap, libvirt, app builds). Wraps node-ssh with:
+ * - host-key pinning: `hostKeySha256` set = the server key must match, else the connection is refused;
+ * - exit-status checking with the stderr tail in the error, secrets redacted;
+ * - bounded connection retries (hosts that are booting refuse connections for a while);
+ * - tracing of every remote command (see trace.ts), marked as read or write by the caller.
+ *
+ * Plain module: no Pulumi imports, because dynamic providers inline it by value.
+ * node-ssh is required inside functions so the serialized provider emits `require("node-ssh")`.
+ */
+import { OperationError, redact } from "./errors";
+import { retry } from "./retry";
+import { trace } from "./trace";
+
+/** How to reach a host over SSH. `privateKey` is a secret: never log or embed it in messages. */
+export interface SshTarget {
+  host: string;
+  /** Default 22. */
+  port?: number;
+  /** Default "root". */
+  user?: string;
+  /** OpenSSH or PEM private key text. */
+  privateKey: string;
+  /** Pinned host key, `SHA256:<base64>` as `ssh-keygen -lf` prints it. Unset = accept and report. */
+  hostKeySha256?: string;
+  /** TCP connect + handshake timeout. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface ExecOptions {
+  /** Text fed to the command's stdin (e.g. a file body: keeps secrets out of the command line). */
+  stdin?: string;
+  /** True when the command changes the host: counted by benchmarks and no-op tests. */
+  write?: boolean;
+  /** Fail unless the exit status is 0. Default true. */
+  check?: boolean;
+  /** What this step is, for error messages: "authorize keys". */
+  step?: string;
+  /** Strings to blank out of any error message (passwords passed via stdin, etc.). */
+  secrets?: string[];
+}
+
+/** OpenSSH-style fingerprint of a raw public key blob: `SHA256:` + unpadded base64. */
+export function sshFingerprint(keyBlob: Buffer): string {
+  const crypto = require("crypto") as typeof import("crypto");
+  return "SHA256:" + crypto.createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
+}
+
+/** An open SSH session; use `withSsh` rather than creating one directly. */
+export class SshSession {
+  constructor(
+    private readonly ssh: import("node-ssh").NodeSSH,
+    readonly target: SshTarget,
+    /** Fingerprint the server presented, whether pinned or not. */
+    readonly hostKeySha256: string,
+    private readonly label: string,
+  ) {}
+
+  /** Runs one shell command. One command per call: `;`-joined lines hide earlier failures. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    trace({ system: "ssh", op: "exec", write: !!opts.write, target: this.target.host });
+    const r = await this.ssh.execCommand(command, { stdin: opts.stdin });
+    const res: ExecResult = { stdout: r.stdout, stderr: r.stderr, code: r.code ?? -1 };
+    if ((opts.check ?? true) && res.code !== 0) {
+      const tail = (res.stderr || res.stdout).trim().split("\n").slice(-5).join(" | ");
+      const secrets = [this.target.privateKey, ...(opts.secrets ?? [])];
+      throw new OperationError(
+        this.label,
+        opts.step ?? "remote command",
+        redact(`exit status ${res.code} on ${this.target.host}: ${tail || "(no output)"}`, secrets),
+      );
+    }
+    return res;
+  }
+
+  /** Writes a file atomically (temp file + rename) with the given mode; body via stdin. */
+  async writeFile(path: string, body: string, mode = "0644", opts: Omit<ExecOptions, "stdin" | "write"> = {}): Promise<void> {
+    const q = shellQuote(path);
+    const tmp = shellQuote(`${path}.g8os-tmp`);
+    await this.exec(`umask 077 && cat > ${tmp} && chmod ${mode} ${tmp} && mv -f ${tmp} ${q}`, {
+      ...opts,
+      stdin: body,
+      write: true,
+      step: opts.step ?? `write ${path}`,
+    });
+  }
+
+  /** Reads a file, or returns undefined when it does not exist. */
+  async readFile(path: string): Promise<string | undefined> {
+    const q = shellQuote(path);
+    const r = await this.exec(`if [ -e ${q} ]; then cat ${q}; else exit 3; fi`, { check: false, step: `read ${path}` });
+    if (r.code === 3) return undefined;
+    if (r.code !== 0) throw new OperationError(this.label, `read ${path}`, r.stderr.trim() || `exit status ${r.code}`);
+    return r.stdout;
+  }
+}
+
+/** Single-quotes a string for POSIX sh. */
+export function shellQuote(s: string): string {
+  return "'" + s.replace(/'/g, "'\\''") + "'";
+}
+
+export interface ConnectOptions {
+  /** Label for errors: `BuildHost "ovh4"`. */
+  label: string;
+  /** Connection attempts before giving up. Default 3 (a booting host refuses for a while). */
+  attempts?: number;
+}
+
+/**
+ * Opens a session, runs `fn`, always closes. Errors name the target, the label and what to check;
+ * a host-key mismatch is never retried.
+ */
+export async function withSsh<T>(target: SshTarget, opts: ConnectOptions, fn: (s: SshSession) => Promise<T>): Promise<T> {
+  const { NodeSSH } = require("node-ssh") as typeof import("node-ssh");
+  const port = target.port ?? 22;
+  const where = `${target.user ?? "root"}@${target.host}:${port}`;
+  let mismatch: string | undefined;
+  const connect = async (): Promise<{ ssh: import("node-ssh").NodeSSH; seen: string }> => {
+    const ssh = new NodeSSH();
+    let seen = "";
+    try {
+      await ssh.connect({
+        host: target.host,
+        port,
+        username: target.user ?? "root",
+        privateKey: target.privateKey,
+        readyTimeout: target.connectTimeoutMs ?? 10_000,
+        hostVerifier: (key: Buffer) => {
+          seen = sshFingerprint(key);
+          if (target.hostKeySha256 && seen !== target.hostKeySha256) {
+            mismatch = seen;
+            return false;
+          }
+          return true;
+        },
+      } as import("node-ssh").Config);
+    } catch (err) {
+      ssh.dispose();
+      throw err;
+    }
+    trace({ system: "ssh", op: "connect", write: false, target: target.host });
+    return { ssh, seen };
+  };
+  let conn: { ssh: import("node-ssh").NodeSSH; seen: string };
+  try {
+    conn = await retry(connect, {
+      attempts: opts.attempts ?? 3,
+      minDelayMs: 1000,
+      retryable: (err) => !mismatch && !/authentication methods failed|All configured authentication/i.test(String(err)),
+    });
+  } catch (err) {
+    if (mismatch) {
+      throw new OperationError(
+        opts.label,
+        `SSH to ${where}`,
+        `host key ${mismatch} does not match the pinned ${target.hostKeySha256}`,
+        "the host was reinstalled or someone is intercepting; if reinstalled, replace the resource so the key is pinned anew",
+      );
+    }
+    const msg = redact(err instanceof Error ? err.message : String(err), [target.privateKey]);
+    const auth = /authentication/i.test(msg);
+    throw new OperationError(
+      opts.label,
+      `SSH to ${where}`,
+      msg,
+      auth
+        ? "the private key is not authorised for this user on the host"
+        : "the address and port, that sshd runs, and that no firewall drops the connection",
+    );
+  }
+  try {
+    return await fn(new SshSession(conn.ssh, target, conn.seen, opts.label));
+  } finally {
+    conn.ssh.dispose();
+  }
+}
