@@ -96,7 +96,11 @@ export function partialCreateError(
   properties: Record<string, unknown>,
 ): Error & { id: string; properties: Record<string, unknown>; reasons: string[] } {
   const message = err instanceof Error ? err.message : String(err);
-  const e = new Error(message) as Error & { id: string; properties: Record<string, unknown>; reasons: string[] };
+  const e = new Error(message) as Error & {
+    id: string;
+    properties: Record<string, unknown>;
+    reasons: string[];
+  };
   e.id = id;
   e.properties = plainOutputs(properties);
   e.reasons = [message];

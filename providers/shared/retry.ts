@@ -40,7 +40,8 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       const verdict = opts.retryable ? opts.retryable(err, attempt) : true;
       if (verdict === false || attempt === attempts) throw err;
       const backoff = Math.min(max, min * 2 ** (attempt - 1));
-      const delay = typeof verdict === "number" ? Math.min(verdict, max) : backoff / 2 + Math.random() * (backoff / 2);
+      const delay =
+        typeof verdict === "number" ? Math.min(verdict, max) : backoff / 2 + Math.random() * (backoff / 2);
       opts.onRetry?.(err, attempt, delay);
       await sleep(delay);
     }
@@ -86,7 +87,8 @@ export async function pollUntil<T>(
   let last: string | undefined;
   for (;;) {
     const v = await check();
-    if (v !== undefined && !(typeof v === "object" && v !== null && "pending" in (v as object))) return v as T;
+    if (v !== undefined && !(typeof v === "object" && v !== null && "pending" in (v as object)))
+      return v as T;
     if (v !== undefined) last = (v as { pending: string }).pending;
     const left = deadline - Date.now();
     if (left <= 0) throw new PollTimeoutError(opts.what, opts.timeoutMs, last);

@@ -81,7 +81,12 @@ export class SshSession {
   }
 
   /** Writes a file atomically (temp file + rename) with the given mode; body via stdin. */
-  async writeFile(path: string, body: string, mode = "0644", opts: Omit<ExecOptions, "stdin" | "write"> = {}): Promise<void> {
+  async writeFile(
+    path: string,
+    body: string,
+    mode = "0644",
+    opts: Omit<ExecOptions, "stdin" | "write"> = {},
+  ): Promise<void> {
     const q = shellQuote(path);
     const tmp = shellQuote(`${path}.g8os-tmp`);
     await this.exec(`umask 077 && cat > ${tmp} && chmod ${mode} ${tmp} && mv -f ${tmp} ${q}`, {
@@ -95,9 +100,13 @@ export class SshSession {
   /** Reads a file, or returns undefined when it does not exist. */
   async readFile(path: string): Promise<string | undefined> {
     const q = shellQuote(path);
-    const r = await this.exec(`if [ -e ${q} ]; then cat ${q}; else exit 3; fi`, { check: false, step: `read ${path}` });
+    const r = await this.exec(`if [ -e ${q} ]; then cat ${q}; else exit 3; fi`, {
+      check: false,
+      step: `read ${path}`,
+    });
     if (r.code === 3) return undefined;
-    if (r.code !== 0) throw new OperationError(this.label, `read ${path}`, r.stderr.trim() || `exit status ${r.code}`);
+    if (r.code !== 0)
+      throw new OperationError(this.label, `read ${path}`, r.stderr.trim() || `exit status ${r.code}`);
     return r.stdout;
   }
 }
@@ -118,7 +127,11 @@ export interface ConnectOptions {
  * Opens a session, runs `fn`, always closes. Errors name the target, the label and what to check;
  * a host-key mismatch is never retried.
  */
-export async function withSsh<T>(target: SshTarget, opts: ConnectOptions, fn: (s: SshSession) => Promise<T>): Promise<T> {
+export async function withSsh<T>(
+  target: SshTarget,
+  opts: ConnectOptions,
+  fn: (s: SshSession) => Promise<T>,
+): Promise<T> {
   const { NodeSSH } = require("node-ssh") as typeof import("node-ssh");
   const port = target.port ?? 22;
   const where = `${target.user ?? "root"}@${target.host}:${port}`;
@@ -154,7 +167,8 @@ export async function withSsh<T>(target: SshTarget, opts: ConnectOptions, fn: (s
     conn = await retry(connect, {
       attempts: opts.attempts ?? 3,
       minDelayMs: 1000,
-      retryable: (err) => !mismatch && !/authentication methods failed|All configured authentication/i.test(String(err)),
+      retryable: (err) =>
+        !mismatch && !/authentication methods failed|All configured authentication/i.test(String(err)),
     });
   } catch (err) {
     if (mismatch) {

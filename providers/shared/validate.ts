@@ -34,19 +34,29 @@ export function parseIPv4(s: string): number | undefined {
 }
 
 export const ipv4: Validator = (v) =>
-  typeof v === "string" && parseIPv4(v) !== undefined ? undefined : "must be an IPv4 address like 10.147.17.1";
+  typeof v === "string" && parseIPv4(v) !== undefined
+    ? undefined
+    : "must be an IPv4 address like 10.147.17.1";
 
 export const cidr: Validator = (v) => {
   if (typeof v !== "string") return "must be a CIDR like 10.147.17.0/24";
   const [ip, bits, extra] = v.split("/");
-  if (extra !== undefined || parseIPv4(ip) === undefined || !/^\d{1,2}$/.test(bits ?? "") || Number(bits) > 32) {
+  if (
+    extra !== undefined ||
+    parseIPv4(ip) === undefined ||
+    !/^\d{1,2}$/.test(bits ?? "") ||
+    Number(bits) > 32
+  ) {
     return "must be a CIDR like 10.147.17.0/24";
   }
   return undefined;
 };
 
 export const hostname: Validator = (v) =>
-  typeof v === "string" && /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(v)
+  typeof v === "string" &&
+  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(
+    v,
+  )
     ? undefined
     : "must be a host name or IP address";
 
@@ -61,7 +71,9 @@ export const httpUrl: Validator = (v) => {
 };
 
 export const sha256Hex: Validator = (v) =>
-  typeof v === "string" && /^[0-9a-f]{64}$/.test(v) ? undefined : "must be a sha256 digest: 64 lowercase hex characters";
+  typeof v === "string" && /^[0-9a-f]{64}$/.test(v)
+    ? undefined
+    : "must be a sha256 digest: 64 lowercase hex characters";
 
 const SSH_KEY_TYPES = new Set([
   "ssh-ed25519",
