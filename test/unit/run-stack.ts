@@ -1,0 +1,26 @@
+/** Runs index.ts for one stack under mocks in a child process (see stack-runner.ts). */
+import { execFileSync } from "child_process";
+import * as path from "path";
+
+export interface StackRun {
+  resources?: { type: string; name: string; inputs: Record<string, unknown> }[];
+  outputs?: Record<string, unknown>;
+  error?: string;
+}
+
+export function runStackUnderMocks(
+  stack: string,
+  config: Record<string, string | { secret: string }>,
+): StackRun {
+  const out = execFileSync(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join(__dirname, "stack-runner.ts")],
+    {
+      env: { ...process.env, G8OS_UNIT_STACK: stack, G8OS_UNIT_CONFIG: JSON.stringify(config) },
+      encoding: "utf8",
+      timeout: 60_000,
+    },
+  );
+  const line = out.trim().split("\n").pop() ?? "{}";
+  return JSON.parse(line) as StackRun;
+}

@@ -1,0 +1,93 @@
+import * as assert from "assert";
+import { runStackUnderMocks } from "./run-stack";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
+
+/** A complete, valid build-stack config (inline keys, so no key server is needed). */
+export function validBuildConfig(): Record<string, string | { secret: string }> {
+  return {
+    "g8os:telegramBotToken": { secret: "123456:TEST-TOKEN-abcdef" },
+    "g8os:telegramChatId": "-1001",
+    "g8os:zerotierToken": { secret: "zt-token-secret" },
+    "g8os:keySource": "inline",
+    "g8os:keyInline": JSON.stringify([KEY]),
+    "g8os:buildHostName": "ovh4",
+    "g8os:buildHostAddress": "10.213.0.11",
+    "g8os:bootstrapPrivateKey": {
+      secret: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
+    },
+  };
+}
+
+describe("stacks under mocks", function () {
+  this.timeout(60_000);
+
+  it("build-1 runs the build program with environment 1", () => {
+    const r = runStackUnderMocks("build-1", validBuildConfig());
+    assert.strictEqual(r.error, undefined);
+    assert.strictEqual(r.outputs?.stackKind, "build");
+    assert.strictEqual(r.outputs?.envNumber, 1);
+  });
+
+  it("grid-2 runs the grid program", () => {
+    const r = runStackUnderMocks("grid-2", {});
+    assert.strictEqual(r.error, undefined);
+    assert.strictEqual(r.outputs?.stackKind, "grid");
+    assert.strictEqual(r.outputs?.envNumber, 2);
+  });
+
+  it("an unknown stack name fails before any resource, naming the accepted forms", () => {
+    const r = runStackUnderMocks("staging", validBuildConfig());
+    assert.match(r.error ?? "", /Accepted names: build, build-<N>, grid, grid-<N>/);
+    assert.deepStrictEqual(r.resources ?? [], []);
+  });
+
+  it("missing required config is reported all at once, each with its fix", () => {
+    const r = runStackUnderMocks("build-1", {});
+    const err = r.error ?? "";
+    for (const key of [
+      "telegramBotToken",
+      "telegramChatId",
+      "zerotierToken",
+      "buildHostName",
+      "buildHostAddress",
+      "bootstrapPrivateKey",
+    ]) {
+      assert.match(err, new RegExp(`g8os:${key}`), `error should name g8os:${key}`);
+    }
+    assert.match(err, /pulumi config set --secret g8os:telegramBotToken/);
+  });
+
+  it("a secret set as plain text is rejected with the --secret fix", () => {
+    const cfg = validBuildConfig();
+    cfg["g8os:zerotierToken"] = "zt-token-in-plain-text";
+    const r = runStackUnderMocks("build-1", cfg);
+    assert.match(r.error ?? "", /g8os:zerotierToken \(ZeroTier API token\) is stored in plain text/);
+    assert.ok(!(r.error ?? "").includes("zt-token-in-plain-text"), "the error must not echo the secret");
+  });
+
+  it("bad values name the field: pool outside routes, bad CIDR, bad key, bad port", () => {
+    const cfg = validBuildConfig();
+    cfg["g8os:zerotierRoutes"] = JSON.stringify(["10.147.17.0/33"]);
+    cfg["g8os:zerotierPools"] = JSON.stringify(["10.9.0.1-10.9.0.9", "10.147.17.9-10.147.17.1"]);
+    cfg["g8os:keyInline"] = JSON.stringify(["ssh-ed25519 AAAAtruncated"]);
+    cfg["g8os:buildHostPort"] = "70000";
+    const err = runStackUnderMocks("build-1", cfg).error ?? "";
+    assert.match(err, /zerotierRoutes\[0\]/);
+    assert.match(err, /zerotierPools\[0\].*not inside any of zerotierRoutes/);
+    assert.match(err, /zerotierPools\[1\].*starts after it ends/);
+    assert.match(err, /keyInline\[0\]/);
+    assert.match(err, /buildHostPort must be a TCP port/);
+  });
+});
+
+describe("Node version guard", () => {
+  it("npm scripts on Node < 22 stop with the fix (npm ci brings Node 22)", function () {
+    const { spawnSync } = require("child_process") as typeof import("child_process");
+    const sys = spawnSync("/usr/bin/node", ["--version"], { encoding: "utf8" });
+    if (sys.error || Number(sys.stdout.trim().slice(1).split(".")[0]) >= 22) this.skip();
+    const r = spawnSync("/usr/bin/node", ["scripts/check-node.js"], { encoding: "utf8" });
+    assert.strictEqual(r.status, 1);
+    assert.match(r.stderr, /g8os needs Node >= 22 .*Run `npm ci` first/s);
+  });
+});
