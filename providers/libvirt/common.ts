@@ -1,0 +1,71 @@
+/**
+ * Pieces every libvirt dynamic provider shares: connection validation and opening a client.
+ * Plain module (inlined by value into the serialized providers): no Pulumi imports.
+ */
+import { resourceLabel, type CheckFailure } from "../shared/errors";
+import { withSsh } from "../shared/ssh";
+import { collectFailures, hostname, intInRange, nonEmptyString, type FieldRule, type Validator } from "../shared/validate";
+import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
+
+export const absolutePath: Validator = (v) =>
+  typeof v === "string" && /^\/[^\0]*$/.test(v) && !/(^|\/)\.\.?(\/|$)/.test(v) && !/[\n\r]/.test(v)
+    ? undefined
+    : "must be an absolute path on the KVM host without . or .. parts, like /var/lib/g8os/images";
+
+/** libvirt object names: used in file names too, so a safe subset. */
+export const libvirtName: Validator = (v) =>
+  typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(v)
+    ? undefined
+    : "must be 1-63 characters: letters, digits, '_', '.', '-', starting with a letter or digit";
+
+const hostKeyFingerprint: Validator = (v) =>
+  typeof v === "string" && /^SHA256:[A-Za-z0-9+/]{43}$/.test(v)
+    ? undefined
+    : "must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it";
+
+const privateKeyText: Validator = (v) =>
+  typeof v === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)
+    ? undefined
+    : "must be an OpenSSH or PEM private key (text starting with -----BEGIN ... PRIVATE KEY-----)";
+
+/** Check rules for the flat connection inputs every libvirt resource has. */
+export function connectionRules(p: Record<string, unknown>): FieldRule[] {
+  return [
+    { path: "host", value: p.host, check: hostname },
+    { path: "port", value: p.port, check: intInRange(1, 65535), optional: true },
+    { path: "user", value: p.user, check: nonEmptyString, optional: true },
+    { path: "privateKey", value: p.privateKey, check: privateKeyText },
+    { path: "hostKeySha256", value: p.hostKeySha256, check: hostKeyFingerprint, optional: true },
+  ];
+}
+
+/** Check failures with the reason prefixed by the resource label and a generic fix hint. */
+export function checkFailures(kind: string, name: unknown, rules: FieldRule[]): CheckFailure[] {
+  const label = resourceLabel(kind, typeof name === "string" ? name : "?");
+  return collectFailures(rules).map((f) => ({ property: f.property, reason: `${label}: ${f.property} ${f.reason}` }));
+}
+
+/** The connection fields out of a props bag. */
+export function connectionOf(p: Record<string, unknown>): LibvirtConnection {
+  return {
+    host: p.host as string,
+    port: p.port as number | undefined,
+    user: p.user as string | undefined,
+    privateKey: p.privateKey as string,
+    hostKeySha256: p.hostKeySha256 as string | undefined,
+  };
+}
+
+/** Opens one SSH session to the KVM host for one resource operation. */
+export function withLibvirt<T>(
+  p: Record<string, unknown>,
+  label: string,
+  fn: (c: LibvirtClient) => Promise<T>,
+): Promise<T> {
+  return withSsh(sshTargetOf(connectionOf(p)), { label }, (s) => fn(new LibvirtClient(s, label)));
+}
+
+/** Connection inputs whose change means "another host": the object there is a new one. */
+export const CONNECTION_REPLACE = ["host"] as const;
+/** Connection inputs that only change how we reach the same host. */
+export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"] as const;

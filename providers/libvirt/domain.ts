@@ -1,0 +1,381 @@
+/**
+ * LibvirtDomain: a persistent libvirt domain (VM) on the KVM host.
+ *
+ * - create: define with a generated UUID (kept in the outputs), autostart, start, wait for the
+ *   address (lease | agent | arp | any, with a deadline). If a step after `define` fails, the
+ *   error is a partial create: the engine records the domain and the next `up` finishes it
+ *   (update re-defines a missing domain, starts it and waits again) instead of tripping over
+ *   "domain already exists".
+ * - diff: memory/vcpus/autostart/running change in place (stop, re-define with the same UUID and
+ *   MACs, start); disks, kernel, NICs, seed or domain type replace the domain.
+ * - read: an empty id when the domain was deleted outside (refresh drops it, next `up` re-creates);
+ *   memory, vcpus, running and autostart as found, so drift shows up as an update.
+ * - delete: destroy if running, undefine --nvram, remove the serial log file it configured.
+ *   Disks and seeds are separate resources (LibvirtVolume, CloudInitSeed) and are removed by them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { InputError, resourceLabel } from "../shared/errors";
+import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { intInRange, type FieldRule, type Validator } from "../shared/validate";
+import { domainXml, parseDomainXml, randomMac, type DiskSpec, type DomainType, type NicSpec } from "./client";
+import {
+  absolutePath,
+  checkFailures,
+  connectionRules,
+  CONNECTION_REPLACE,
+  CONNECTION_UPDATE,
+  libvirtName,
+  withLibvirt,
+} from "./common";
+
+const KIND = "LibvirtDomain";
+
+/** Below this a Debian/Ubuntu guest with cloud-init runs out of memory during first boot. */
+export const MIN_MEMORY_MIB = 256;
+
+export type AddressSource = "lease" | "agent" | "arp" | "any" | "none";
+
+const DEFAULTS = {
+  domainType: "auto",
+  autostart: false,
+  running: true,
+  addressSource: "lease",
+  addressTimeoutSeconds: 300,
+  shutdownTimeoutSeconds: 60,
+} as const;
+
+const macAddress = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+const disksValidator: Validator = (v) => {
+  if (!Array.isArray(v)) return "must be a list of { path, format? }";
+  for (const [i, d] of v.entries()) {
+    const bad = absolutePath(d?.path);
+    if (bad) return `[${i}].path ${bad}`;
+    if (d.format !== undefined && d.format !== "qcow2" && d.format !== "raw")
+      return `[${i}].format must be "qcow2" or "raw"`;
+  }
+  return v.length > 26 ? "must have at most 26 disks (vda..vdz)" : undefined;
+};
+
+const nicsValidator: Validator = (v) => {
+  if (!Array.isArray(v)) return "must be a list of { network | bridge, mac? }";
+  for (const [i, n] of v.entries()) {
+    if (!n || (n.network === undefined) === (n.bridge === undefined))
+      return `[${i}] must set exactly one of network (a libvirt network name) or bridge (a host bridge)`;
+    const bad = libvirtName(n.network ?? n.bridge);
+    if (bad) return `[${i}].${n.network !== undefined ? "network" : "bridge"} ${bad}`;
+    if (n.mac !== undefined && !(typeof n.mac === "string" && macAddress.test(n.mac)))
+      return `[${i}].mac must be a lowercase MAC like 52:54:00:12:34:56`;
+  }
+  return undefined;
+};
+
+const oneOf =
+  (...allowed: string[]): Validator =>
+  (v) =>
+    typeof v === "string" && allowed.includes(v) ? undefined : `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}`;
+
+const cmdlineText: Validator = (v) =>
+  typeof v === "string" && !/[\n\r\0]/.test(v) && v.length <= 2048
+    ? undefined
+    : "must be one line of at most 2048 characters";
+
+/** The XML for these inputs, with the UUID, MACs and domain type already decided. */
+function xmlFor(p: Record<string, any>, uuid: string, macs: string[], domainType: DomainType): string {
+  return domainXml({
+    name: p.name,
+    uuid,
+    domainType,
+    memoryMiB: p.memoryMiB,
+    vcpus: p.vcpus,
+    disks: (p.disks ?? []) as DiskSpec[],
+    seedIso: p.seedIso,
+    nics: ((p.nics ?? []) as NicSpec[]).map((n, i) => ({ ...n, mac: macs[i] })),
+    kernel: p.kernel,
+    initrd: p.initrd,
+    cmdline: p.cmdline,
+    serialLogPath: p.serialLogPath,
+  });
+}
+
+/** Starts (if wanted and not running) and waits for the first NIC's address. Returns the address or "". */
+async function bringUp(
+  c: import("./client").LibvirtClient,
+  p: Record<string, any>,
+  uuid: string,
+  macs: string[],
+): Promise<string> {
+  const info = await c.domainInfo(uuid);
+  if (info?.state !== "running") await c.start(uuid);
+  if (p.addressSource === "none" || macs.length === 0) return "";
+  return c.waitForAddress(uuid, macs[0], p.addressSource, p.addressTimeoutSeconds * 1000);
+}
+
+export const domainProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const inputs = { ...DEFAULTS, ...news, disks: news.disks ?? [], nics: news.nics ?? [] };
+    const label = resourceLabel(KIND, String(news.name));
+    const rules: FieldRule[] = [
+      ...connectionRules(inputs),
+      { path: "name", value: inputs.name, check: libvirtName },
+      {
+        path: "memoryMiB",
+        value: inputs.memoryMiB,
+        check: (v) =>
+          intInRange(MIN_MEMORY_MIB, 1024 * 1024)(v) &&
+          `must be a whole number of MiB from ${MIN_MEMORY_MIB} (a cloud-init guest needs at least that) to 1048576`,
+      },
+      { path: "vcpus", value: inputs.vcpus, check: intInRange(1, 256) },
+      { path: "domainType", value: inputs.domainType, check: oneOf("auto", "kvm", "qemu") },
+      { path: "disks", value: inputs.disks, check: disksValidator },
+      { path: "nics", value: inputs.nics, check: nicsValidator },
+      { path: "seedIso", value: inputs.seedIso, check: absolutePath, optional: true },
+      { path: "kernel", value: inputs.kernel, check: absolutePath, optional: true },
+      { path: "initrd", value: inputs.initrd, check: absolutePath, optional: true },
+      { path: "cmdline", value: inputs.cmdline, check: cmdlineText, optional: true },
+      { path: "serialLogPath", value: inputs.serialLogPath, check: absolutePath, optional: true },
+      { path: "addressSource", value: inputs.addressSource, check: oneOf("lease", "agent", "arp", "any", "none") },
+      { path: "addressTimeoutSeconds", value: inputs.addressTimeoutSeconds, check: intInRange(5, 3600) },
+      { path: "shutdownTimeoutSeconds", value: inputs.shutdownTimeoutSeconds, check: intInRange(0, 3600) },
+    ];
+    const failures = checkFailures(KIND, news.name, rules);
+    if ((inputs.initrd !== undefined || inputs.cmdline !== undefined) && inputs.kernel === undefined)
+      failures.push({ property: "kernel", reason: `${label}: initrd and cmdline need kernel (direct boot); set kernel or remove them` });
+    if (Array.isArray(inputs.disks) && inputs.disks.length === 0 && inputs.kernel === undefined && inputs.seedIso === undefined)
+      failures.push({ property: "disks", reason: `${label}: nothing to boot from; give at least one disk or a kernel` });
+    return { inputs, failures };
+  },
+
+  async diff(_id, olds, news) {
+    const d = diffFields(olds, news, {
+      replaceOn: [
+        ...CONNECTION_REPLACE,
+        "name",
+        "domainType",
+        "disks",
+        "seedIso",
+        "nics",
+        "kernel",
+        "initrd",
+        "cmdline",
+        "serialLogPath",
+      ],
+      updateOn: [
+        ...CONNECTION_UPDATE,
+        "memoryMiB",
+        "vcpus",
+        "autostart",
+        "running",
+        "addressSource",
+        "addressTimeoutSeconds",
+        "shutdownTimeoutSeconds",
+      ],
+      // Domain names are unique on the host: the old one must go first.
+      deleteBeforeReplace: true,
+    });
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+  },
+
+  async create(inputs) {
+    const label = resourceLabel(KIND, inputs.name);
+    const crypto = require("crypto") as typeof import("crypto");
+    const uuid = crypto.randomUUID();
+    const macs: string[] = (inputs.nics as NicSpec[]).map((n) => n.mac ?? randomMac());
+    return withLibvirt(inputs, label, async (c) => {
+      const existing = await c.domainInfo(inputs.name);
+      if (existing)
+        throw new InputError(
+          label,
+          "name",
+          `a domain named ${inputs.name} already exists on ${inputs.host} (uuid ${existing.uuid}) and is not managed by this resource`,
+          `choose another name, or if it is a leftover remove it: virsh -c qemu:///system undefine ${inputs.name}`,
+        );
+      const dt = await c.resolveDomainType(inputs.domainType);
+      await c.define(xmlFor(inputs, uuid, macs, dt.domainType));
+      const outs: Record<string, unknown> = {
+        ...inputs,
+        uuid,
+        macs,
+        effectiveDomainType: dt.domainType,
+        domainTypeReason: dt.reason,
+        ipAddress: "",
+        state: "shut off",
+      };
+      try {
+        if (inputs.autostart) await c.setAutostart(uuid, true);
+        if (inputs.running) {
+          outs.ipAddress = await bringUp(c, inputs, uuid, macs);
+          outs.state = "running";
+        }
+      } catch (err) {
+        // Defined but not (fully) up: record it so the next `up` finishes it via update.
+        throw partialCreateError(err, uuid, outs);
+      }
+      return { id: uuid, outs: plainOutputs(outs) };
+    });
+  },
+
+  async read(id, props) {
+    const label = resourceLabel(KIND, String(props.name));
+    return withLibvirt(props, label, async (c) => {
+      const info = await c.domainInfo(id);
+      if (!info) return {};
+      const facts = parseDomainXml(await c.dumpInactiveXml(id));
+      const running = info.state === "running";
+      let ipAddress = running ? (props.ipAddress ?? "") : "";
+      const macs = (props.macs as string[] | undefined) ?? facts.macs;
+      if (running && macs.length && props.addressSource !== "none") {
+        const found = (await c.addresses(id, props.addressSource ?? "lease")).find((a) => a.mac === macs[0]);
+        if (found) ipAddress = found.address;
+      }
+      return {
+        id,
+        props: plainOutputs({
+          ...props,
+          memoryMiB: facts.memoryMiB,
+          vcpus: facts.vcpus,
+          running,
+          autostart: info.autostart,
+          state: info.state,
+          ipAddress,
+        }),
+      };
+    });
+  },
+
+  async update(id, olds, news) {
+    const label = resourceLabel(KIND, news.name);
+    const uuid = (olds.uuid as string) || id;
+    const oldMacs = (olds.macs as string[] | undefined) ?? [];
+    const macs = (news.nics as NicSpec[]).map((n, i) => n.mac ?? oldMacs[i] ?? randomMac());
+    return withLibvirt(news, label, async (c) => {
+      const dt =
+        olds.effectiveDomainType && olds.domainType === news.domainType
+          ? { domainType: olds.effectiveDomainType as DomainType, reason: olds.domainTypeReason as string }
+          : await c.resolveDomainType(news.domainType);
+      const info = await c.domainInfo(uuid);
+      let needsDefine = !info;
+      if (info) {
+        const facts = parseDomainXml(await c.dumpInactiveXml(uuid));
+        needsDefine = facts.memoryMiB !== news.memoryMiB || facts.vcpus !== news.vcpus;
+      }
+      if (needsDefine) {
+        // Memory and vCPUs apply at the next start: stop, re-define with the same UUID and MACs.
+        if (info && info.state !== "shut off") await c.stop(uuid, news.shutdownTimeoutSeconds * 1000);
+        await c.define(xmlFor(news, uuid, macs, dt.domainType));
+      }
+      if (!info || info.autostart !== news.autostart) await c.setAutostart(uuid, news.autostart);
+      let ipAddress = "";
+      let state = "shut off";
+      if (news.running) {
+        ipAddress = await bringUp(c, news, uuid, macs);
+        state = "running";
+      } else {
+        await c.stop(uuid, news.shutdownTimeoutSeconds * 1000);
+      }
+      return {
+        outs: plainOutputs({
+          ...news,
+          uuid,
+          macs,
+          effectiveDomainType: dt.domainType,
+          domainTypeReason: dt.reason,
+          ipAddress,
+          state,
+        }),
+      };
+    });
+  },
+
+  async delete(id, props) {
+    const label = resourceLabel(KIND, String(props.name));
+    await withLibvirt(props, label, async (c) => {
+      await c.destroyIfRunning(id);
+      await c.undefine(id);
+      if (props.serialLogPath) await c.removeFile(props.serialLogPath);
+    });
+  },
+};
+
+export interface LibvirtDomainArgs {
+  /** KVM host address. */
+  host: pulumi.Input<string>;
+  /** SSH port. Default 22. */
+  port?: pulumi.Input<number>;
+  /** SSH user (root or in group libvirt). Default "root". */
+  user?: pulumi.Input<string>;
+  /** SSH private key (secret). */
+  privateKey: pulumi.Input<string>;
+  /** Pinned SSH host key `SHA256:...`. */
+  hostKeySha256?: pulumi.Input<string>;
+  /** Domain name, unique on the host (letters, digits, `_.-`, up to 63). */
+  name: pulumi.Input<string>;
+  /** Memory in MiB, at least 256. Changes in place (the guest restarts). */
+  memoryMiB: pulumi.Input<number>;
+  /** Virtual CPUs, 1..256. Changes in place (the guest restarts). */
+  vcpus: pulumi.Input<number>;
+  /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with VT-x/AMD-V). Default "auto". Replaces. */
+  domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
+  /** Virtio disks (vda, vdb, ...): absolute image paths on the host. Replaces. */
+  disks?: pulumi.Input<pulumi.Input<{ path: pulumi.Input<string>; format?: pulumi.Input<"qcow2" | "raw"> }>[]>;
+  /** Cloud-init seed ISO path (a CloudInitSeed's `path`), attached as a SATA cdrom. Replaces. */
+  seedIso?: pulumi.Input<string>;
+  /** NICs: each a libvirt `network` or a host `bridge`, optional fixed `mac`. Replaces. */
+  nics?: pulumi.Input<
+    pulumi.Input<{ network?: pulumi.Input<string>; bridge?: pulumi.Input<string>; mac?: pulumi.Input<string> }>[]
+  >;
+  /** Direct boot: kernel path on the host. Replaces. */
+  kernel?: pulumi.Input<string>;
+  /** Direct boot: initrd path on the host (needs kernel). Replaces. */
+  initrd?: pulumi.Input<string>;
+  /** Direct boot: kernel command line (needs kernel). Replaces. */
+  cmdline?: pulumi.Input<string>;
+  /** Serial console to this file on the host (removed with the domain). Default: a pty. Replaces. */
+  serialLogPath?: pulumi.Input<string>;
+  /** Start with the host. Default false. */
+  autostart?: pulumi.Input<boolean>;
+  /** Keep it running. Default true. */
+  running?: pulumi.Input<boolean>;
+  /** Where to find the first NIC's IPv4: lease (libvirt networks), agent, arp, any, none. Default lease. */
+  addressSource?: pulumi.Input<AddressSource>;
+  /** How long to wait for that address, 5..3600 s. Default 300. */
+  addressTimeoutSeconds?: pulumi.Input<number>;
+  /** ACPI shutdown grace before a hard power-off on updates, 0..3600 s. Default 60. */
+  shutdownTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export class LibvirtDomain extends pulumi.dynamic.Resource {
+  /** libvirt UUID (also the resource id); kept across in-place updates. */
+  declare readonly uuid: pulumi.Output<string>;
+  /** MAC per NIC, in order. */
+  declare readonly macs: pulumi.Output<string[]>;
+  /** First NIC's IPv4 address ("" when not running or addressSource "none"). */
+  declare readonly ipAddress: pulumi.Output<string>;
+  /** The domain type actually used ("kvm" or "qemu") and why. */
+  declare readonly effectiveDomainType: pulumi.Output<DomainType>;
+  declare readonly domainTypeReason: pulumi.Output<string>;
+  /** virsh state when last seen ("running", "shut off", ...). */
+  declare readonly state: pulumi.Output<string>;
+  declare readonly memoryMiB: pulumi.Output<number>;
+  declare readonly vcpus: pulumi.Output<number>;
+
+  constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      domainProvider,
+      name,
+      {
+        ...args,
+        privateKey: pulumi.secret(args.privateKey),
+        uuid: undefined,
+        macs: undefined,
+        ipAddress: undefined,
+        effectiveDomainType: undefined,
+        domainTypeReason: undefined,
+        state: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      "libvirt",
+      "LibvirtDomain",
+    );
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * LibvirtVolume: a disk image file in a pool directory on the KVM host. Either
+ * - a base image fetched ON the host from `sourceUrl` (http(s):// or file://) and checked against
+ *   the pinned `sha256` (mismatch: clear error, nothing kept), or
+ * - a copy-on-write qcow2 overlay on `backingFile` (`qemu-img create -F qcow2 -b`), optionally
+ *   with a larger virtual `size`.
+ * An existing file is never overwritten: a base image with the pinned digest already there is
+ * adopted (and then never deleted by this resource); anything else is an error.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { InputError, resourceLabel } from "../shared/errors";
+import { diffFields, plainOutputs } from "../shared/dynamic";
+import { sha256Hex, intInRange, type FieldRule, type Validator } from "../shared/validate";
+import { joinPath } from "./client";
+import {
+  absolutePath,
+  checkFailures,
+  connectionRules,
+  CONNECTION_REPLACE,
+  CONNECTION_UPDATE,
+  libvirtName,
+  withLibvirt,
+} from "./common";
+
+const KIND = "LibvirtVolume";
+
+const imageUrl: Validator = (v) => {
+  if (typeof v !== "string") return "must be an http(s):// or file:// URL";
+  try {
+    const u = new URL(v);
+    return ["http:", "https:", "file:"].includes(u.protocol) ? undefined : "must be an http(s):// or file:// URL";
+  } catch {
+    return "must be an http(s):// or file:// URL";
+  }
+};
+
+const qemuSize: Validator = (v) =>
+  typeof v === "string" && /^[1-9]\d*[KMGT]$/.test(v) ? undefined : 'must be a size like "20G" or "512M"';
+
+export const volumeProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const rules: FieldRule[] = [
+      ...connectionRules(news),
+      { path: "name", value: news.name, check: libvirtName },
+      { path: "poolDir", value: news.poolDir, check: absolutePath },
+      { path: "sourceUrl", value: news.sourceUrl, check: imageUrl, optional: true },
+      { path: "sha256", value: news.sha256, check: sha256Hex, optional: true },
+      { path: "backingFile", value: news.backingFile, check: absolutePath, optional: true },
+      { path: "size", value: news.size, check: qemuSize, optional: true },
+      { path: "downloadTimeoutSeconds", value: news.downloadTimeoutSeconds, check: intInRange(10, 86400), optional: true },
+    ];
+    const failures = checkFailures(KIND, news.name, rules);
+    const label = resourceLabel(KIND, String(news.name));
+    const hasUrl = news.sourceUrl !== undefined;
+    const hasBacking = news.backingFile !== undefined;
+    if (hasUrl === hasBacking)
+      failures.push({
+        property: hasUrl ? "backingFile" : "sourceUrl",
+        reason: `${label}: set exactly one of sourceUrl (a base image to download) or backingFile (an overlay)`,
+      });
+    if (hasUrl && news.sha256 === undefined)
+      failures.push({
+        property: "sha256",
+        reason: `${label}: sha256 is required with sourceUrl: never boot an unverified image; copy it from the publisher's SHA256SUMS`,
+      });
+    if (hasUrl && news.size !== undefined)
+      failures.push({ property: "size", reason: `${label}: size applies to overlays only (backingFile); remove it` });
+    return { inputs: news, failures };
+  },
+
+  async diff(_id, olds, news) {
+    const d = diffFields(olds, news, {
+      replaceOn: [...CONNECTION_REPLACE, "name", "poolDir", "sourceUrl", "sha256", "backingFile", "size"],
+      updateOn: [...CONNECTION_UPDATE, "downloadTimeoutSeconds"],
+      deleteBeforeReplace: true,
+    });
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+  },
+
+  async create(inputs) {
+    const label = resourceLabel(KIND, inputs.name);
+    const path = joinPath(inputs.poolDir, inputs.name);
+    return withLibvirt(inputs, label, async (c) => {
+      let adopted = false;
+      if (inputs.sourceUrl) {
+        if (await c.fileExists(path)) {
+          const actual = await c.sha256(path);
+          if (actual !== inputs.sha256)
+            throw new InputError(
+              label,
+              "name",
+              `${path} already exists on the KVM host with sha256 ${actual}, not the pinned ${inputs.sha256}`,
+              "choose another volume name, or remove the file if nothing uses it",
+            );
+          adopted = true;
+        } else {
+          await c.fetchVerified(inputs.sourceUrl, path, inputs.sha256, inputs.downloadTimeoutSeconds ?? 1800);
+        }
+      } else {
+        await c.createOverlay(inputs.backingFile, path, inputs.size);
+      }
+      return { id: path, outs: plainOutputs({ ...inputs, path, format: "qcow2", adopted }) };
+    });
+  },
+
+  async read(id, props) {
+    const label = resourceLabel(KIND, String(props.name));
+    const exists = await withLibvirt(props, label, (c) => c.fileExists(id));
+    return exists ? { id, props } : {};
+  },
+
+  async update(_id, olds, news) {
+    // Only connection details or timeouts changed: the file stays as it is.
+    return { outs: plainOutputs({ ...news, path: olds.path, format: olds.format, adopted: olds.adopted }) };
+  },
+
+  async delete(id, props) {
+    if (props.adopted) return;
+    const label = resourceLabel(KIND, String(props.name));
+    await withLibvirt(props, label, (c) => c.removeFile(id));
+  },
+};
+
+export interface LibvirtVolumeArgs {
+  /** KVM host address. */
+  host: pulumi.Input<string>;
+  /** SSH port of the KVM host. Default 22. */
+  port?: pulumi.Input<number>;
+  /** SSH user (root or in group libvirt). Default "root". */
+  user?: pulumi.Input<string>;
+  /** SSH private key (kept secret in state). */
+  privateKey: pulumi.Input<string>;
+  /** Pinned SSH host key `SHA256:...`. Unset = accept any (not recommended). */
+  hostKeySha256?: pulumi.Input<string>;
+  /** File name in `poolDir` (letters, digits, `_.-`), e.g. "build-vm.qcow2". */
+  name: pulumi.Input<string>;
+  /** Absolute pool directory on the KVM host. */
+  poolDir: pulumi.Input<string>;
+  /** Base image: http(s):// or file:// URL fetched on the KVM host. Exclusive with backingFile. */
+  sourceUrl?: pulumi.Input<string>;
+  /** Base image: pinned sha256 (64 lowercase hex). Required with sourceUrl. */
+  sha256?: pulumi.Input<string>;
+  /** Overlay: absolute path of the qcow2 backing image (usually a base volume's `path`). */
+  backingFile?: pulumi.Input<string>;
+  /** Overlay: virtual size like "20G". Default: the backing image's size. */
+  size?: pulumi.Input<string>;
+  /** Base image: download time limit in seconds (10..86400). Default 1800. */
+  downloadTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export class LibvirtVolume extends pulumi.dynamic.Resource {
+  /** Absolute path of the image file on the KVM host. */
+  declare readonly path: pulumi.Output<string>;
+  declare readonly format: pulumi.Output<string>;
+  /** True when a matching base image was already there: this resource will not delete it. */
+  declare readonly adopted: pulumi.Output<boolean>;
+
+  constructor(name: string, args: LibvirtVolumeArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      volumeProvider,
+      name,
+      { ...args, privateKey: pulumi.secret(args.privateKey), path: undefined, format: undefined, adopted: undefined },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      "libvirt",
+      "LibvirtVolume",
+    );
+  }
+}
