@@ -1,0 +1,560 @@
+/**
+ * One client for ZeroTier's two management APIs, normalised into one model (Network, Member):
+ * - `central`: the hosted Central API v1 (`Authorization: token <t>`, objects wrapped in `config`,
+ *   updates are POSTs of partial objects);
+ * - `controller`: a self-hosted controller inside zerotier-one (`/controller`, `X-ZT1-Auth`, flat
+ *   objects, member list is `{id: revision}`, network create via `<controllerAddress>______`).
+ *
+ * Fields a backend does not store (controller: network description, member description/hidden;
+ * controller: rulesSource) come back `undefined`, so callers can tell "not stored" from "empty".
+ *
+ * Plain module: no Pulumi imports, because dynamic providers inline it by value (docs/ARCHITECTURE.md).
+ */
+import { OperationError, redact } from "../shared/errors";
+import { retry, sleep } from "../shared/retry";
+import { parseIPv4 } from "../shared/validate";
+import { trace } from "../shared/trace";
+
+export type ZerotierBackend = "central" | "controller";
+
+/** Where and how to reach the API. `token` is a secret: it never appears in messages. */
+export interface ZerotierConnection {
+  backend: ZerotierBackend;
+  /** Central: `https://api.zerotier.com/api/v1`. Controller: `http://127.0.0.1:9993` (no `/controller`). */
+  apiUrl: string;
+  token: string;
+}
+
+export interface ZerotierClientOptions extends ZerotierConnection {
+  /** Who is calling, for error messages: `ZerotierNetwork "build"`. Default "ZeroTier API". */
+  label?: string;
+  /** Attempts per request for 429/5xx/connection errors. Default 6. */
+  attempts?: number;
+  /** First backoff delay. Default 250 ms. */
+  minDelayMs?: number;
+  /** Per-request timeout. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Longest wait honoured for a rate-limit reset or Retry-After. Default 10 s. */
+  maxRateLimitWaitMs?: number;
+}
+
+export interface IpPool {
+  start: string;
+  end: string;
+}
+export interface ZtRoute {
+  target: string;
+  /** Gateway; `null` for a route the network itself serves. */
+  via: string | null;
+}
+export interface ZtDns {
+  domain: string;
+  servers: string[];
+}
+
+/** The settings of a network that this project manages. */
+export interface NetworkConfig {
+  name: string;
+  /** `undefined` when the backend does not store descriptions (controller). */
+  description?: string;
+  private: boolean;
+  ipAssignmentPools: IpPool[];
+  routes: ZtRoute[];
+  v4AutoAssign: boolean;
+  dns: ZtDns;
+  /** Flow rules source. `undefined` when the backend ignores it (controller). */
+  rulesSource?: string;
+}
+
+export interface Network extends NetworkConfig {
+  /** 16 hex characters. */
+  id: string;
+}
+
+/** The settings of a member that this project manages. */
+export interface MemberConfig {
+  name?: string;
+  /** `undefined` when the backend does not store it (controller). */
+  description?: string;
+  /** `undefined` when the backend does not store it (controller). */
+  hidden?: boolean;
+  authorized: boolean;
+  /** Every IP assigned to the member: fixed ones and, once the node asked for its config, auto ones. */
+  ipAssignments: string[];
+  noAutoAssignIps: boolean;
+}
+
+export interface Member extends MemberConfig {
+  networkId: string;
+  /** 10 hex characters (the node address). */
+  memberId: string;
+  /** Last time the controller heard from the node (ms since epoch); 0 = never. */
+  lastSeen: number;
+}
+
+/** An HTTP-level failure; `status` 0 means no response (connection refused, timeout). */
+export class ZerotierApiError extends OperationError {
+  constructor(
+    resource: string,
+    step: string,
+    detail: string,
+    hint: string | undefined,
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(resource, step, detail, hint);
+    this.name = "ZerotierApiError";
+  }
+}
+
+/** Formats a 32-bit number as dotted IPv4. */
+export function formatIPv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** Rewrites an IPv4 address in canonical form ("010.1.1.1" -> "10.1.1.1"); other text unchanged. */
+export function canonicalIPv4(s: string): string {
+  const n = parseIPv4(s);
+  return n === undefined ? s : formatIPv4(n);
+}
+
+/** Parses `a.b.c.d/n` into network number and prefix length, or undefined. */
+export function parseCidr(s: string): { addr: number; bits: number } | undefined {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
+  if (!m) return undefined;
+  const addr = parseIPv4(m[1]);
+  const bits = Number(m[2]);
+  if (addr === undefined || bits > 32) return undefined;
+  return { addr, bits };
+}
+
+/** Netmask of a prefix length as an unsigned 32-bit number. */
+export function netmask(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** True when `ip` lies inside `cidr`. */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const c = parseCidr(cidr);
+  const a = parseIPv4(ip);
+  if (!c || a === undefined) return false;
+  const m = netmask(c.bits);
+  return (c.addr & m) >>> 0 === (a & m) >>> 0;
+}
+
+/**
+ * Canonical form of a network's managed settings, the same for inputs and API answers, so
+ * that a no-op `up` compares equal: routes sorted by target, pools by start, IPs canonical,
+ * `via` null when absent, DNS servers never null.
+ */
+export function normaliseNetworkConfig(c: NetworkConfig): NetworkConfig {
+  const routes = (c.routes ?? [])
+    .map((r) => ({ target: canonicalCidr(r.target), via: r.via ? canonicalIPv4(r.via) : null }))
+    .sort((a, b) => cmp(a.target, b.target) || cmp(a.via ?? "", b.via ?? ""));
+  const ipAssignmentPools = (c.ipAssignmentPools ?? [])
+    .map((p) => ({ start: canonicalIPv4(p.start), end: canonicalIPv4(p.end) }))
+    .sort((a, b) => ipOrder(a.start, b.start) || ipOrder(a.end, b.end));
+  const out: NetworkConfig = {
+    name: c.name ?? "",
+    private: c.private ?? true,
+    ipAssignmentPools,
+    routes,
+    v4AutoAssign: c.v4AutoAssign ?? true,
+    dns: {
+      domain: c.dns?.domain ?? "",
+      servers: (c.dns?.servers ?? []).map(canonicalIPv4),
+    },
+  };
+  if (c.description !== undefined) out.description = c.description;
+  if (c.rulesSource !== undefined) out.rulesSource = c.rulesSource;
+  return out;
+}
+
+function canonicalCidr(s: string): string {
+  const [ip, bits] = s.split("/");
+  return bits === undefined ? canonicalIPv4(ip) : `${canonicalIPv4(ip)}/${Number(bits)}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function ipOrder(a: string, b: string): number {
+  const x = parseIPv4(a);
+  const y = parseIPv4(b);
+  return x !== undefined && y !== undefined ? x - y : cmp(a, b);
+}
+
+type Json = Record<string, unknown>;
+
+/** Talks to one ZeroTier API. Stateless apart from the cached controller address and rate-limit view. */
+export class ZerotierClient {
+  private readonly base: string;
+  private readonly label: string;
+  private controllerAddressCache?: string;
+  /** What the last answer said about the rate limit (Central): remaining calls and reset time. */
+  private rateRemaining?: number;
+  private rateResetAtMs?: number;
+
+  constructor(private readonly opts: ZerotierClientOptions) {
+    this.base = opts.apiUrl.replace(/\/+$/, "");
+    this.label = opts.label ?? "ZeroTier API";
+  }
+
+  get backend(): ZerotierBackend {
+    return this.opts.backend;
+  }
+
+  /** The controller's node address (10 hex), the prefix of every network id it creates. */
+  async controllerAddress(): Promise<string> {
+    if (this.opts.backend !== "controller") {
+      throw new OperationError(
+        this.label,
+        "read controller address",
+        "only a self-hosted controller has one",
+      );
+    }
+    if (!this.controllerAddressCache) {
+      const st = (await this.request("GET", "/status", "status")) as Json;
+      const addr = String(st.address ?? "");
+      if (!/^[0-9a-f]{10}$/.test(addr)) {
+        throw new OperationError(
+          this.label,
+          "GET /status",
+          "the answer carries no 10-hex node address",
+          "that apiUrl points at zerotier-one's local API (port 9993), not at a proxy or another service",
+        );
+      }
+      this.controllerAddressCache = addr;
+    }
+    return this.controllerAddressCache;
+  }
+
+  // ---- networks ----
+
+  async listNetworks(): Promise<string[]> {
+    if (this.opts.backend === "central") {
+      const list = (await this.request("GET", "/network", "network list")) as Json[];
+      return list.map((n) => String(n.id));
+    }
+    return (await this.request("GET", "/controller/network", "network list")) as string[];
+  }
+
+  /** The network, or `undefined` when it does not exist (deleted outside, never created). */
+  async getNetwork(id: string): Promise<Network | undefined> {
+    const raw = await this.requestOrMissing("GET", this.networkPath(id), "network");
+    return raw === undefined ? undefined : this.toNetwork(raw as Json);
+  }
+
+  async createNetwork(config: NetworkConfig): Promise<Network> {
+    if (this.opts.backend === "central") {
+      const raw = await this.request("POST", "/network", "network", this.networkBody(config));
+      return this.toNetwork(raw as Json);
+    }
+    const addr = await this.controllerAddress();
+    const raw = await this.request(
+      "POST",
+      `/controller/network/${addr}______`,
+      "network",
+      this.networkBody(config),
+    );
+    return this.toNetwork(raw as Json);
+  }
+
+  /** Partial update: only the fields given are sent. */
+  async updateNetwork(id: string, patch: Partial<NetworkConfig>): Promise<Network> {
+    const raw = await this.request("POST", this.networkPath(id), "network", this.networkBody(patch));
+    return this.toNetwork(raw as Json);
+  }
+
+  /** Deletes; returns false when the network was already gone. */
+  async deleteNetwork(id: string): Promise<boolean> {
+    return (await this.requestOrMissing("DELETE", this.networkPath(id), "network")) !== undefined;
+  }
+
+  // ---- members ----
+
+  async listMembers(networkId: string): Promise<string[]> {
+    const raw = await this.request("GET", `${this.networkPath(networkId)}/member`, "member list");
+    if (this.opts.backend === "central") return (raw as Json[]).map((m) => String(m.nodeId));
+    // The controller answers {"<memberId>": revision}.
+    return Object.keys(raw as Json);
+  }
+
+  /** The member, or `undefined` when it (or its network) does not exist. */
+  async getMember(networkId: string, memberId: string): Promise<Member | undefined> {
+    const raw = await this.requestOrMissing("GET", this.memberPath(networkId, memberId), "member");
+    return raw === undefined ? undefined : this.toMember(raw as Json, networkId, memberId);
+  }
+
+  /**
+   * Creates or updates a member (both APIs upsert on POST), so a node can be authorised
+   * before it ever joins. Only the fields given are sent.
+   */
+  async upsertMember(networkId: string, memberId: string, patch: Partial<MemberConfig>): Promise<Member> {
+    const raw = await this.request(
+      "POST",
+      this.memberPath(networkId, memberId),
+      "member",
+      this.memberBody(patch),
+    );
+    return this.toMember(raw as Json, networkId, memberId);
+  }
+
+  /** Deletes; returns false when the member was already gone. */
+  async deleteMember(networkId: string, memberId: string): Promise<boolean> {
+    const r = await this.requestOrMissing("DELETE", this.memberPath(networkId, memberId), "member");
+    return r !== undefined;
+  }
+
+  // ---- wire format ----
+
+  private networkPath(id: string): string {
+    return this.opts.backend === "central" ? `/network/${id}` : `/controller/network/${id}`;
+  }
+
+  private memberPath(networkId: string, memberId: string): string {
+    return `${this.networkPath(networkId)}/member/${memberId}`;
+  }
+
+  private networkBody(c: Partial<NetworkConfig>): Json {
+    const flat: Json = {};
+    if (c.name !== undefined) flat.name = c.name;
+    if (c.private !== undefined) flat.private = c.private;
+    if (c.ipAssignmentPools !== undefined)
+      flat.ipAssignmentPools = c.ipAssignmentPools.map((p) => ({ ipRangeStart: p.start, ipRangeEnd: p.end }));
+    if (c.routes !== undefined) flat.routes = c.routes.map((r) => ({ target: r.target, via: r.via ?? null }));
+    if (c.v4AutoAssign !== undefined) flat.v4AssignMode = { zt: c.v4AutoAssign };
+    if (c.dns !== undefined) flat.dns = { domain: c.dns.domain, servers: c.dns.servers };
+    if (this.opts.backend === "controller") return flat;
+    const body: Json = { config: flat };
+    if (c.description !== undefined) body.description = c.description;
+    if (c.rulesSource !== undefined) body.rulesSource = c.rulesSource;
+    return body;
+  }
+
+  private toNetwork(raw: Json): Network {
+    const central = this.opts.backend === "central";
+    const cfg = (central ? raw.config : raw) as Json;
+    const pools = (Array.isArray(cfg.ipAssignmentPools) ? cfg.ipAssignmentPools : []) as Json[];
+    const routes = (Array.isArray(cfg.routes) ? cfg.routes : []) as Json[];
+    // The controller initialises dns to [] until it is set; Central may answer servers: null.
+    const dns = (cfg.dns && !Array.isArray(cfg.dns) ? cfg.dns : {}) as Json;
+    const n = normaliseNetworkConfig({
+      name: String(cfg.name ?? ""),
+      description: central ? String(raw.description ?? "") : undefined,
+      private: cfg.private !== false,
+      ipAssignmentPools: pools.map((p) => ({ start: String(p.ipRangeStart), end: String(p.ipRangeEnd) })),
+      routes: routes.map((r) => ({ target: String(r.target), via: r.via ? String(r.via) : null })),
+      v4AutoAssign: !!(cfg.v4AssignMode as Json | undefined)?.zt,
+      dns: {
+        domain: String(dns.domain ?? ""),
+        servers: Array.isArray(dns.servers) ? dns.servers.map(String) : [],
+      },
+      rulesSource: central ? String(raw.rulesSource ?? "") : undefined,
+    });
+    return { id: String(raw.id ?? cfg.id ?? cfg.nwid), ...n };
+  }
+
+  private memberBody(m: Partial<MemberConfig>): Json {
+    const flat: Json = {};
+    if (m.authorized !== undefined) flat.authorized = m.authorized;
+    if (m.ipAssignments !== undefined) flat.ipAssignments = m.ipAssignments;
+    if (m.noAutoAssignIps !== undefined) flat.noAutoAssignIps = m.noAutoAssignIps;
+    if (this.opts.backend === "controller") {
+      if (m.name !== undefined) flat.name = m.name;
+      return flat;
+    }
+    const body: Json = { config: flat };
+    if (m.name !== undefined) body.name = m.name;
+    if (m.description !== undefined) body.description = m.description;
+    if (m.hidden !== undefined) body.hidden = m.hidden;
+    return body;
+  }
+
+  private toMember(raw: Json, networkId: string, memberId: string): Member {
+    const central = this.opts.backend === "central";
+    const cfg = (central ? raw.config : raw) as Json;
+    const ips = Array.isArray(cfg.ipAssignments)
+      ? cfg.ipAssignments.map((s) => canonicalIPv4(String(s)))
+      : [];
+    return {
+      networkId,
+      memberId,
+      name: raw.name === undefined || raw.name === null ? (central ? "" : undefined) : String(raw.name),
+      description: central ? String(raw.description ?? "") : undefined,
+      hidden: central ? !!raw.hidden : undefined,
+      authorized: !!cfg.authorized,
+      ipAssignments: ips,
+      noAutoAssignIps: !!cfg.noAutoAssignIps,
+      lastSeen: Number((central ? raw.lastSeen : raw.lastSeen) ?? 0) || 0,
+    };
+  }
+
+  // ---- transport ----
+
+  /** Like `request`, but a 404 means "does not exist" and returns `undefined`. */
+  private async requestOrMissing(method: string, path: string, what: string): Promise<unknown> {
+    try {
+      return await this.request(method, path, what);
+    } catch (err) {
+      if (err instanceof ZerotierApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** One API call with rate-limit pacing and retries of 429, 5xx and connection failures. */
+  async request(method: string, path: string, what: string, body?: unknown): Promise<unknown> {
+    const step = `${method} ${path}`;
+    const maxWait = this.opts.maxRateLimitWaitMs ?? 10_000;
+    return retry(
+      async () => {
+        await this.paceForRateLimit(maxWait);
+        trace({ system: "zerotier", op: `${method} ${what}`, write: method !== "GET", target: this.host() });
+        let res: Response;
+        try {
+          res = await fetch(this.base + path, {
+            method,
+            headers: {
+              ...this.authHeaders(),
+              ...(body === undefined ? {} : { "content-type": "application/json" }),
+            },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 30_000),
+          });
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+          throw new ZerotierApiError(
+            this.label,
+            step,
+            this.redact(`no answer from ${this.base}: ${cause}`),
+            "apiUrl, that the API is running and reachable from here",
+            0,
+          );
+        }
+        this.noteRateLimit(res.headers);
+        const text = await res.text();
+        if (res.ok) {
+          if (!text) return {};
+          try {
+            return JSON.parse(text);
+          } catch {
+            throw new ZerotierApiError(this.label, step, "the answer is not JSON", "apiUrl", res.status);
+          }
+        }
+        throw this.httpError(step, what, res, text, maxWait);
+      },
+      {
+        attempts: this.opts.attempts ?? 6,
+        minDelayMs: this.opts.minDelayMs ?? 250,
+        maxDelayMs: maxWait,
+        retryable: (err) => {
+          if (!(err instanceof ZerotierApiError)) return false;
+          if (err.status === 429) return err.retryAfterMs ?? true;
+          return err.status === 0 || err.status >= 500;
+        },
+      },
+    );
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.opts.backend === "central"
+      ? { authorization: `token ${this.opts.token}` }
+      : { "x-zt1-auth": this.opts.token };
+  }
+
+  private host(): string {
+    try {
+      return new URL(this.base).host;
+    } catch {
+      return this.base;
+    }
+  }
+
+  private redact(s: string): string {
+    return redact(s, [this.opts.token]);
+  }
+
+  private httpError(
+    step: string,
+    what: string,
+    res: Response,
+    text: string,
+    maxWait: number,
+  ): ZerotierApiError {
+    const status = res.status;
+    let serverSays = "";
+    try {
+      const j = JSON.parse(text) as Json;
+      if (j && typeof j.message === "string") serverSays = `: ${j.message}`;
+    } catch {
+      // Non-JSON error bodies are summarised by the status alone.
+    }
+    const detail = (d: string): string => this.redact(`HTTP ${status} ${d}${serverSays}`);
+    const api = this.opts.backend === "central" ? "ZeroTier Central" : "the ZeroTier controller";
+    switch (status) {
+      case 401:
+        return new ZerotierApiError(
+          this.label,
+          step,
+          detail(`${api} refused the token (unauthorised)`),
+          this.opts.backend === "central"
+            ? "the API token (my.zerotier.com > Account > API Access Tokens) is current and copied whole"
+            : "the token is the controller's authtoken.secret and this address is allowed (allowManagementFrom)",
+          status,
+        );
+      case 403:
+        return new ZerotierApiError(
+          this.label,
+          step,
+          detail(`${api} forbids this ${what} operation for this token`),
+          "the token's account owns the network and may change it (not a read-only or other organisation's token)",
+          status,
+        );
+      case 404:
+        return new ZerotierApiError(
+          this.label,
+          step,
+          detail(`${what} not found`),
+          "the network and member ids; the object may have been deleted outside Pulumi (run `pulumi refresh`)",
+          status,
+        );
+      case 429: {
+        const ra = Number(res.headers.get("retry-after"));
+        return new ZerotierApiError(
+          this.label,
+          step,
+          detail("rate limited"),
+          "fewer parallel operations, or a paid plan for a higher limit",
+          status,
+          Number.isFinite(ra) && ra >= 0 ? Math.min(ra * 1000, maxWait) : undefined,
+        );
+      }
+      default:
+        return new ZerotierApiError(
+          this.label,
+          step,
+          detail(status >= 500 ? `${api} failed` : "request rejected"),
+          status >= 500 ? "the API's status page; retry later" : "the values sent for this resource",
+          status,
+        );
+    }
+  }
+
+  private noteRateLimit(h: Headers): void {
+    const remaining = h.get("x-ratelimit-remaining");
+    const reset = h.get("x-ratelimit-reset");
+    if (remaining === null) return;
+    this.rateRemaining = Number(remaining);
+    // Reset is a Unix time in seconds (as go-ztcentral reads it).
+    this.rateResetAtMs = reset === null ? undefined : Number(reset) * 1000;
+  }
+
+  /** Waits for the rate-limit window to reset when the last answer said none are left. */
+  private async paceForRateLimit(maxWait: number): Promise<void> {
+    if (this.rateRemaining === undefined || this.rateRemaining > 0 || !this.rateResetAtMs) return;
+    const wait = this.rateResetAtMs - Date.now();
+    this.rateRemaining = undefined;
+    if (wait > 0) await sleep(Math.min(wait, maxWait));
+  }
+}
