@@ -196,3 +196,42 @@ export async function withSsh<T>(
     conn.ssh.dispose();
   }
 }
+
+/**
+ * Tries each target in order (e.g. the ZeroTier address with the deploy key, then the bootstrap
+ * address with the bootstrap key) and runs `fn` on the first that accepts. Used for hosts whose
+ * reachable address changes during their life (ufw closes the public address once ZeroTier works).
+ * A host-key mismatch stops at once: it never falls through to the next target.
+ */
+export async function withFirstReachable<T>(
+  targets: SshTarget[],
+  opts: ConnectOptions,
+  fn: (s: SshSession) => Promise<T>,
+): Promise<T> {
+  if (targets.length === 0)
+    throw new OperationError(opts.label, "SSH", "no address to connect to", "the resource's addresses");
+  const failures: string[] = [];
+  for (const t of targets) {
+    let session: SshSession | undefined;
+    let result: T | undefined;
+    try {
+      // Connect once; fn runs outside the catch so its own errors are not mistaken for unreachability.
+      await withSsh(t, { ...opts, attempts: opts.attempts ?? 1 }, async (s) => {
+        session = s;
+        result = await fn(s);
+      });
+      return result as T;
+    } catch (err) {
+      if (session !== undefined) throw err; // connected: the error is fn's own
+      const msg = err instanceof Error ? err.message : String(err);
+      if (/does not match the pinned/.test(msg)) throw err;
+      failures.push(`${t.user ?? "root"}@${t.host}:${t.port ?? 22}: ${msg.replace(/^.*?failed: /, "")}`);
+    }
+  }
+  throw new OperationError(
+    opts.label,
+    "SSH",
+    `no address accepted a connection (${failures.join("; ")})`,
+    "that the host is up, that ZeroTier is joined, and that the deploy or bootstrap key is still authorised",
+  );
+}
