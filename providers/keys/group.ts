@@ -1,0 +1,211 @@
+/**
+ * SshKeyGroup: the "ssh pub key group" the hosts authorize, as a resource whose `keys` output follows
+ * the source.
+ *
+ * - diff fetches the source every time (preview and up): a key added or removed there, or a member
+ *   joining or leaving, shows as an update of this group, and the hosts that consume `keys` show an
+ *   update in the same preview. So a preview with an unreachable source fails here, naming the URL:
+ *   stale keys are never silently kept.
+ * - read (refresh) fetches too; it needs the client secret, so the secret is kept in the outputs,
+ *   encrypted (additionalSecretOutputs).
+ * - A group with no valid key at all is an error (nobody could log in); invalid keys and members
+ *   without keys are reported in outputs, not errors (one bad paste must not block the build).
+ * - delete does nothing remote: the source is not ours.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type CheckFailure, InputError, resourceLabel } from "../shared/errors";
+import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
+import { collectFailures, type FieldRule, httpUrl, nonEmptyString, sshPublicKey } from "../shared/validate";
+import { fetchKeyGroup, type InvalidKey, type KeyGroup, type KeySourceSpec } from "./client";
+
+export interface SshKeyGroupInputs {
+  /** Resource name, for messages. */
+  name: string;
+  source: KeySourceSpec;
+  /** ItsYou.online client secret (source `itsyouonline`). Secret. */
+  clientSecret?: string;
+}
+
+export interface SshKeyGroupOutputs extends KeyGroup {
+  name: string;
+  source: KeySourceSpec;
+  clientSecret?: string;
+}
+
+const KIND = "SshKeyGroup";
+/** Outputs that mirror the source: any change there is an update. */
+const FETCHED = ["keys", "members", "membersWithoutKeys", "invalidKeys"];
+
+function label(i: { name?: unknown }): string {
+  return resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
+}
+
+const userName = (v: unknown): string | undefined =>
+  typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v)
+    ? undefined
+    : "must be a user name (letters, digits, . _ -), as on the key site";
+
+function listRules(
+  path: string,
+  v: unknown,
+  each: (x: unknown) => string | undefined,
+  min: number,
+): FieldRule[] {
+  if (v === undefined && min === 0) return [];
+  if (!Array.isArray(v)) {
+    return [{ path, value: v, check: () => "must be a list" }];
+  }
+  const rules: FieldRule[] = v.map((x, i) => ({ path: `${path}[${i}]`, value: x, check: each }));
+  if (v.length < min) rules.push({ path, value: v, check: () => `must list at least ${min}` });
+  return rules;
+}
+
+export function checkGroupInputs(i: Partial<SshKeyGroupInputs>): CheckFailure[] {
+  const s = i.source as Record<string, unknown> | undefined;
+  if (s === undefined || containsUnknown(s)) {
+    return collectFailures([{ path: "source", value: s, check: () => undefined }]);
+  }
+  const rules: FieldRule[] = [];
+  if (s.kind === "itsyouonline") {
+    rules.push(
+      { path: "source.baseUrl", value: s.baseUrl, check: httpUrl },
+      { path: "source.organization", value: s.organization, check: nonEmptyString },
+      { path: "source.clientId", value: s.clientId, check: nonEmptyString },
+      // The reason never quotes the value: it is a secret.
+      {
+        path: "clientSecret",
+        value: i.clientSecret,
+        check: (v) =>
+          nonEmptyString(v)
+            ? "must be the ItsYou.online client secret (g8os:itsyouonlineClientSecret)"
+            : undefined,
+      },
+      ...listRules("source.extraKeys", s.extraKeys, sshPublicKey, 0),
+    );
+  } else if (s.kind === "keys-url") {
+    rules.push(
+      { path: "source.baseUrl", value: s.baseUrl, check: httpUrl },
+      ...listRules("source.users", s.users, userName, 1),
+      ...listRules("source.extraKeys", s.extraKeys, sshPublicKey, 0),
+    );
+  } else if (s.kind === "inline") {
+    // Keys written by hand in config are checked up front, unlike keys fetched from people's profiles.
+    rules.push(...listRules("source.keys", s.keys, sshPublicKey, 1));
+  } else {
+    rules.push({
+      path: "source.kind",
+      value: s.kind ?? null,
+      check: () => 'must be "itsyouonline", "keys-url" or "inline"',
+    });
+  }
+  return collectFailures(rules);
+}
+
+async function fetchFor(i: SshKeyGroupInputs): Promise<SshKeyGroupOutputs> {
+  const group = await fetchKeyGroup(i.source, { clientSecret: i.clientSecret, label: label(i) });
+  const outs: SshKeyGroupOutputs = {
+    name: i.name,
+    source: i.source,
+    clientSecret: i.clientSecret,
+    ...group,
+  };
+  return plainOutputs(outs as unknown as Record<string, unknown>) as unknown as SshKeyGroupOutputs;
+}
+
+export const sshKeyGroupProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: SshKeyGroupInputs, news: SshKeyGroupInputs) {
+    return { inputs: news, failures: checkGroupInputs(news) };
+  },
+
+  async diff(_id: string, olds: SshKeyGroupOutputs, news: SshKeyGroupInputs) {
+    const spec = { updateOn: ["source", "clientSecret", ...FETCHED] };
+    if (containsUnknown(news)) {
+      return { changes: true, replaces: [], deleteBeforeReplace: false };
+    }
+    // The source is the truth: ask it now, so a change there shows in this preview.
+    const current = await fetchFor(news);
+    const d = diffFields(
+      olds as unknown as Record<string, unknown>,
+      current as unknown as Record<string, unknown>,
+      spec,
+    );
+    return { changes: d.changes, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(inputs: SshKeyGroupInputs) {
+    const crypto = require("crypto") as typeof import("crypto");
+    return { id: crypto.randomUUID(), outs: await fetchFor(inputs) };
+  },
+
+  async read(id: string, props: SshKeyGroupOutputs) {
+    return { id, props: await fetchFor(props) };
+  },
+
+  async update(_id: string, _olds: SshKeyGroupOutputs, news: SshKeyGroupInputs) {
+    return { outs: await fetchFor(news) };
+  },
+
+  async delete() {
+    // The keys live at the source, which is not ours to change.
+  },
+};
+
+export type SshKeyGroupSource =
+  | {
+      kind: "itsyouonline";
+      baseUrl: pulumi.Input<string>;
+      organization: pulumi.Input<string>;
+      clientId: pulumi.Input<string>;
+      extraKeys?: pulumi.Input<pulumi.Input<string>[]>;
+    }
+  | {
+      kind: "keys-url";
+      baseUrl: pulumi.Input<string>;
+      users: pulumi.Input<pulumi.Input<string>[]>;
+      extraKeys?: pulumi.Input<pulumi.Input<string>[]>;
+    }
+  | { kind: "inline"; keys: pulumi.Input<pulumi.Input<string>[]> };
+
+export interface SshKeyGroupArgs {
+  /** Where the keys come from (see providers/keys/client.ts). */
+  source: pulumi.Input<SshKeyGroupSource>;
+  /** Required for `itsyouonline`; stored encrypted (always wrapped as a secret). */
+  clientSecret?: pulumi.Input<string>;
+}
+
+/** The public SSH keys of the build group; hosts authorize `keys`. */
+export class SshKeyGroup extends pulumi.dynamic.Resource {
+  /** Sorted, de-duplicated OpenSSH public key lines. */
+  declare readonly keys: pulumi.Output<string[]>;
+  /** `SHA256:...` per key, same order as `keys`. */
+  declare readonly fingerprints: pulumi.Output<string[]>;
+  /** Owner (user name or `inline`) per key, same order as `keys`. */
+  declare readonly owners: pulumi.Output<string[]>;
+  declare readonly members: pulumi.Output<string[]>;
+  declare readonly membersWithoutKeys: pulumi.Output<string[]>;
+  declare readonly invalidKeys: pulumi.Output<InvalidKey[]>;
+
+  constructor(name: string, args: SshKeyGroupArgs, opts?: pulumi.CustomResourceOptions) {
+    if (!args.source) {
+      throw new InputError(resourceLabel(KIND, name), "source", "is missing", "pass a key source");
+    }
+    super(
+      sshKeyGroupProvider,
+      name,
+      {
+        name,
+        source: args.source,
+        clientSecret: args.clientSecret === undefined ? undefined : pulumi.secret(args.clientSecret),
+        keys: undefined,
+        fingerprints: undefined,
+        owners: undefined,
+        members: undefined,
+        membersWithoutKeys: undefined,
+        invalidKeys: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "clientSecret"] },
+      "keys",
+      "SshKeyGroup",
+    );
+  }
+}
