@@ -37,6 +37,8 @@ export interface ZerotierOnlySshInputs {
   sshPort?: number;
   /** Seconds the dead-man switch waits for confirmation before restoring. Default 90. */
   confirmTimeoutSec?: number;
+  /** Seconds to wait for SSH over ZeroTier to answer before touching ufw. Default 120. */
+  reachTimeoutSec?: number;
 }
 
 export interface ZerotierOnlySshOutputs extends ZerotierOnlySshInputs {
@@ -52,8 +54,13 @@ function policyOf(i: ZerotierOnlySshInputs): UfwPolicy {
   return { interfaceName: i.interfaceName, sshPort: i.sshPort ?? 22 };
 }
 
+/** The ZeroTier address with the FIRST key only (the deploy key): that pair must work, nothing else counts. */
 function overZerotier(i: ZerotierOnlySshInputs): HostConnection {
-  return { ...i.connection, addresses: [{ host: i.zerotierAddress, port: i.sshPort ?? 22 }] };
+  return {
+    ...i.connection,
+    addresses: [{ host: i.zerotierAddress, port: i.sshPort ?? 22 }],
+    privateKeys: i.connection.privateKeys.slice(0, 1),
+  };
 }
 
 async function apply(name: string, i: ZerotierOnlySshInputs): Promise<ZerotierOnlySshOutputs> {
@@ -64,9 +71,24 @@ async function apply(name: string, i: ZerotierOnlySshInputs): Promise<ZerotierOn
   const token = crypto.randomBytes(8).toString("hex");
 
   // 1. ZeroTier path first: never touch the firewall of a host we could not reach afterwards.
-  await onHost(overZerotier(i), label, async (s) => {
-    await s.exec("true", { step: "SSH over ZeroTier before changing ufw" });
-  }).catch((err: unknown) => {
+  // The interface may come up a little after the controller assigned the IP: poll with a deadline.
+  await pollUntil(
+    async () => {
+      try {
+        await onHost(overZerotier(i), label, (s) =>
+          s.exec("true", { step: "SSH over ZeroTier before changing ufw" }),
+        );
+        return true;
+      } catch (err) {
+        return { pending: (err as Error).message };
+      }
+    },
+    {
+      timeoutMs: (i.reachTimeoutSec ?? 120) * 1000,
+      intervalMs: 2000,
+      what: `SSH over ZeroTier to ${i.zerotierAddress}`,
+    },
+  ).catch((err: unknown) => {
     throw new OperationError(
       label,
       `SSH over ZeroTier to ${i.zerotierAddress}:${port} (ufw was not changed)`,
@@ -204,6 +226,7 @@ export interface ZerotierOnlySshArgs {
   interfaceName: pulumi.Input<string>;
   sshPort?: pulumi.Input<number>;
   confirmTimeoutSec?: pulumi.Input<number>;
+  reachTimeoutSec?: pulumi.Input<number>;
 }
 
 /** ufw on a host: SSH only over ZeroTier, applied with a dead-man switch. */

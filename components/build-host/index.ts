@@ -1,0 +1,165 @@
+/**
+ * BuildHost: the seed's "physical node" (OVH4 or alternative), taken over over SSH and closed to
+ * everything but the build ZeroTier network.
+ *
+ * Reads top-down, in the order the seed gives:
+ * 1. join the ZeroTier network (installs zerotier-one if missing; first contact pins the host key);
+ * 2. authorise the member through the ZeroTier API and wait for its IP;
+ * 3. authorise the SSH key group plus the deploy key (managed block in root's authorized_keys);
+ * 4. prove SSH over ZeroTier with the deploy key, then ufw: SSH only on the ZeroTier interface,
+ *    applied with a dead-man switch, verified from outside;
+ * 5. announce the host on Telegram.
+ * A re-run with nothing changed makes no remote call: every step is a resource with its own diff.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AuthorizedKeys, type HostConnection, ZerotierHostJoin, ZerotierOnlySsh } from "../../providers/host";
+import { TelegramMessage, type TelegramMessageArgs } from "../../providers/telegram";
+import { ZerotierMember } from "../../providers/zerotier";
+
+export interface BuildHostArgs {
+  /** Host name as people know it (e.g. "ovh4"). Used in member names and announcements. Required. */
+  hostName: pulumi.Input<string>;
+  /** Build environment number X. Names the authorized_keys block (`build-X`) and the member. Required. */
+  envNumber: number;
+  /**
+   * How to reach the host before g8os manages it: its public address, SSH port (default 22), user with
+   * root rights (default "root"), a private key that user accepts (secret), and optionally its pinned
+   * host key (`SHA256:...`; unset = pinned on first contact). Required.
+   */
+  bootstrap: {
+    address: pulumi.Input<string>;
+    port?: pulumi.Input<number>;
+    user?: pulumi.Input<string>;
+    privateKey: pulumi.Input<string>;
+    hostKeySha256?: pulumi.Input<string>;
+  };
+  /** The stack's own key pair (e.g. a `tls.PrivateKey`): authorised on the host, used after bootstrap. Required. */
+  deployKey: { privateKeyOpenssh: pulumi.Input<string>; publicKeyOpenssh: pulumi.Input<string> };
+  /** OpenSSH public keys of the people who may log in (the SSH key group). Required, non-empty. */
+  groupKeys: pulumi.Input<pulumi.Input<string>[]>;
+  /** The build network and how to reach its API (token secret). Required. */
+  zerotier: {
+    networkId: pulumi.Input<string>;
+    backend: pulumi.Input<"central" | "controller">;
+    apiUrl: pulumi.Input<string>;
+    token: pulumi.Input<string>;
+    /** How long to wait for the member's IP. Default 120 s (ZeroTier takes seconds to minutes). */
+    ipTimeoutSec?: number;
+  };
+  /** Command that installs and starts zerotier-one when missing. Default: apt package `zerotier-one`. */
+  zerotierInstallCommand?: pulumi.Input<string>;
+  /** Seconds the ufw dead-man switch waits for confirmation over ZeroTier. Default 90, 10 to 3600. */
+  firewallConfirmTimeoutSec?: pulumi.Input<number>;
+  /** Telegram connection for the announcement. Unset = no announcement. */
+  telegram?: TelegramMessageArgs["connection"];
+}
+
+export class BuildHost extends pulumi.ComponentResource {
+  /** The host's address on the build ZeroTier network: the only address SSH answers on. */
+  readonly zerotierIp: pulumi.Output<string>;
+  /** ZeroTier node id (member id). */
+  readonly nodeId: pulumi.Output<string>;
+  /** SSH host key pinned on first contact. */
+  readonly hostKeySha256: pulumi.Output<string>;
+  /** Connection for later work on the host (VMs, builds): ZeroTier address and deploy key. Secret. */
+  readonly connection: pulumi.Output<HostConnection>;
+
+  constructor(name: string, args: BuildHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("g8os:build:BuildHost", name, {}, opts);
+    const child = { parent: this };
+    const env = args.envNumber;
+    const port = args.bootstrap.port ?? 22;
+    const bootstrapAddress = { host: args.bootstrap.address, port };
+
+    // 1. Join the network over the bootstrap address; pins the host key.
+    const join = new ZerotierHostJoin(
+      `${name}-zerotier-join`,
+      {
+        connection: pulumi.output({
+          addresses: [bootstrapAddress],
+          user: args.bootstrap.user ?? "root",
+          privateKeys: [args.bootstrap.privateKey],
+          hostKeySha256: args.bootstrap.hostKeySha256,
+        }) as pulumi.Output<HostConnection>,
+        networkId: args.zerotier.networkId,
+        installCommand: args.zerotierInstallCommand,
+      },
+      child,
+    );
+
+    // 2. Authorise it and wait for its IP.
+    const member = new ZerotierMember(
+      `${name}-member`,
+      {
+        backend: args.zerotier.backend,
+        apiUrl: args.zerotier.apiUrl,
+        token: args.zerotier.token,
+        networkId: args.zerotier.networkId,
+        memberId: join.nodeId,
+        name: pulumi.interpolate`${args.hostName}-build-${env}`,
+        description: `g8os build environment ${env}: physical KVM host`,
+        authorized: true,
+        waitForIp: { timeoutMs: (args.zerotier.ipTimeoutSec ?? 120) * 1000 },
+      },
+      child,
+    );
+    this.zerotierIp = member.assignedIps.apply(
+      (ips) => ips.find((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)) ?? ips[0],
+    );
+
+    // From here on: ZeroTier first, bootstrap address as the fallback; deploy key first.
+    const managed = pulumi.output({
+      addresses: [{ host: this.zerotierIp, port }, bootstrapAddress],
+      user: args.bootstrap.user ?? "root",
+      privateKeys: [args.deployKey.privateKeyOpenssh, args.bootstrap.privateKey],
+      hostKeySha256: join.hostKeySha256,
+    }) as pulumi.Output<HostConnection>;
+
+    // 3. Who may log in: the group and the stack's deploy key.
+    const keys = new AuthorizedKeys(
+      `${name}-authorized-keys`,
+      {
+        connection: managed,
+        block: `build-${env}`,
+        keys: pulumi
+          .all([args.groupKeys, args.deployKey.publicKeyOpenssh])
+          .apply(([group, deploy]) => [...group, `${deploy.trim()} g8os-deploy-build-${env}`]),
+      },
+      child,
+    );
+
+    // 4. Close everything but ZeroTier (the deploy key must work over ZeroTier first).
+    const firewall = new ZerotierOnlySsh(
+      `${name}-firewall`,
+      {
+        connection: managed,
+        zerotierAddress: this.zerotierIp,
+        interfaceName: join.interfaceName,
+        sshPort: port,
+        confirmTimeoutSec: args.firewallConfirmTimeoutSec,
+      },
+      { ...child, dependsOn: [keys] },
+    );
+
+    // 5. Tell the build group. Nothing depends on the message: a failed post fails only itself.
+    if (args.telegram) {
+      new TelegramMessage(
+        `${name}-announce`,
+        {
+          connection: args.telegram,
+          text: pulumi.interpolate`Build env ${env}: physical host ${args.hostName} is on the build network, ZeroTier IP ${this.zerotierIp}. SSH is closed everywhere else.`,
+        },
+        { ...child, dependsOn: [firewall] },
+      );
+    }
+
+    this.nodeId = join.nodeId;
+    this.hostKeySha256 = join.hostKeySha256;
+    this.connection = pulumi.secret(managed);
+    this.registerOutputs({
+      zerotierIp: this.zerotierIp,
+      nodeId: this.nodeId,
+      hostKeySha256: this.hostKeySha256,
+    });
+  }
+}
