@@ -1,0 +1,10 @@
+/**
+ * The services the testbed runs beside its hosts. `npm run testbed -- up` (and `ensureTestbed`)
+ * brings them up in this order after the hosts; `down` stops them in reverse order before the hosts.
+ *
+ * To add yours: write a module exporting a `TestbedService` (name, up, down, status; each idempotent,
+ * see types.ts and README.md), import it here and append it to the list. Nothing else to wire.
+ */
+import type { TestbedService } from "./types";
+
+export const services: TestbedService[] = [];
