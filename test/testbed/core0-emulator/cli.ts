@@ -1,0 +1,59 @@
+/**
+ * Runs one emulated core0 node until SIGTERM/SIGINT:
+ *
+ *   ts-node test/testbed/core0-emulator/cli.ts --ipfs-api http://127.0.0.1:5001 \
+ *     [--bind 127.0.0.1] [--port 0] [--dir D] [--result-ttl 300]
+ *
+ * The password is read from the environment variable G8OS_CORE0_PASSWORD (never from argv, which
+ * other users can read in `ps`). Prints one JSON line `{"address","port","pid","dir"}` when ready.
+ */
+import { startCore0Emulator } from "./index";
+
+const USAGE =
+  "usage: G8OS_CORE0_PASSWORD=... cli.ts --ipfs-api URL [--bind ADDR] [--port N] [--dir D] [--result-ttl S]";
+
+function parse(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) throw new Error(`unexpected argument ${argv[i]}`);
+    const v = m[2] ?? argv[++i];
+    if (v === undefined) throw new Error(`--${m[1]} needs a value`);
+    out[m[1]] = v;
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  const known = new Set(["ipfs-api", "bind", "port", "dir", "result-ttl"]);
+  for (const k of Object.keys(a)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
+  const password = process.env.G8OS_CORE0_PASSWORD;
+  if (!password) throw new Error("set G8OS_CORE0_PASSWORD to the node redis password");
+  if (!a["ipfs-api"]) throw new Error("--ipfs-api is required");
+  const node = await startCore0Emulator({
+    password,
+    ipfsApi: a["ipfs-api"],
+    bind: a.bind,
+    port: a.port ? Number(a.port) : undefined,
+    dir: a.dir,
+    resultTtlSeconds: a["result-ttl"] ? Number(a["result-ttl"]) : undefined,
+  });
+  console.log(JSON.stringify({ address: node.address, port: node.port, pid: process.pid, dir: node.dir }));
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    node.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`core0 emulator: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  process.exit(2);
+});
