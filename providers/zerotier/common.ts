@@ -44,3 +44,38 @@ export function clientFor(i: ZerotierConnectionInputs, label: string): ZerotierC
 export function onlyConnectionChanged(changed: readonly string[]): boolean {
   return changed.every((f) => (CONNECTION_FIELDS as readonly string[]).includes(f));
 }
+
+/**
+ * Pulumi's closure serialiser turns `class X extends Error` into a plain function whose `super()`
+ * call creates nothing, so in the dynamic-provider host an OperationError/InputError has no
+ * `message` and is not an Error (the user would see "[object Object]"). This rebuilds a real Error
+ * with the same text and fields; partial-create errors (real Errors) pass through unchanged.
+ */
+export function realError(err: unknown): unknown {
+  if (err instanceof Error || !err || typeof err !== "object") return err;
+  const e = err as Record<string, unknown>;
+  const message =
+    typeof e.message === "string"
+      ? e.message
+      : "detail" in e
+        ? `${e.resource}: ${e.step} failed: ${e.detail}${e.hint ? `. Check: ${e.hint}` : ""}`
+        : "problem" in e
+          ? `${e.resource}: ${e.field}: ${e.problem}. Fix: ${e.fix}`
+          : String(err);
+  return Object.assign(new Error(message), e);
+}
+
+/** Wraps every method of a provider so whatever it throws reaches the engine as a real Error. */
+export function withRealErrors<P extends object>(provider: P): P {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(provider)) {
+    out[name] = async (...args: unknown[]) => {
+      try {
+        return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (err) {
+        throw realError(err);
+      }
+    };
+  }
+  return out as P;
+}

@@ -17,7 +17,14 @@ import { collectFailures, hexId, intInRange, ipv4 } from "../shared/validate";
 import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { PollTimeoutError, pollUntil } from "../shared/retry";
 import { type Member, type MemberConfig, type ZerotierClient, canonicalIPv4 } from "./client";
-import { type ZerotierConnectionInputs, clientFor, connectionRules, onlyConnectionChanged } from "./common";
+import {
+  type ZerotierConnectionInputs,
+  clientFor,
+  connectionRules,
+  onlyConnectionChanged,
+  realError,
+  withRealErrors,
+} from "./common";
 
 export interface ZerotierMemberInputs extends ZerotierConnectionInputs {
   networkId: string;
@@ -175,10 +182,12 @@ async function waitForIp(client: ZerotierClient, i: ZerotierMemberInputs, m: Mem
     );
   } catch (err) {
     if (!(err instanceof PollTimeoutError)) throw err;
+    // Built from fields: a serialised Error subclass carries no message (see realError).
+    const seen = err.lastObservation ? ` (last seen: ${err.lastObservation})` : "";
     throw new OperationError(
       label(i),
       "wait for IP",
-      err.message,
+      `no IP after ${Math.round(i.waitForIp.timeoutMs / 1000)} s${seen}`,
       `that node ${i.memberId} has joined network ${i.networkId} (\`zerotier-cli listnetworks\` on the node shows it), ` +
         "that the network has v4AutoAssign and an ipAssignmentPool inside a route with free addresses, " +
         "or give ipAssignments; raise waitForIp.timeoutMs for slow nodes",
@@ -186,7 +195,7 @@ async function waitForIp(client: ZerotierClient, i: ZerotierMemberInputs, m: Mem
   }
 }
 
-export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = {
+export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = withRealErrors({
   async check(_olds: ZerotierMemberInputs, news: ZerotierMemberInputs) {
     const failures = checkMemberInputs(news);
     if (failures.length || containsUnknown(news)) return { inputs: news, failures };
@@ -220,7 +229,11 @@ export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = {
     try {
       m = await waitForIp(client, inputs, m);
     } catch (err) {
-      throw partialCreateError(err, id, memberOutputs(inputs, m) as unknown as Record<string, unknown>);
+      throw partialCreateError(
+        realError(err),
+        id,
+        memberOutputs(inputs, m) as unknown as Record<string, unknown>,
+      );
     }
     return { id, outs: memberOutputs(inputs, m) };
   },
@@ -257,7 +270,7 @@ export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, props: ZerotierMemberOutputs) {
     await clientFor(props, label(props)).deleteMember(props.networkId, props.memberId);
   },
-};
+});
 
 export interface ZerotierMemberArgs {
   backend: pulumi.Input<"central" | "controller">;

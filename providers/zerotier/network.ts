@@ -25,7 +25,14 @@ import {
   normaliseNetworkConfig,
   parseCidr,
 } from "./client";
-import { type ZerotierConnectionInputs, clientFor, connectionRules, onlyConnectionChanged } from "./common";
+import {
+  type ZerotierConnectionInputs,
+  clientFor,
+  connectionRules,
+  onlyConnectionChanged,
+  realError,
+  withRealErrors,
+} from "./common";
 
 export interface ZerotierNetworkInputs extends ZerotierConnectionInputs {
   name: string;
@@ -214,7 +221,7 @@ function mismatches(want: NetworkConfig, got: Network): string[] {
   return Object.keys(w).filter((k) => g[k] !== undefined && JSON.stringify(g[k]) !== JSON.stringify(w[k]));
 }
 
-export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = {
+export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withRealErrors({
   async check(_olds: ZerotierNetworkInputs, news: ZerotierNetworkInputs) {
     const failures = checkNetworkInputs(news);
     if (failures.length || containsUnknown(news)) return { inputs: news, failures };
@@ -308,7 +315,7 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id: string, props: ZerotierNetworkOutputs) {
     await clientFor(props, label(props)).deleteNetwork(id);
   },
-};
+});
 
 export interface ZerotierNetworkArgs {
   backend: pulumi.Input<"central" | "controller">;

@@ -6,7 +6,7 @@
  * Plain module: no Pulumi imports, because dynamic providers inline it by value.
  */
 import { OperationError } from "../shared/errors";
-import { pollUntil } from "../shared/retry";
+import { PollTimeoutError, pollUntil } from "../shared/retry";
 import type { SshSession } from "../shared/ssh";
 import { hexId } from "../shared/validate";
 
@@ -168,10 +168,13 @@ export async function waitForZerotierAddress(
       },
     );
   } catch (err) {
+    if (!(err instanceof PollTimeoutError)) throw err;
+    // Built from fields: a serialised Error subclass carries no message (see common.ts realError).
+    const seen = err.lastObservation ? ` (last seen: ${err.lastObservation})` : "";
     throw new OperationError(
       host(s),
       `wait for an address on ZeroTier network ${networkId}`,
-      (err as Error).message,
+      `no address after ${Math.round(err.timeoutMs / 1000)} s${seen}`,
       "that the member is authorised on the network (ACCESS_DENIED = not yet), that the network has an IP " +
         "pool inside a route with auto-assign on (or a fixed ipAssignment), and that the node reaches its controller",
     );
