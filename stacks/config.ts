@@ -50,6 +50,10 @@ export interface BuildHostSettings {
   user: string;
   hostKeySha256?: string;
   bootstrapPrivateKey: pulumi.Output<string>;
+  /** Overrides how zerotier-one is installed when missing. */
+  zerotierInstallCommand?: string;
+  /** Seconds the ufw dead-man switch waits for confirmation. */
+  firewallConfirmTimeoutSec?: number;
 }
 
 export interface BuildConfig {

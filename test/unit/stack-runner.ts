@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Child-process entry for unit tests: runs the real program (index.ts) for one stack under
  * `pulumi.runtime.setMocks` and prints one JSON line: registered resources and stack outputs, or the
@@ -10,6 +11,35 @@ interface Registered {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+}
+
+/** Plausible values for outputs that are not inputs, per resource type (unit tests only). */
+function fakeOutputs(type: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (type.split(":").pop()) {
+    case "SshKeyGroup":
+      return { keys: inputs.source?.keys ?? [], members: [], membersWithoutKeys: [], fingerprints: [] };
+    case "Network":
+      return { networkId: "8056c2e21c000001" };
+    case "Member":
+      return { assignedIps: ["10.147.17.10"] };
+    case "ZerotierHostJoin":
+      return {
+        nodeId: "abcdef0123",
+        interfaceName: "ztabcdefgh",
+        hostKeySha256: "SHA256:" + "A".repeat(43),
+        joined: true,
+      };
+    case "PrivateKey":
+      return {
+        publicKeyOpenssh:
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z\n",
+        privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
+      };
+    case "RandomPassword":
+      return { result: "unit-test-password" };
+    default:
+      return {};
+  }
 }
 
 async function main(): Promise<void> {
@@ -29,24 +59,32 @@ async function main(): Promise<void> {
     {
       newResource: (args) => {
         resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeOutputs(args.type, args.inputs) } };
       },
       call: (args) => args.inputs,
     },
     "g8os",
     stack,
-    true,
+    // Not a preview: every value is known, so stack outputs resolve and can be asserted.
+    false,
   );
+  let reported = false;
+  process.on("beforeExit", () => {
+    if (!reported) process.stdout.write(JSON.stringify({ error: "stack outputs never resolved" }) + "\n");
+    reported = true;
+  });
   let outputs: unknown;
   try {
     const program = require("../../index");
     outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
   } catch (err) {
+    reported = true;
     process.stdout.write(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }) + "\n");
     return;
   }
   // Let pending registrations settle before reporting.
   await new Promise((r) => setTimeout(r, 50));
+  reported = true;
   process.stdout.write(JSON.stringify({ resources, outputs }) + "\n");
 }
 

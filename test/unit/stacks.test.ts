@@ -22,11 +22,29 @@ export function validBuildConfig(): Record<string, string | { secret: string }> 
 describe("stacks under mocks", function () {
   this.timeout(60_000);
 
-  it("build-1 runs the build program with environment 1", () => {
+  it("build-1 composes the build environment: keys, deploy key, redis password, network, host", () => {
     const r = runStackUnderMocks("build-1", validBuildConfig());
     assert.strictEqual(r.error, undefined);
     assert.strictEqual(r.outputs?.stackKind, "build");
     assert.strictEqual(r.outputs?.envNumber, 1);
+    const byType = (suffix: string) => (r.resources ?? []).filter((x) => x.type.endsWith(suffix));
+    assert.strictEqual(byType("tls:index/privateKey:PrivateKey")[0]?.inputs.algorithm, "ED25519");
+    const pw = byType("random:index/randomPassword:RandomPassword")[0];
+    assert.strictEqual(pw?.inputs.length, 32);
+    const net = byType("zerotier:Network")[0];
+    assert.strictEqual(net?.inputs.name, "g8os-build-1");
+    assert.strictEqual(net?.inputs.private, true);
+    assert.deepStrictEqual(net?.inputs.ipAssignmentPools, [{ start: "10.147.17.10", end: "10.147.17.250" }]);
+    assert.strictEqual(byType("g8os:build:BuildHost").length, 1);
+    const keys = byType("host:AuthorizedKeys")[0];
+    assert.strictEqual(keys?.inputs.block, "build-1");
+    assert.strictEqual((keys?.inputs.keys as string[]).length, 2, "group key + deploy key");
+    assert.strictEqual(byType("host:ZerotierOnlySsh").length, 1);
+    assert.match(
+      String(byType("telegram:Message")[0]?.inputs.text),
+      /Build env 1: physical host ovh4 .* ZeroTier IP 10\.147\.17\.10/,
+    );
+    assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.10");
   });
 
   it("grid-2 runs the grid program", () => {
