@@ -171,27 +171,22 @@ export async function prepareFreshHostDir(name: string, bootstrapPublicKey: stri
   fs.writeFileSync(p.sshdConfig, sshdConfig(p), { mode: 0o644 });
 }
 
-/** Things outside .testbed/ that sshd or the bind mounts need; returns which ones it created. */
-export function ensureSystemDirs(): { zerotierDir: boolean; sshdPrivsepDir: boolean } {
-  const created = { zerotierDir: false, sshdPrivsepDir: false };
-  if (!fs.existsSync(ZEROTIER_DIR)) {
-    fs.mkdirSync(ZEROTIER_DIR, { recursive: true, mode: 0o700 });
-    created.zerotierDir = true;
-  }
-  if (!fs.existsSync(SSHD_PRIVSEP_DIR)) {
-    fs.mkdirSync(SSHD_PRIVSEP_DIR, { recursive: true, mode: 0o755 });
-    created.sshdPrivsepDir = true;
-  }
-  return created;
+/**
+ * Things outside .testbed/ that sshd and the bind mounts need. Returns whether it created the
+ * ZeroTier dir (a mount point only; `down` removes it again if still empty). /run/sshd, sshd's
+ * standard privilege-separation dir, stays: other sshds on the machine need it too.
+ */
+export function ensureSystemDirs(): { zerotierDir: boolean } {
+  fs.mkdirSync(SSHD_PRIVSEP_DIR, { recursive: true, mode: 0o755 });
+  if (fs.existsSync(ZEROTIER_DIR)) return { zerotierDir: false };
+  fs.mkdirSync(ZEROTIER_DIR, { recursive: true, mode: 0o700 });
+  return { zerotierDir: true };
 }
 
 /** Removes what `ensureSystemDirs` created, when it is still empty (never anything else's data). */
-export function removeSystemDirs(created: { zerotierDir: boolean; sshdPrivsepDir: boolean }): void {
-  for (const [flag, dir] of [
-    [created.zerotierDir, ZEROTIER_DIR],
-    [created.sshdPrivsepDir, SSHD_PRIVSEP_DIR],
-  ] as const) {
-    if (flag && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+export function removeSystemDirs(created: { zerotierDir: boolean }): void {
+  if (created.zerotierDir && fs.existsSync(ZEROTIER_DIR) && fs.readdirSync(ZEROTIER_DIR).length === 0) {
+    fs.rmdirSync(ZEROTIER_DIR);
   }
 }
 

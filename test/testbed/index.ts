@@ -182,7 +182,7 @@ function buildTestbed(hosts: TestHost[], bootstrapKey: Testbed["bootstrapKey"]):
     ztBridge: ZT_BRIDGE,
     stateDir: STATE_DIR,
     host,
-    exec: (name, command, opts) => hostExec(host(name).name, command, opts),
+    exec: async (name, command, opts) => hostExec(host(name).name, command, opts),
   };
 }
 
@@ -237,7 +237,6 @@ export async function ensureTestbed(opts: EnsureOptions = {}): Promise<Testbed> 
       created: {
         runNetnsMount: before ? before.created.runNetnsMount : !runNetnsIsMount(),
         zerotierDir: (before?.created.zerotierDir ?? false) || dirs.zerotierDir,
-        sshdPrivsepDir: (before?.created.sshdPrivsepDir ?? false) || dirs.sshdPrivsepDir,
       },
     };
     // Recorded before anything is created, so `down` after a crash knows what to remove.

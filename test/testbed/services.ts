@@ -6,5 +6,6 @@
  * see types.ts and README.md), import it here and append it to the list. Nothing else to wire.
  */
 import type { TestbedService } from "./types";
+import { zerotierService } from "./zerotier/service";
 
-export const services: TestbedService[] = [];
+export const services: TestbedService[] = [zerotierService];
