@@ -75,7 +75,9 @@ export const sha256Hex: Validator = (v) =>
     ? undefined
     : "must be a sha256 digest: 64 lowercase hex characters";
 
-const SSH_KEY_TYPES = new Set([
+// An array, not a Set: Pulumi's closure serializer does not carry a Set's entries into a serialized
+// provider (calling `.has` there throws "incompatible receiver").
+const SSH_KEY_TYPES = [
   "ssh-ed25519",
   "ssh-rsa",
   "ecdsa-sha2-nistp256",
@@ -83,7 +85,7 @@ const SSH_KEY_TYPES = new Set([
   "ecdsa-sha2-nistp521",
   "sk-ssh-ed25519@openssh.com",
   "sk-ecdsa-sha2-nistp256@openssh.com",
-]);
+];
 
 /**
  * Checks an OpenSSH public key line (`type base64 [comment]`): a known type, valid base64,
@@ -92,8 +94,8 @@ const SSH_KEY_TYPES = new Set([
 export const sshPublicKey: Validator = (v) => {
   if (typeof v !== "string") return "must be an OpenSSH public key line (ssh-ed25519 AAAA... comment)";
   const parts = v.trim().split(/\s+/);
-  if (parts.length < 2 || !SSH_KEY_TYPES.has(parts[0])) {
-    return `must start with a key type (${[...SSH_KEY_TYPES].slice(0, 3).join(", ")}, ...) followed by the base64 key`;
+  if (parts.length < 2 || !SSH_KEY_TYPES.includes(parts[0])) {
+    return `must start with a key type (${SSH_KEY_TYPES.slice(0, 3).join(", ")}, ...) followed by the base64 key`;
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(parts[1])) return "key body is not valid base64";
   const blob = Buffer.from(parts[1], "base64");
