@@ -1,0 +1,89 @@
+/**
+ * .ci/run's control flow, with `npm` replaced by a stub that records its calls: install, test,
+ * always stop the testbed, and exit with npm test's status (or fail when stopping fails).
+ * The apt phase is the real one; the test skips when a package is missing (it would install it).
+ */
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO_ROOT } from "../testbed/state";
+
+const CI_RUN = path.join(REPO_ROOT, ".ci", "run");
+
+const NPM_STUB = `#!/bin/sh
+echo "$*" >> "$NPM_STUB_LOG"
+case "$1" in
+  test) exit "\${NPM_TEST_STATUS:-0}" ;;
+  run) exit "\${NPM_DOWN_STATUS:-0}" ;;
+esac
+exit 0
+`;
+
+function packagesInScript(): string[] {
+  const m = /PACKAGES=\(([\s\S]*?)\)/.exec(fs.readFileSync(CI_RUN, "utf8"));
+  assert.ok(m, ".ci/run has no PACKAGES=( ... ) list");
+  return m[1].split(/\s+/).filter(Boolean);
+}
+
+function allInstalled(pkgs: string[]): boolean {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Status}\\n", ...pkgs], { encoding: "utf8" });
+  return (
+    r.status === 0 &&
+    r.stdout
+      .trim()
+      .split("\n")
+      .every((l) => l === "install ok installed")
+  );
+}
+
+describe(".ci/run", function () {
+  this.timeout(60_000);
+  let dir: string;
+
+  before(function () {
+    if (process.getuid?.() !== 0 || !allInstalled(packagesInScript())) {
+      console.log("    (skipping: needs root and every package of .ci/run installed, else it would run apt)");
+      this.skip();
+    }
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8t-ci-"));
+    fs.writeFileSync(path.join(dir, "npm"), NPM_STUB, { mode: 0o755 });
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function ciRun(env: Record<string, string>) {
+    const log = path.join(dir, `calls-${Math.random().toString(36).slice(2)}.log`);
+    const r = spawnSync("bash", [CI_RUN], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, NPM_STUB_LOG: log, ...env },
+    });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    return { code: r.status, out: r.stdout + r.stderr, calls };
+  }
+
+  it("installs, tests and stops the testbed, printing the time of each phase", () => {
+    const r = ciRun({});
+    assert.strictEqual(r.code, 0, r.out);
+    assert.deepStrictEqual(r.calls, ["ci --no-audit --no-fund", "test", "run --silent testbed -- down"]);
+    for (const p of ["apt", "npm ci", "npm test", "testbed down"]) {
+      assert.match(r.out, new RegExp(`\\[ci\\] ${p} took \\d+ s`));
+    }
+    assert.match(r.out, /already installed/);
+  });
+
+  it("stops the testbed even when the tests fail, and exits with their status", () => {
+    const r = ciRun({ NPM_TEST_STATUS: "3" });
+    assert.strictEqual(r.code, 3, r.out);
+    assert.deepStrictEqual(r.calls.slice(-1), ["run --silent testbed -- down"]);
+  });
+
+  it("fails when the tests pass but the testbed cannot be stopped", () => {
+    const r = ciRun({ NPM_DOWN_STATUS: "1" });
+    assert.strictEqual(r.code, 1, r.out);
+    assert.match(r.out, /testbed down failed/);
+  });
+});
