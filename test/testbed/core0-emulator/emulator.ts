@@ -59,6 +59,15 @@ interface Container {
 
 class CommandError extends Error {}
 
+/** Signals a job's whole process group (jobs are spawned detached, as group leaders). */
+function killTree(child: ChildProcess, signal: NodeJS.Signals | number): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
 const fail = (msg: string): never => {
   throw new CommandError(msg);
 };
@@ -261,7 +270,13 @@ export class EmulatorEngine {
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...((a.env as Record<string, string>) ?? {}) };
     const tail = this.opts.streamTailBytes ?? 65536;
     return new Promise<Outcome>((resolve) => {
-      const child = spawn(name, args.map(String), { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+      // Own process group, so a kill reaches the whole tree (`sh -c "sleep 30"` included).
+      const child = spawn(name, args.map(String), {
+        cwd,
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+        detached: true,
+      });
       job.child = child;
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -274,7 +289,7 @@ export class EmulatorEngine {
         maxTime > 0
           ? setTimeout(() => {
               job.killedWith = "TIMEOUT";
-              child.kill("SIGKILL");
+              killTree(child, "SIGKILL");
             }, maxTime * 1000)
           : undefined;
       const text = (b: Buffer[]): string => {
@@ -311,7 +326,7 @@ export class EmulatorEngine {
     if (!job) fail(`no job with id ${id}`);
     if (!job!.child) return false;
     job!.killedWith = "KILLED";
-    job!.child.kill(signal as NodeJS.Signals | number);
+    killTree(job!.child, signal);
     return true;
   }
 
@@ -425,7 +440,7 @@ export class EmulatorEngine {
   private async corexTerminate(id: number): Promise<void> {
     const c = this.container(id);
     this.containers.delete(id);
-    for (const j of this.jobs.values()) if (j.child && j.container === id) j.child.kill("SIGKILL");
+    for (const j of this.jobs.values()) if (j.child && j.container === id) killTree(j.child, "SIGKILL");
     c.agent.kill("SIGKILL");
     await fs.promises.rm(path.dirname(c.root), { recursive: true, force: true });
   }
@@ -450,7 +465,7 @@ export class EmulatorEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sampler) clearInterval(this.sampler);
-    for (const j of this.jobs.values()) j.child?.kill("SIGKILL");
+    for (const j of this.jobs.values()) if (j.child) killTree(j.child, "SIGKILL");
     for (const c of this.containers.values()) c.agent.kill("SIGKILL");
     this.containers.clear();
     this.consumer.disconnect();
