@@ -6,7 +6,7 @@
  * live test process holds a testbed lease (engineers sharing a machine); CI runs it.
  */
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { withSsh } from "../../providers/shared/ssh";
@@ -19,7 +19,7 @@ import {
   testbedDown,
   testbedStatus,
 } from "../testbed";
-import { readState, STATE_DIR, STATE_FILE, takeLease } from "../testbed/state";
+import { readState, REPO_ROOT, STATE_DIR, STATE_FILE, takeLease } from "../testbed/state";
 
 /** Processes whose command line contains `needle` (NUL-separated args joined with spaces). */
 function processesWith(needle: string): number[] {
@@ -138,6 +138,31 @@ describe("testbed lifecycle (up, down)", function () {
   it("`down` on a testbed that is already down succeeds and changes nothing", async () => {
     await testbedDown();
     assert.deepStrictEqual(leftovers(), []);
+  });
+
+  it("two processes bringing it up at once end with one sshd per host", async () => {
+    await testbedDown();
+    const script =
+      'require("./test/testbed").ensureTestbed({ hosts: 2, services: [] })' +
+      ".then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })";
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let childErr = "";
+    child.stderr.on("data", (d: Buffer) => (childErr += d.toString()));
+    const childDone = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const [tb, childCode] = await Promise.all([
+      Promise.all([ensureTestbed({ hosts: 2, services: [] }), ensureTestbed({ hosts: 2, services: [] })]),
+      childDone,
+    ]);
+    assert.strictEqual(childCode, 0, childErr);
+    for (const h of tb[0].hosts) {
+      const listeners = processesWith(`-f ${path.join(h.dir, "ssh", "sshd_config")} `).filter((pid) =>
+        fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("[listener]"),
+      );
+      assert.deepStrictEqual(listeners, [sshdPidOf(tb[0], h.name)], `sshd listeners of ${h.name}`);
+    }
   });
 
   it("a new `up` gives fresh hosts (only the bootstrap key, ufw inactive) with the same host keys", async () => {
