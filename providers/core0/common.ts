@@ -1,0 +1,79 @@
+/**
+ * Helpers shared by the Core0Node and Core0Container providers: connection inputs, their check
+ * rules, and turning client errors into errors that name the resource's fields.
+ *
+ * Plain module: no Pulumi imports (dynamic providers capture it).
+ */
+import { InputError, OperationError, redact } from "../shared/errors";
+import { FieldRule, hostname, intInRange, nonEmptyString } from "../shared/validate";
+import { Core0AuthError, Core0Client, Core0TimeoutError } from "./client";
+
+/** How a resource reaches its core0 node. `password` is secret. */
+export interface Core0Connection {
+  address: string;
+  port: number;
+  password: string;
+}
+
+/** Input name of a connection field: `address`, or with prefix "node" `nodeAddress`. */
+export function fieldName(prefix: string, field: keyof Core0Connection): string {
+  return prefix ? prefix + field[0].toUpperCase() + field.slice(1) : field;
+}
+
+export function connectionRules(c: Partial<Core0Connection>, prefix = ""): FieldRule[] {
+  return [
+    { path: fieldName(prefix, "address"), value: c.address, check: hostname },
+    { path: fieldName(prefix, "port"), value: c.port, check: intInRange(1, 65535), optional: true },
+    { path: fieldName(prefix, "password"), value: c.password, check: nonEmptyString },
+  ];
+}
+
+export function clientFor(c: Core0Connection, timeoutMs = 30_000): Core0Client {
+  return new Core0Client({ host: c.address, port: c.port ?? 6379, password: c.password, timeoutMs });
+}
+
+/**
+ * Maps client errors onto the resource's fields: a refused password names the password field, an
+ * unreachable node the address/port fields. Secrets are redacted.
+ */
+export function fieldError(label: string, err: unknown, c: Core0Connection, prefix = ""): Error {
+  const where = `${c.address}:${c.port ?? 6379}`;
+  if (err instanceof Core0AuthError) {
+    return new InputError(
+      label,
+      fieldName(prefix, "password"),
+      `the core0 node ${where} refused it`,
+      "set it to the node's redis password (the generated one the node was booted with)",
+    );
+  }
+  if (err instanceof Core0TimeoutError) {
+    return new OperationError(
+      label,
+      err.step,
+      `${redact(err.detail, [c.password])} (fields ${fieldName(prefix, "address")}/${fieldName(prefix, "port")} = ${where})`,
+      err.hint,
+    );
+  }
+  if (err instanceof Error) {
+    err.message = redact(err.message, [c.password]);
+    return err;
+  }
+  return new Error(redact(String(err), [c.password]));
+}
+
+/** Runs `fn` with a client for `c`, always closing it, with errors mapped by `fieldError`. */
+export async function withNode<T>(
+  label: string,
+  c: Core0Connection,
+  fn: (client: Core0Client) => Promise<T>,
+  prefix = "",
+): Promise<T> {
+  const client = clientFor(c);
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw fieldError(label, err, c, prefix);
+  } finally {
+    await client.close();
+  }
+}

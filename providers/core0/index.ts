@@ -1,0 +1,9 @@
+export * from "./client";
+export { Core0Node, type Core0NodeArgs, core0NodeProvider } from "./node";
+export {
+  Core0Container,
+  type Core0ContainerArgs,
+  type ContainerNic,
+  type StartCommand,
+  core0ContainerProvider,
+} from "./container";
