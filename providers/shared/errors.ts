@@ -18,6 +18,9 @@ export class InputError extends Error {
     readonly fix: string,
   ) {
     super(`${resource}: ${field}: ${problem}. Fix: ${fix}`);
+    // A serialized provider runs this class as a function calling `Error.call(this, msg)`, which
+    // sets no message (the engine then shows "undefined"): set it here as well.
+    this.message = `${resource}: ${field}: ${problem}. Fix: ${fix}`;
     this.name = "InputError";
   }
 }
@@ -31,6 +34,8 @@ export class OperationError extends Error {
     readonly hint?: string,
   ) {
     super(`${resource}: ${step} failed: ${detail}${hint ? `. Check: ${hint}` : ""}`);
+    // See InputError: a serialized provider would otherwise throw an error without a message.
+    this.message = `${resource}: ${step} failed: ${detail}${hint ? `. Check: ${hint}` : ""}`;
     this.name = "OperationError";
   }
 }
