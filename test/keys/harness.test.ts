@@ -81,6 +81,16 @@ describe("keys: SshKeyGroup through the harness", function () {
     assert.deepEqual(u.outputs.members, ["alice", "bob", "carol"]);
   });
 
+  it("refresh picks up a member removed at the source", async () => {
+    iyo.setUsers("gig_build", ["alice", "carol"]);
+    await h.refreshOk();
+    const group = h.stateDecrypted().find((s) => /SshKeyGroup$/.test(s.type));
+    const outs = group?.outputs as { members: string[]; keys: string[] };
+    assert.deepEqual(outs.members, ["alice", "carol"]);
+    assert.ok(!outs.keys.includes(bob));
+    assert.ok(!h.stateText().includes(SECRET));
+  });
+
   it("an unreachable source fails the preview on the group, naming the URL and not the secret", async () => {
     const url = iyo.url;
     await iyo.stop();
