@@ -226,6 +226,8 @@ export async function ensureTestbed(opts: EnsureOptions = {}): Promise<Testbed> 
   parseHostCount(wanted, "hosts");
   const selected = selectServices(opts.services);
   preflight();
+  // This process now relies on the testbed: the lifecycle tests will not pull it away from under it.
+  takeLease();
   return withTestbedLock("bring it up", async () => {
     const before = readState();
     const count = Math.max(wanted, before?.hosts.length ?? 0);
@@ -359,7 +361,6 @@ export function useTestbed(ctx: Mocha.Suite, opts: EnsureOptions = {}): () => Te
       this.skip();
     }
     this.timeout(600_000);
-    takeLease();
     tb = await ensureTestbed(opts);
   });
   return () => {
