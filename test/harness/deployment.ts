@@ -1,0 +1,525 @@
+/**
+ * One engine operation (preview, up, refresh, destroy) over one stack's state: turns resource
+ * registrations into check/diff/create/update/replace/delete steps the way the Pulumi engine does,
+ * records steps and errors, and keeps the state file current after every completed step.
+ */
+import { jsonEqual } from "../../providers/shared/dynamic";
+import { changedKeys, emulatedProvider, EMULATED_TYPES } from "./emulated";
+import { EngineProvider, ResourceInitError, CallContext } from "./provider";
+import type { Registration } from "./program-runner";
+import {
+  containsSecret,
+  isSecret,
+  makeSecret,
+  Props,
+  revealSecrets,
+  secretStrings,
+  UNKNOWN,
+} from "./secrets";
+import { deleteInReverseOrder, ResourceOptionsState, StateResource, StateStore, withDependents } from "./state";
+
+export type StepOp = "create" | "update" | "replace" | "delete" | "same" | "refresh-update" | "refresh-delete";
+
+export interface Step {
+  urn: string;
+  type: string;
+  op: StepOp;
+  diffs: string[];
+  error?: string;
+}
+
+export type Mode = "preview" | "up" | "refresh" | "destroy";
+
+export interface DeploymentOptions {
+  mode: Mode;
+  project: string;
+  stack: string;
+  store: StateStore;
+  /** URNs to replace whatever the diff says (`up --replace`). */
+  replace?: Set<string>;
+  /** Starts (once) the dynamic-provider host for this operation. */
+  dynamicHost: () => Promise<EngineProvider>;
+}
+
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+const SKIPPED = "skipped: an earlier resource failed, so the engine started no new steps";
+
+/** A failed step: the op it attempted and every message (a check can fail on several properties). */
+class StepFailure extends Error {
+  constructor(
+    readonly messages: string[],
+    /** State to record despite the failure (a partially created resource). */
+    readonly partial?: StateResource,
+  ) {
+    super(messages.join("; "));
+  }
+}
+
+export class Deployment {
+  readonly steps: Step[] = [];
+  readonly errors: string[] = [];
+  /** Stack outputs in wire form (secrets tagged). */
+  outputs: Props = {};
+  private live: StateResource[];
+  private readonly old = new Map<string, StateResource>();
+  private readonly registered = new Set<string>();
+  private readonly replacedOld: StateResource[] = [];
+  private readonly inflight = new Set<Promise<unknown>>();
+  private rootUrn?: string;
+  /** After the first failed step no new steps start (in-flight ones finish), as in the engine. */
+  private cancelled = false;
+  private programFailed = false;
+  private host?: Promise<EngineProvider>;
+
+  constructor(private readonly o: DeploymentOptions) {
+    this.live = o.store.load();
+    for (const r of this.live) if (!r.pendingDelete) this.old.set(r.urn, r);
+  }
+
+  get failed(): boolean {
+    return this.cancelled || this.programFailed || this.errors.length > 0;
+  }
+
+  // ---- registrations from the program -------------------------------------------------------
+
+  /** Handles one RegisterResource; resolves with what the SDK gets back, rejects when the step failed. */
+  register(reg: Registration): Promise<{ urn: string; id: string; object: Props }> {
+    const urn = this.urnFor(reg);
+    const p = this.registerAt(urn, reg);
+    this.inflight.add(p);
+    void p.then(
+      () => this.inflight.delete(p),
+      () => this.inflight.delete(p),
+    );
+    return p;
+  }
+
+  registerOutputs(urn: string, outputs: Props): void {
+    const entry = this.live.find((r) => r.urn === urn && !r.pendingDelete);
+    if (entry) entry.outputs = outputs;
+    if (urn === this.rootUrn) this.outputs = outputs;
+    this.save();
+  }
+
+  /** Waits for every step still running (a crashed program leaves some behind). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Records the program's own errors, minus echoes of step failures already reported. */
+  programFinished(programErrors: string[]): void {
+    for (const e of programErrors) {
+      if (e.includes(SKIPPED) || this.errors.some((known) => e.includes(known))) continue;
+      this.errors.push(e);
+      this.programFailed = true;
+    }
+  }
+
+  /** `up` tail: delete old halves of replacements and resources the program no longer has. */
+  async finishUp(): Promise<void> {
+    if (this.failed) return;
+    const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
+    // The old half of a replacement is part of its "replace" step, not a step of its own.
+    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) => this.deleteResource(r, !r.pendingDelete));
+  }
+
+  /** Preview tail: report what `up` would delete, in the order it would. */
+  async finishPreview(): Promise<void> {
+    if (this.failed) return;
+    const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
+    await deleteInReverseOrder(gone, async (r) => {
+      this.step(r, "delete", []);
+      return true;
+    });
+  }
+
+  /** `up` head: old halves of replacements a failed `up` left behind go first, as in the engine. */
+  async deleteLeftovers(): Promise<void> {
+    const leftovers = this.live.filter((r) => r.pendingDelete);
+    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true));
+    if (leftovers.some((r) => this.live.includes(r))) this.cancelled = true;
+  }
+
+  private urnFor(reg: Registration): string {
+    let type = reg.type;
+    if (reg.parent) {
+      const parentType = reg.parent.split("::")[2];
+      // The root stack's type is not part of its children's URNs.
+      if (parentType && parentType !== ROOT_STACK_TYPE) type = `${parentType}$${type}`;
+    }
+    return `urn:pulumi:${this.o.stack}::${this.o.project}::${type}::${reg.name}`;
+  }
+
+  private async registerAt(urn: string, reg: Registration): Promise<{ urn: string; id: string; object: Props }> {
+    if (this.registered.has(urn)) {
+      const msg = `${urn}: duplicate resource URN: two resources of type ${reg.type} are named "${reg.name}". Fix: give each a unique name.`;
+      this.errors.push(msg);
+      this.cancelled = true;
+      throw new Error(msg);
+    }
+    this.registered.add(urn);
+    if (this.cancelled) throw new Error(SKIPPED);
+    if (!reg.custom) return this.registerComponent(urn, reg);
+    const attempted: { op: StepOp; diffs: string[] } = { op: this.old.has(urn) ? "update" : "create", diffs: [] };
+    try {
+      const entry = await this.registerCustom(urn, reg, attempted);
+      return { urn, id: entry.id, object: entry.outputs };
+    } catch (err) {
+      const failure = err instanceof StepFailure ? err : new StepFailure([`${urn}: ${(err as Error).message}`]);
+      if (failure.partial && this.o.mode !== "preview") {
+        this.setLive(failure.partial);
+        this.save();
+      }
+      this.errors.push(...failure.messages);
+      this.steps.push({ urn, type: reg.type, op: attempted.op, diffs: attempted.diffs, error: failure.message });
+      this.cancelled = true;
+      throw failure;
+    }
+  }
+
+  private registerComponent(urn: string, reg: Registration): { urn: string; id: string; object: Props } {
+    const old = this.old.get(urn);
+    if (reg.type === ROOT_STACK_TYPE && !reg.parent) this.rootUrn = urn;
+    const entry: StateResource = {
+      ...this.base(urn, reg),
+      id: "",
+      inputs: reg.object,
+      outputs: old?.outputs ?? {},
+    };
+    this.setLive(entry);
+    this.save();
+    this.step(entry, old ? "same" : "create", []);
+    return { urn, id: "", object: reg.object };
+  }
+
+  private async registerCustom(
+    urn: string,
+    reg: Registration,
+    attempted: { op: StepOp; diffs: string[] },
+  ): Promise<StateResource> {
+    if (reg.importId) {
+      throw new StepFailure([`${urn}: import (id "${reg.importId}") is not supported by the engine harness`]);
+    }
+    const provider = await this.providerFor(reg.type);
+    const old = this.old.get(urn);
+    const news = old ? applyIgnoreChanges(old.inputs, reg.object, reg.ignoreChanges) : reg.object;
+    const ctx: CallContext = {
+      urn,
+      type: reg.type,
+      name: reg.name,
+      secrets: [...secretStrings(news), ...(old ? secretStrings(old.outputs) : [])],
+    };
+    const oldInputs = old ? revealSecrets(old.inputs) : {};
+    const checked = await provider.check(ctx, oldInputs, revealSecrets(news));
+    if (checked.failures.length) {
+      throw new StepFailure(checked.failures.map((f) => `${urn}: check failed: ${f.property}: ${f.reason}`));
+    }
+    // The provider saw plaintext; whatever went in secret stays secret.
+    const inputs = remark(checked.inputs, (k) => containsSecret(news[k]));
+    const base = { ...this.base(urn, reg), inputs };
+
+    if (!old) return this.create(ctx, provider, reg, base, checked.inputs);
+
+    const diff = await provider.diff(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
+    const inputDiff = changedKeys(oldInputs, checked.inputs);
+    const changes = diff.changes ?? (inputDiff.length > 0 || !jsonEqual(oldInputs.__provider, checked.inputs.__provider));
+    const diffs = changes ? (diff.diffs.length ? diff.diffs : [...new Set([...inputDiff, ...diff.replaces])].sort()) : [];
+    const replaces = [...diff.replaces, ...diffs.filter((k) => matchesAny(k, reg.replaceOnChanges))];
+    const op: StepOp = this.o.replace?.has(urn)
+      ? "replace"
+      : changes && replaces.length
+        ? "replace"
+        : changes || old.pendingCreate
+          ? "update"
+          : "same";
+    attempted.op = op;
+    attempted.diffs = diffs;
+
+    if (op === "same") {
+      const entry: StateResource = { ...base, id: old.id, outputs: old.outputs };
+      this.setLive(entry);
+      this.save();
+      this.step(entry, "same", []);
+      return entry;
+    }
+    if (this.o.mode === "preview") {
+      // Providers without preview support get no Create/Update in a preview: outputs that are
+      // not inputs are unknown until `up`.
+      const outputs: Props = { ...inputs };
+      for (const k of Object.keys(old.outputs)) if (!(k in outputs)) outputs[k] = UNKNOWN;
+      const entry: StateResource = { ...base, id: op === "replace" ? "" : old.id, outputs };
+      this.step(entry, op, diffs);
+      return entry;
+    }
+    if (op === "update") {
+      let outs: Props;
+      try {
+        outs = await provider.update(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
+      } catch (err) {
+        throw this.initFailure(err, `${urn}: update failed`, { ...base, id: old.id }, reg, provider, inputs);
+      }
+      const entry: StateResource = { ...base, id: old.id, outputs: this.markOutputs(outs, inputs, reg, provider) };
+      this.setLive(entry);
+      this.save();
+      this.step(entry, "update", diffs);
+      return entry;
+    }
+    // Replace: delete-before-replace when the option or the provider asks, else create-before-delete.
+    const deleteFirst = reg.deleteBeforeReplace ?? diff.deleteBeforeReplace;
+    if (deleteFirst) {
+      if (!(await this.deleteResource(old, false))) throw new StepFailure([`${urn}: replace stopped: deleting the old resource failed`]);
+    }
+    // The old half stays in state, marked for deletion, from the moment the new one exists.
+    const oldHalf: StateResource = { ...old, pendingDelete: true };
+    if (!deleteFirst) this.live.push(oldHalf);
+    try {
+      const entry = await this.create(ctx, provider, reg, base, checked.inputs, "replace", diffs);
+      if (!deleteFirst) this.replacedOld.push(oldHalf);
+      return entry;
+    } catch (err) {
+      const newHalfExists = err instanceof StepFailure && !!err.partial;
+      if (!deleteFirst && !newHalfExists) this.live = this.live.filter((r) => r !== oldHalf);
+      throw err;
+    }
+  }
+
+  private async create(
+    ctx: CallContext,
+    provider: EngineProvider,
+    reg: Registration,
+    base: Omit<StateResource, "id" | "outputs">,
+    checkedInputs: Props,
+    op: StepOp = "create",
+    diffs: string[] = [],
+  ): Promise<StateResource> {
+    if (this.o.mode === "preview") {
+      const entry: StateResource = { ...base, id: "", outputs: { ...base.inputs } };
+      this.step(entry, op, diffs);
+      return entry;
+    }
+    let created: { id: string; outputs: Props };
+    try {
+      created = await provider.create(ctx, checkedInputs);
+    } catch (err) {
+      throw this.initFailure(err, `${ctx.urn}: create failed`, { ...base, id: "" }, reg, provider, base.inputs);
+    }
+    if (!created.id) throw new StepFailure([`${ctx.urn}: create failed: the provider returned an empty id`]);
+    const entry: StateResource = {
+      ...base,
+      id: created.id,
+      outputs: this.markOutputs(created.outputs, base.inputs, reg, provider),
+    };
+    this.setLive(entry);
+    this.save();
+    this.step(entry, op, diffs);
+    return entry;
+  }
+
+  /** A create/update error; one with init-failure details records the object as pending. */
+  private initFailure(
+    err: unknown,
+    what: string,
+    base: Omit<StateResource, "outputs">,
+    reg: Registration,
+    provider: EngineProvider,
+    inputs: Props,
+  ): StepFailure {
+    if (!(err instanceof ResourceInitError)) return new StepFailure([`${what}: ${(err as Error).message}`]);
+    const partial: StateResource = {
+      ...base,
+      id: err.id || base.id,
+      outputs: this.markOutputs(err.properties, inputs, reg, provider),
+      pendingCreate: true,
+    };
+    const reasons = err.reasons.filter((r) => r !== err.message);
+    return new StepFailure(
+      [`${what} half-way (recorded as pending, id "${err.id}"; the next up finishes it): ${[err.message, ...reasons].join("; ")}`],
+      partial,
+    );
+  }
+
+  /** Tags outputs secret: asked for, declared by the provider, same-named secret input, or returned secret. */
+  private markOutputs(outputs: Props, inputs: Props, reg: Registration, provider: EngineProvider): Props {
+    const declared = new Set([...reg.additionalSecretOutputs, ...provider.secretOutputs]);
+    return remark(outputs, (k, v) => declared.has(k) || containsSecret(inputs[k]) || isSecret(v));
+  }
+
+  // ---- refresh and destroy -------------------------------------------------------------------
+
+  async refresh(): Promise<void> {
+    const customs = this.live.filter((r) => r.custom && !r.pendingDelete);
+    await Promise.all(
+      customs.map(async (r) => {
+        try {
+          const provider = await this.providerFor(r.type);
+          const ctx = this.ctxFor(r);
+          const read = await provider.read(ctx, r.id, revealSecrets(r.outputs), revealSecrets(r.inputs));
+          if (!read.id) {
+            this.live = this.live.filter((x) => x !== r);
+            this.save();
+            this.step(r, "refresh-delete", []);
+            return;
+          }
+          const wasSecret = (props: Props) => (k: string) => containsSecret(props[k]) || provider.secretOutputs.includes(k) || r.options.additionalSecretOutputs.includes(k);
+          const changed = changedKeys(revealSecrets(r.outputs), read.outputs);
+          const entry: StateResource = {
+            ...r,
+            id: read.id,
+            outputs: remark(read.outputs, wasSecret(r.outputs)),
+            inputs: read.inputs ? remark(read.inputs, wasSecret(r.inputs)) : r.inputs,
+          };
+          this.live = this.live.map((x) => (x === r ? entry : x));
+          this.save();
+          this.step(entry, changed.length ? "refresh-update" : "same", changed);
+        } catch (err) {
+          const msg = `${r.urn}: refresh failed: ${(err as Error).message}`;
+          this.errors.push(msg);
+          this.steps.push({ urn: r.urn, type: r.type, op: "refresh-update", diffs: [], error: msg });
+        }
+      }),
+    );
+  }
+
+  /** Deletes everything, or `targets` and everything that depends on them, dependents first. */
+  async destroy(targets?: string[]): Promise<void> {
+    let doomed = this.live;
+    if (targets?.length) {
+      const unknown = targets.filter((t) => !this.live.some((r) => r.urn === t));
+      if (unknown.length) {
+        this.errors.push(`destroy --target: not in the stack's state: ${unknown.join(", ")}. Fix: pass URNs from state().`);
+        return;
+      }
+      const set = withDependents(this.live, new Set(targets));
+      doomed = this.live.filter((r) => set.has(r.urn));
+    }
+    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true));
+  }
+
+  // ---- shared ------------------------------------------------------------------------------
+
+  /** Deletes one resource with the provider stored in its state; false (and an error) if it failed. */
+  private async deleteResource(r: StateResource, recordStep: boolean): Promise<boolean> {
+    try {
+      if (r.options.protect) {
+        throw new Error(
+          "the resource is protected (protect: true). Fix: remove the protect option and run up, then delete it",
+        );
+      }
+      if (r.custom && !r.options.retainOnDelete) {
+        const provider = await this.providerFor(r.type);
+        await provider.delete(this.ctxFor(r), r.id, revealSecrets(r.outputs), revealSecrets(r.inputs));
+      }
+      this.live = this.live.filter((x) => x !== r);
+      this.save();
+      if (recordStep) this.step(r, "delete", []);
+      return true;
+    } catch (err) {
+      const msg = `${r.urn}: delete failed: ${(err as Error).message}`;
+      this.errors.push(msg);
+      this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
+      this.cancelled = true;
+      return false;
+    }
+  }
+
+  /**
+   * Starts the provider host now, in parallel with the program (it takes a second to load the
+   * SDK). A start failure surfaces when a resource needs the host.
+   */
+  startDynamicHost(): void {
+    this.host ??= this.o.dynamicHost();
+    this.host.catch(() => undefined);
+  }
+
+  private ctxFor(r: StateResource): CallContext {
+    const name = r.urn.slice(r.urn.lastIndexOf("::") + 2);
+    return { urn: r.urn, type: r.type, name, secrets: [...secretStrings(r.inputs), ...secretStrings(r.outputs)] };
+  }
+
+  private providerFor(type: string): Promise<EngineProvider> {
+    if (type.startsWith("pulumi-nodejs:dynamic")) {
+      this.host ??= this.o.dynamicHost();
+      return this.host;
+    }
+    const emulated = emulatedProvider(type);
+    if (emulated) return Promise.resolve(emulated);
+    return Promise.reject(
+      new Error(
+        `resource type ${type} is not emulated by the engine harness (it runs dynamic providers and ` +
+          `${EMULATED_TYPES.join(", ")}). Fix: add an emulation in test/harness/emulated/`,
+      ),
+    );
+  }
+
+  private base(urn: string, reg: Registration): Omit<StateResource, "id" | "outputs" | "inputs"> {
+    const implicit = new Set(Object.values(reg.propertyDependencies).flat());
+    const options: ResourceOptionsState = {
+      dependsOn: reg.dependencies.filter((d) => !implicit.has(d)),
+      protect: reg.protect,
+      ignoreChanges: reg.ignoreChanges,
+      replaceOnChanges: reg.replaceOnChanges,
+      additionalSecretOutputs: reg.additionalSecretOutputs,
+    };
+    if (reg.deleteBeforeReplace !== undefined) options.deleteBeforeReplace = reg.deleteBeforeReplace;
+    if (reg.provider) options.provider = reg.provider;
+    if (reg.retainOnDelete) options.retainOnDelete = true;
+    const base: Omit<StateResource, "id" | "outputs" | "inputs"> = {
+      urn,
+      type: reg.type,
+      custom: reg.custom,
+      dependencies: reg.dependencies,
+      propertyDependencies: reg.propertyDependencies,
+      options,
+    };
+    if (reg.parent) base.parent = reg.parent;
+    return base;
+  }
+
+  /** Puts `entry` in place of the live (not pending-delete) resource with its URN, or appends it. */
+  private setLive(entry: StateResource): void {
+    const i = this.live.findIndex((r) => r.urn === entry.urn && !r.pendingDelete);
+    if (i >= 0) this.live[i] = entry;
+    else this.live.push(entry);
+  }
+
+  private save(): void {
+    if (this.o.mode !== "preview") this.o.store.save(this.live);
+  }
+
+  private step(r: { urn: string; type: string }, op: StepOp, diffs: string[]): void {
+    this.steps.push({ urn: r.urn, type: r.type, op, diffs });
+  }
+}
+
+/** Copy of `props` with the keys `isSecret(key, value)` picks wrapped as secrets. */
+function remark(props: Props, secret: (key: string, value: unknown) => boolean): Props {
+  const out: Props = {};
+  for (const [k, v] of Object.entries(props)) out[k] = secret(k, v) ? makeSecret(v) : v;
+  return out;
+}
+
+/** `ignoreChanges`: the old input value wins at each listed path (`a` or `a.b.c`). */
+function applyIgnoreChanges(oldInputs: Props, news: Props, paths: string[]): Props {
+  if (!paths.length) return news;
+  const out = JSON.parse(JSON.stringify(news)) as Props;
+  for (const p of paths) {
+    const keys = p.split(".");
+    let from: unknown = oldInputs;
+    let to: Props = out;
+    for (let i = 0; i < keys.length - 1; i++) {
+      from = from && typeof from === "object" ? (from as Props)[keys[i]] : undefined;
+      if (!to[keys[i]] || typeof to[keys[i]] !== "object") to[keys[i]] = {};
+      to = to[keys[i]] as Props;
+    }
+    const last = keys[keys.length - 1];
+    const oldValue = from && typeof from === "object" ? (from as Props)[last] : undefined;
+    if (oldValue === undefined) delete to[last];
+    else to[last] = oldValue;
+  }
+  return out;
+}
+
+/** `replaceOnChanges` entries: `*`, a property, or a path prefix of one. */
+function matchesAny(key: string, patterns: string[]): boolean {
+  return patterns.some((p) => p === "*" || p === key || p.startsWith(`${key}.`) || key.startsWith(`${p}.`));
+}

@@ -1,0 +1,319 @@
+/**
+ * Self-test of the engine harness: a real stack program (selftest/program.ts) with a small dynamic
+ * provider that manages files, run through preview/up/refresh/destroy. Each `describe` is one
+ * stack's story: its `it`s run in order on the same state.
+ */
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { findResource, Harness, RunResult, StepOp } from "./index";
+import type { FileSpec, Spec } from "./selftest/spec";
+
+const PROGRAM = path.join(__dirname, "selftest", "program.ts");
+
+interface Fixture {
+  dir: string;
+  marker: string;
+  h: Harness;
+  setSpec(spec: Spec): void;
+}
+
+function fixture(stack: string, spec: Spec): Fixture {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-harness-selftest-"));
+  const marker = path.join(dir, "marker");
+  const h = new Harness({
+    program: PROGRAM,
+    project: "selftest",
+    stack,
+    stateFile: path.join(dir, "state.json"),
+    env: { HARNESS_SELFTEST_MARKER: marker },
+    config: { "selftest:spec": JSON.stringify(spec) },
+  });
+  return { dir, marker, h, setSpec: (s) => h.setConfig("selftest:spec", JSON.stringify(s)) };
+}
+
+function file(dir: string, name: string, extra: Partial<FileSpec> = {}): FileSpec {
+  return { name, path: path.join(dir, `${name}.txt`), content: `content of ${name}`, ...extra };
+}
+
+/** op per resource name (the URN's last segment), for custom resources and components alike. */
+function ops(r: RunResult): Record<string, StepOp> {
+  return Object.fromEntries(r.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]));
+}
+
+/** Methods the provider ran, with the pid that ran each. */
+function markerLines(f: Fixture): { method: string; pid: number }[] {
+  if (!fs.existsSync(f.marker)) return [];
+  return fs
+    .readFileSync(f.marker, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => ({ method: l.split(" ")[0], pid: Number(l.split(" ")[1]) }));
+}
+
+function resetMarker(f: Fixture): void {
+  fs.rmSync(f.marker, { force: true });
+}
+
+describe("engine harness: one stack's life (files, secrets, random, tls)", function () {
+  const f = fixture("life", { files: [] });
+  const a = file(f.dir, "a", { inGroup: true });
+  const b = file(f.dir, "b", { after: "a", secret: true, content: "top secret payload" });
+  const c = file(f.dir, "c", { deleteBeforeReplace: true });
+  let spec: Spec = { files: [a, b, c], password: { length: 24 }, key: "ED25519" };
+  let first: RunResult;
+
+  before(async () => {
+    f.setSpec(spec);
+    first = await f.h.up();
+  });
+  after(() => f.h.close());
+
+  it("up creates every resource, in dependency order, and records them in state", () => {
+    assert.deepStrictEqual(first.errors, []);
+    assert.strictEqual(first.failed, false);
+    assert.deepStrictEqual(ops(first), {
+      "selftest-life": "create",
+      group: "create",
+      a: "create",
+      b: "create",
+      c: "create",
+      password: "create",
+      key: "create",
+    });
+    assert.ok(
+      first.steps.findIndex((s) => s.urn.endsWith("::a")) < first.steps.findIndex((s) => s.urn.endsWith("::b")),
+      "b depends on a's path, so it completes after a",
+    );
+    assert.strictEqual(fs.readFileSync(a.path, "utf8"), a.content);
+    assert.strictEqual(fs.readFileSync(b.path, "utf8"), `${b.content} after ${a.path}`);
+    const state = f.h.state();
+    const stack = findResource(state, "pulumi:pulumi:Stack");
+    const group = findResource(state, "selftest:index:Group");
+    const ra = findResource(state, "::a");
+    const rb = findResource(state, "::b");
+    assert.strictEqual(ra.urn, "urn:pulumi:life::selftest::selftest:index:Group$pulumi-nodejs:dynamic/selftest:File::a");
+    assert.strictEqual(ra.parent, group.urn);
+    assert.strictEqual(group.parent, stack.urn);
+    assert.strictEqual(group.custom, false);
+    assert.strictEqual(ra.custom, true);
+    assert.ok(ra.id.startsWith(`${a.path}#`));
+    assert.deepStrictEqual(rb.propertyDependencies.content, [ra.urn]);
+    assert.ok(rb.dependencies.includes(ra.urn));
+    assert.strictEqual(typeof ra.inputs.__provider, "string", "the serialized provider is stored in inputs");
+    assert.strictEqual(typeof ra.outputs.__provider, "string", "and in outputs");
+    assert.strictEqual(findResource(state, "::c").options.deleteBeforeReplace, true);
+    assert.deepStrictEqual(first.outputs.paths, { a: a.path, b: b.path, c: c.path });
+  });
+
+  it("keeps secrets out of the state file and decrypts them for assertions", () => {
+    const text = f.h.stateText();
+    const password = first.outputs.password as string;
+    const privateKey = first.outputs.privateKeyOpenssh as string;
+    assert.ok(!text.includes("top secret payload"), "secret input in plaintext");
+    assert.ok(!text.includes(password), "RandomPassword.result in plaintext");
+    assert.ok(!text.includes(privateKey.split("\n")[1]), "private key in plaintext");
+    assert.match(text, /"ciphertext": "v1:/);
+    const rb = findResource(f.h.stateDecrypted(), "::b");
+    assert.strictEqual(rb.inputs.content, `${b.content} after ${a.path}`);
+    assert.strictEqual(rb.outputs.content, `${b.content} after ${a.path}`, "same-named output of a secret input");
+    const pw = findResource(f.h.stateDecrypted(), "RandomPassword::password");
+    assert.strictEqual(pw.outputs.result, password);
+  });
+
+  it("RandomPassword and PrivateKey give real values", () => {
+    const password = first.outputs.password as string;
+    assert.strictEqual(password.length, 24);
+    assert.match(password, /[A-Z]/);
+    assert.match(password, /[a-z]/);
+    const bcrypt = require("bcryptjs") as typeof import("bcryptjs");
+    assert.ok(bcrypt.compareSync(password, first.outputs.bcryptHash as string), "bcryptHash matches result");
+
+    const keyFile = path.join(f.dir, "id_test");
+    fs.writeFileSync(keyFile, first.outputs.privateKeyOpenssh as string, { mode: 0o600 });
+    const derived = execFileSync("ssh-keygen", ["-y", "-f", keyFile]).toString().trim();
+    const publicKey = first.outputs.publicKeyOpenssh as string;
+    assert.ok(publicKey.endsWith("\n"));
+    assert.strictEqual(derived, publicKey.trim(), "ssh-keygen derives the same public key");
+    fs.writeFileSync(`${keyFile}.pub`, publicKey);
+    const listed = execFileSync("ssh-keygen", ["-l", "-f", `${keyFile}.pub`]).toString();
+    assert.ok(listed.includes(first.outputs.fingerprint as string), `${listed} lacks ${first.outputs.fingerprint}`);
+  });
+
+  it("ran the provider methods in the provider host, not in the test or program process", () => {
+    const lines = markerLines(f);
+    assert.ok(lines.some((l) => l.method === "create"));
+    const pids = new Set(lines.map((l) => l.pid));
+    assert.strictEqual(pids.size, 1, "one host process per operation");
+    const [hostPid] = pids;
+    assert.notStrictEqual(hostPid, process.pid);
+    assert.notStrictEqual(hostPid, first.outputs.programPid);
+    assert.notStrictEqual(first.outputs.programPid, process.pid);
+  });
+
+  it("a preview of an unchanged program reports every resource the same", async () => {
+    resetMarker(f);
+    const r = await f.h.previewOk();
+    assert.ok(r.steps.length >= 7);
+    assert.deepStrictEqual(
+      r.steps.filter((s) => s.op !== "same"),
+      [],
+    );
+    assert.deepStrictEqual(
+      markerLines(f).map((l) => l.method).filter((m) => m !== "check" && m !== "diff"),
+      [],
+      "preview only checks and diffs",
+    );
+  });
+
+  it("a content change is an update: preview reports it without touching the file, up applies it", async () => {
+    const before = f.h.stateText();
+    a.content = "new content of a";
+    f.setSpec(spec);
+    const p = await f.h.previewOk();
+    assert.strictEqual(ops(p).a, "update");
+    assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::a"))!.diffs, ["content"]);
+    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "content of a", "preview touched the file");
+    assert.strictEqual(f.h.stateText(), before, "preview wrote state");
+
+    const u = await f.h.upOk();
+    assert.strictEqual(ops(u).a, "update");
+    assert.strictEqual(ops(u).b, "same", "b depends on a's path, which did not change");
+    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "new content of a");
+    assert.strictEqual(findResource(f.h.state(), "::a").outputs.content, "new content of a");
+  });
+
+  it("a path change is a replace: create the new file first, then delete the old one", async () => {
+    resetMarker(f);
+    const oldPath = a.path;
+    const oldId = findResource(f.h.state(), "::a").id;
+    a.path = path.join(f.dir, "a-moved.txt");
+    f.setSpec(spec);
+    const p = await f.h.previewOk();
+    assert.strictEqual(ops(p).a, "replace");
+    assert.strictEqual(ops(p).b, "update", "b's content embeds a's path, unknown until a exists");
+    assert.ok(fs.existsSync(oldPath) && !fs.existsSync(a.path), "preview changed files");
+
+    const u = await f.h.upOk();
+    assert.strictEqual(ops(u).a, "replace");
+    assert.ok(!fs.existsSync(oldPath), "old file deleted");
+    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "new content of a");
+    assert.strictEqual(fs.readFileSync(b.path, "utf8"), `${b.content} after ${a.path}`);
+    const methods = markerLines(f).map((l) => l.method);
+    assert.ok(methods.lastIndexOf("delete") > methods.indexOf("create"), "create before delete");
+    const ra = findResource(f.h.state(), "::a");
+    assert.notStrictEqual(ra.id, oldId);
+    assert.strictEqual(f.h.state().filter((r) => r.urn === ra.urn).length, 1, "old half gone from state");
+  });
+
+  it("refresh sees a file deleted outside, and the next up creates it again", async () => {
+    fs.rmSync(c.path);
+    const r = await f.h.refreshOk();
+    assert.strictEqual(ops(r).c, "refresh-delete");
+    assert.strictEqual(ops(r).a, "same");
+    assert.throws(() => findResource(f.h.state(), "::c"), /no resource matches/);
+
+    const u = await f.h.upOk();
+    assert.strictEqual(ops(u).c, "create");
+    assert.strictEqual(fs.readFileSync(c.path, "utf8"), c.content);
+  });
+
+  it("up --replace replaces a resource whose inputs did not change (delete first, as the option says)", async () => {
+    resetMarker(f);
+    const rc = findResource(f.h.state(), "::c");
+    const u = await f.h.upOk({ replace: [rc.urn] });
+    assert.strictEqual(ops(u).c, "replace");
+    assert.strictEqual(ops(u).a, "same");
+    const methods = markerLines(f).map((l) => l.method);
+    assert.ok(methods.indexOf("delete") < methods.lastIndexOf("create"), "deleteBeforeReplace: delete, then create");
+    assert.notStrictEqual(findResource(f.h.state(), "::c").id, rc.id);
+    assert.ok(fs.existsSync(c.path));
+  });
+
+  it("a resource the program no longer declares is deleted by up", async () => {
+    spec = { ...spec, files: [a, b] };
+    f.setSpec(spec);
+    const p = await f.h.previewOk();
+    assert.strictEqual(ops(p).c, "delete");
+    assert.ok(fs.existsSync(c.path), "preview deleted");
+    const u = await f.h.upOk();
+    assert.strictEqual(ops(u).c, "delete");
+    assert.ok(!fs.existsSync(c.path));
+  });
+
+  it("destroy --target removes the target and its dependents only", async () => {
+    const ra = findResource(f.h.state(), "::a");
+    const r = await f.h.destroyOk({ target: [ra.urn] });
+    assert.deepStrictEqual(Object.keys(ops(r)).sort(), ["a", "b"]);
+    assert.ok(r.steps.findIndex((s) => s.urn.endsWith("::b")) < r.steps.findIndex((s) => s.urn.endsWith("::a")), "dependent first");
+    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(b.path));
+    const left = f.h.state().map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2)).sort();
+    assert.deepStrictEqual(left, ["group", "key", "password", "selftest-life"]);
+  });
+
+  it("destroy removes everything, children before parents", async () => {
+    await f.h.upOk();
+    assert.ok(fs.existsSync(a.path));
+    const r = await f.h.destroyOk();
+    const order = r.steps.map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
+    assert.ok(order.indexOf("a") < order.indexOf("group"));
+    assert.strictEqual(order[order.length - 1], "selftest-life");
+    assert.deepStrictEqual(f.h.state(), []);
+    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(b.path));
+  });
+});
+
+describe("engine harness: failures", function () {
+  it("a failing create keeps its successful siblings in state and stops its dependents", async () => {
+    const f = fixture("fail", { files: [] });
+    const good = file(f.dir, "good");
+    const bad = file(f.dir, "bad", { content: "FAIL" });
+    const child = file(f.dir, "child", { after: "bad" });
+    f.setSpec({ files: [good, bad, child] });
+    const r = await f.h.up();
+    await f.h.close();
+    assert.strictEqual(r.failed, true);
+    assert.ok(r.errors.some((e) => /::bad: create failed: .*refused content FAIL/.test(e)), r.errors.join("\n"));
+    assert.strictEqual(ops(r).good, "create");
+    assert.ok(r.steps.find((s) => s.urn.endsWith("::bad"))!.error);
+    assert.strictEqual(ops(r).child, undefined, "the dependent never ran");
+    const names = f.h.state().map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
+    assert.ok(names.includes("good") && !names.includes("bad") && !names.includes("child"), names.join());
+    assert.ok(fs.existsSync(good.path));
+  });
+
+  it("a check failure names the property and the reason", async () => {
+    const f = fixture("check", { files: [{ name: "rel", path: "relative/path.txt", content: "x" }] });
+    const r = await f.h.up();
+    await f.h.close();
+    assert.strictEqual(r.failed, true);
+    assert.ok(
+      r.errors.some((e) => e.includes("::rel: check failed: path: must be an absolute path")),
+      r.errors.join("\n"),
+    );
+    assert.throws(() => findResource(f.h.state(), "::rel"));
+  });
+
+  it("a partial create is recorded as pending and the next up finishes it with Update", async () => {
+    const f = fixture("partial", { files: [] });
+    const p = file(f.dir, "p", { content: "PARTIAL" });
+    f.setSpec({ files: [p] });
+    const r = await f.h.up();
+    assert.strictEqual(r.failed, true);
+    assert.ok(r.errors.some((e) => /create failed half-way .*recorded as pending/.test(e)), r.errors.join("\n"));
+    const pending = findResource(f.h.state(), "::p");
+    assert.strictEqual(pending.pendingCreate, true);
+    assert.ok(pending.id.startsWith(p.path));
+
+    resetMarker(f);
+    const u = await f.h.upOk();
+    await f.h.close();
+    assert.strictEqual(ops(u).p, "update", "the engine updates a resource with init errors");
+    assert.ok(markerLines(f).some((l) => l.method === "update"));
+    const done = findResource(f.h.state(), "::p");
+    assert.strictEqual(done.pendingCreate, undefined);
+    assert.strictEqual(done.id, pending.id);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * A small dynamic provider for the harness self-test: one file per resource. Each method appends
+ * "<method> <pid>" to the file named by HARNESS_SELFTEST_MARKER, so tests can prove which process
+ * ran it. Content "FAIL" makes create fail; "PARTIAL" makes it write the file, then fail half-way.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { diffFields, partialCreateError, plainOutputs } from "../../../providers/shared/dynamic";
+import { collectFailures } from "../../../providers/shared/validate";
+
+export interface FileInputs {
+  path: string;
+  content: string;
+}
+
+function mark(method: string): void {
+  const fs = require("fs") as typeof import("fs");
+  const marker = process.env.HARNESS_SELFTEST_MARKER;
+  if (marker) fs.appendFileSync(marker, `${method} ${process.pid}\n`);
+}
+
+const fileProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: FileInputs, news: FileInputs) {
+    mark("check");
+    const failures = collectFailures([
+      {
+        path: "path",
+        value: news.path,
+        check: (v) => (typeof v === "string" && v.startsWith("/") ? undefined : "must be an absolute path"),
+      },
+      { path: "content", value: news.content, check: (v) => (typeof v === "string" ? undefined : "must be a string") },
+    ]);
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: FileInputs, news: FileInputs) {
+    mark("diff");
+    return diffFields(olds as never, news as never, { replaceOn: ["path"], updateOn: ["content"] });
+  },
+
+  async create(inputs: FileInputs) {
+    mark("create");
+    const fs = require("fs") as typeof import("fs");
+    const crypto = require("crypto") as typeof import("crypto");
+    if (inputs.content === "FAIL") throw new Error(`File "${inputs.path}": create refused content FAIL (test)`);
+    fs.writeFileSync(inputs.path, inputs.content);
+    const id = `${inputs.path}#${crypto.randomBytes(4).toString("hex")}`;
+    if (inputs.content === "PARTIAL") {
+      throw partialCreateError(new Error("file written, but the test says the rest failed"), id, {
+        path: inputs.path,
+        content: inputs.content,
+      });
+    }
+    return { id, outs: plainOutputs({ path: inputs.path, content: inputs.content }) };
+  },
+
+  async read(id: string, props: FileInputs) {
+    mark("read");
+    const fs = require("fs") as typeof import("fs");
+    if (!fs.existsSync(props.path)) return {};
+    return { id, props: { ...props, content: fs.readFileSync(props.path, "utf8") } };
+  },
+
+  async update(_id: string, _olds: FileInputs, news: FileInputs) {
+    mark("update");
+    const fs = require("fs") as typeof import("fs");
+    fs.writeFileSync(news.path, news.content);
+    return { outs: plainOutputs({ path: news.path, content: news.content }) };
+  },
+
+  async delete(_id: string, props: FileInputs) {
+    mark("delete");
+    const fs = require("fs") as typeof import("fs");
+    fs.rmSync(props.path, { force: true });
+  },
+};
+
+export interface FileArgs {
+  path: pulumi.Input<string>;
+  content: pulumi.Input<string>;
+}
+
+export class File extends pulumi.dynamic.Resource {
+  declare readonly path: pulumi.Output<string>;
+  declare readonly content: pulumi.Output<string>;
+
+  constructor(name: string, args: FileArgs, opts?: pulumi.CustomResourceOptions) {
+    super(fileProvider, name, { path: args.path, content: args.content }, opts, "selftest", "File");
+  }
+}

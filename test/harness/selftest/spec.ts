@@ -1,0 +1,19 @@
+/** What the self-test program builds (passed as the `selftest:spec` config, JSON). */
+export interface FileSpec {
+  name: string;
+  path: string;
+  content: string;
+  /** Pass the content as a secret input. */
+  secret?: boolean;
+  /** Name of a file whose `path` output this file's content embeds (a property dependency). */
+  after?: string;
+  /** Put the file inside the "group" component. */
+  inGroup?: boolean;
+  deleteBeforeReplace?: boolean;
+}
+
+export interface Spec {
+  files: FileSpec[];
+  password?: { length: number; special?: boolean };
+  key?: "ED25519" | "RSA" | "ECDSA";
+}
