@@ -106,6 +106,20 @@ describe("testbed lifecycle (up, down)", function () {
     assert.strictEqual((await testbedStatus()).up, true);
   });
 
+  it("`up` restarts a host's sshd that died, keeping the host's files", async () => {
+    const tb = await ensureTestbed({ hosts: 2, services: [] });
+    const before = sshdPidOf(tb, "g8t-h2");
+    await tb.exec("g8t-h2", "echo '# kept across the restart' >> /root/.ssh/authorized_keys");
+    process.kill(before, "SIGKILL");
+    assert.strictEqual((await testbedStatus()).hosts.find((h) => h.name === "g8t-h2")?.sshUp, false);
+    const again = await ensureTestbed({ hosts: 2, services: [] });
+    assert.notStrictEqual(sshdPidOf(again, "g8t-h2"), before);
+    assert.strictEqual((await testbedStatus()).up, true);
+    const keys = await again.exec("g8t-h2", "cat /root/.ssh/authorized_keys");
+    assert.match(keys.stdout, /# kept across the restart/);
+    await again.exec("g8t-h2", "sed -i '/# kept across the restart/d' /root/.ssh/authorized_keys");
+  });
+
   it("`down` leaves no process, namespace, link, mount, iptables rule or pid file, even with live sessions", async () => {
     const tb = await ensureTestbed({ hosts: 2, services: [] });
     const h1 = tb.host("g8t-h1");
