@@ -269,7 +269,7 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
       }
     } catch (err) {
       throw partialCreateError(
-        err,
+        realError(err),
         net.id,
         networkOutputs(inputs, net) as unknown as Record<string, unknown>,
       );

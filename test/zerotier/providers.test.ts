@@ -275,12 +275,12 @@ for (const backend of ["central", "controller"] as const) {
       });
       const { id, outs } = await mem.create(mi);
       assert.deepEqual(outs.ipAssignments, ["10.214.0.200"]);
-      const cfg = await (
+      const cfg = (await (
         await fetch(`${zt.url}/_agent/config`, {
           method: "POST",
           body: JSON.stringify({ nwid: n.id, nodeId: NODE }),
         })
-      ).json();
+      ).json()) as { ipAssignments: string[] };
       assert.deepEqual(cfg.ipAssignments, ["10.214.0.200/24"], "no auto address on top of the fixed one");
       const client = new (require("../../providers/zerotier/client").ZerotierClient)(conn);
       await client.upsertMember(n.id, NODE, { ipAssignments: ["10.214.0.201"] });

@@ -13,11 +13,13 @@ async function main(): Promise<void> {
     bind: string;
     token: string;
     controllerAddress?: string;
+    attachBridge?: string;
   };
   const zt = await startZerotierStandIn({
     bind: info.bind,
     token: info.token,
     controllerAddress: info.controllerAddress,
+    attachBridge: info.attachBridge,
   });
   const ready = {
     ...info,

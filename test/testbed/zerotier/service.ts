@@ -59,7 +59,11 @@ async function startDaemon(tb: Testbed): Promise<ZerotierStandInInfo> {
   const file = infoFile(tb);
   fs.writeFileSync(
     file,
-    JSON.stringify({ bind: tb.publicBridge.gateway, token: crypto.randomBytes(18).toString("hex") }),
+    JSON.stringify({
+      bind: tb.publicBridge.gateway,
+      token: crypto.randomBytes(18).toString("hex"),
+      attachBridge: tb.ztBridge.name,
+    }),
     { mode: 0o600 },
   );
   const log = fs.openSync(path.join(serviceDir(tb), "standin.log"), "a");
@@ -96,7 +100,8 @@ function installAgent(tb: Testbed, info: ZerotierStandInInfo): void {
   fs.renameSync(`${ZEROTIER_CLI_PATH}.tmp`, ZEROTIER_CLI_PATH);
   for (const h of tb.hosts) {
     fs.mkdirSync(hostZtDir(h), { recursive: true, mode: 0o700 });
-    const cfg = { controllerUrl: info.url, bridge: tb.ztBridge.name, manageInterfaces: true };
+    // rootNetnsPid: a process in the root namespace, where the agent moves its veth peer to.
+    const cfg = { controllerUrl: info.url, rootNetnsPid: info.pid, manageInterfaces: true };
     fs.writeFileSync(path.join(hostZtDir(h), "g8os-standin.json"), JSON.stringify(cfg, null, 2) + "\n");
   }
 }

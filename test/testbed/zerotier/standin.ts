@@ -17,6 +17,8 @@
  *     -> 200 {status:"OK", authorized:true, name, private, ipAssignments:["10.x.y.z/bits"], routes, dns, mtu}.
  *   Auto-assigned IPv4s are picked here and only here (never when a member is created), from the pools,
  *   first free address inside a route without `via`, which also gives the prefix length.
+ *   POST /_agent/attach {peer} -> plugs a node's veth peer (already moved into this process's network
+ *   namespace) into `attachBridge`: the agent cannot enter the root namespace itself on every machine.
  *
  * Test hooks: `setFault({status, count, retryAfterS?, pathPrefix?})` or `POST /_fault` (same body) makes
  * the next `count` API calls fail with `status`; `requestLog` records method, path and status.
@@ -40,6 +42,11 @@ export interface StandInOptions {
   controllerAddress?: string;
   /** Central requests per second per token before 429. Default 100 (a paid account). */
   rateLimitPerSecond?: number;
+  /**
+   * Bridge (in this process's network namespace) that `POST /_agent/attach {peer}` enslaves a node
+   * agent's veth peer to. Unset = attach answers 501 (loopback tests manage no interfaces).
+   */
+  attachBridge?: string;
 }
 
 export interface Fault {
@@ -688,6 +695,23 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     return handleController(method, path.split("/").slice(1), raw);
   }
 
+  /**
+   * Stands for the ZeroTier data plane: a node agent has moved its veth peer into this namespace
+   * and asks for it to be plugged into the ZeroTier bridge (it may not enter this namespace itself).
+   */
+  async function handleAgentAttach(raw: string): Promise<Reply> {
+    if (!opts.attachBridge) return { status: 501, body: { message: "no attachBridge configured" } };
+    const peer = String(parseBody(raw)?.peer ?? "");
+    if (!/^gz[0-9a-f]{10}$/.test(peer)) return { status: 400, body: { message: "peer must be gz + 10 hex" } };
+    const { execFile } = require("child_process") as typeof import("child_process");
+    const err = await new Promise<Error | null>((resolve) =>
+      execFile("ip", ["link", "set", peer, "master", opts.attachBridge!, "up"], { timeout: 10_000 }, (e) =>
+        resolve(e),
+      ),
+    );
+    return err ? { status: 500, body: { message: err.message } } : { status: 200, body: { ok: true } };
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -695,10 +719,14 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       size += c.length;
       if (size <= 1_000_000) chunks.push(c);
     });
-    req.on("end", () => {
+    req.on("end", async () => {
       let reply: Reply;
+      const raw = Buffer.concat(chunks).toString("utf8");
       try {
-        reply = route(req, Buffer.concat(chunks).toString("utf8"));
+        reply =
+          req.method === "POST" && req.url === "/_agent/attach"
+            ? await handleAgentAttach(raw)
+            : route(req, raw);
       } catch (err) {
         reply = { status: 500, body: { type: "internal", message: String(err) } };
       }

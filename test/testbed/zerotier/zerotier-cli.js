@@ -15,7 +15,7 @@
  *
  * State lives in $ZT_HOME (default /var/lib/zerotier-one, per host through the testbed's bind mounts):
  *   identity.secret / identity.public    generated on first start; node id = first field
- *   g8os-standin.json                    written by the testbed: {controllerUrl, bridge, manageInterfaces}
+ *   g8os-standin.json                    written by the testbed: {controllerUrl, rootNetnsPid, manageInterfaces}
  *   networks.d/<nwid>.conf               one JSON per joined network (status, addresses, ...)
  *   agent.pid / agent.log / agent.json   the background agent
  *
@@ -24,7 +24,8 @@
  * network's config (POST <controllerUrl>/_agent/config, see standin.ts) and moves the status
  * REQUESTING_CONFIGURATION -> OK | ACCESS_DENIED | NOT_FOUND. With status OK and an address it brings
  * up a real interface `zt<8 base32>` (the name the Linux tap gets): a veth whose peer is moved to the
- * root namespace and enslaved to the testbed bridge; deauthorisation or leave removes it. The agent
+ * root namespace (`ip link set <peer> netns <rootNetnsPid>`) and enslaved to the testbed bridge by the
+ * controller stand-in (POST /_agent/attach); deauthorisation or leave removes it. The agent
  * exits when no network is joined or after its lifetime (default 2 h) and is restarted on demand.
  */
 /* global fetch, AbortSignal, __filename */
@@ -207,22 +208,30 @@ function linkExists(dev) {
   return ip(["link", "show", "dev", dev], false) !== undefined;
 }
 
-function bringUp(cfg, nodeId, nwid, addresses, routes) {
+async function bringUp(cfg, nodeId, nwid, addresses, routes) {
   const dev = deviceName(nwid);
   if (!linkExists(dev)) {
     const peer = peerName(nodeId, nwid);
     ip(["link", "add", dev, "type", "veth", "peer", "name", peer]);
-    ip(["link", "set", dev, "address", macFor(nodeId, nwid)]);
-    // PID 1's network namespace is the root one: the peer joins the testbed's ZeroTier bridge there.
-    ip(["link", "set", peer, "netns", "1"]);
-    execFileSync(
-      "nsenter",
-      ["-t", "1", "-n", "ip", "link", "set", peer, "master", cfg.bridge || "g8t-zt0", "up"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    ip(["link", "set", dev, "up"]);
+    try {
+      ip(["link", "set", dev, "address", macFor(nodeId, nwid)]);
+      // The peer goes to the root namespace (a process there given by the testbed), where the
+      // controller stand-in plugs it into the ZeroTier bridge: entering that namespace from here
+      // (nsenter -t 1) is not allowed on every machine.
+      ip(["link", "set", peer, "netns", String(cfg.rootNetnsPid || 1)]);
+      const res = await fetch(`${cfg.controllerUrl.replace(/\/+$/, "")}/_agent/attach`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ peer }),
+        signal: AbortSignal.timeout(10000),
+      });
+      if (!res.ok) throw new Error(`attach ${peer}: HTTP ${res.status} ${await res.text()}`);
+      ip(["link", "set", dev, "up"]);
+    } catch (err) {
+      // Start clean next round (deleting one end of a veth deletes both).
+      ip(["link", "del", dev], false);
+      throw err;
+    }
     log(`${nwid}: interface ${dev} up (peer ${peer})`);
   }
   const have = (ip(["-o", "-4", "addr", "show", "dev", dev], false) || "")
@@ -279,10 +288,12 @@ async function syncNetwork(cfg, nodeId, nwid) {
   if (cfg.manageInterfaces !== false) {
     try {
       if (next.status === "OK" && next.assignedAddresses.length > 0)
-        bringUp(cfg, nodeId, nwid, next.assignedAddresses, next.routes);
+        await bringUp(cfg, nodeId, nwid, next.assignedAddresses, next.routes);
       else bringDown(nwid);
     } catch (err) {
+      // zerotier-one reports a tap it cannot set up as PORT_ERROR.
       log(`${nwid}: interface: ${err.message}`);
+      next.status = "PORT_ERROR";
     }
   }
   if (JSON.stringify(next) !== JSON.stringify(cur)) {
