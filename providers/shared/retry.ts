@@ -65,10 +65,12 @@ export class PollTimeoutError extends Error {
     readonly timeoutMs: number,
     readonly lastObservation?: string,
   ) {
-    super(
+    const message =
       `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}` +
-        (lastObservation ? ` (last seen: ${lastObservation})` : ""),
-    );
+      (lastObservation ? ` (last seen: ${lastObservation})` : "");
+    super(message);
+    // Serialized providers run classes as functions (Error.call sets no message): set it here too.
+    this.message = message;
     this.name = "PollTimeoutError";
   }
 }
