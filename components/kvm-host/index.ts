@@ -39,7 +39,12 @@ export interface KvmHostArgs {
 }
 
 export const DEFAULT_POOL_DIR = "/var/lib/g8os/images";
-export const DEFAULT_NETWORK: HostNetworkSpec = { name: "g8os", bridge: "g8os-br0", cidr: "10.216.0.0/24", forward: "nat" };
+export const DEFAULT_NETWORK: HostNetworkSpec = {
+  name: "g8os",
+  bridge: "g8os-br0",
+  cidr: "10.216.0.0/24",
+  forward: "nat",
+};
 
 export class KvmHost extends pulumi.ComponentResource {
   /** "kvm" or "qemu": what VMs on this host should use. */
@@ -53,9 +58,13 @@ export class KvmHost extends pulumi.ComponentResource {
   constructor(name: string, args: KvmHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("g8os:kvm:KvmHost", name, {}, opts);
     if (args.host === undefined || args.host === "")
-      throw new Error(`KvmHost "${name}": host is required. Fix: give the address of the machine to run VMs on`);
+      throw new Error(
+        `KvmHost "${name}": host is required. Fix: give the address of the machine to run VMs on`,
+      );
     if (args.privateKey === undefined)
-      throw new Error(`KvmHost "${name}": privateKey is required. Fix: pass the SSH private key (as a secret)`);
+      throw new Error(
+        `KvmHost "${name}": privateKey is required. Fix: pass the SSH private key (as a secret)`,
+      );
     const network = args.network ?? DEFAULT_NETWORK;
     const poolDir = args.poolDir ?? DEFAULT_POOL_DIR;
     const setup = new KvmHostSetup(

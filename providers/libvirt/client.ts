@@ -167,7 +167,9 @@ export function domainXml(spec: DomainSpec): string {
   } else {
     lines.push(`    <serial type='pty'><target port='0'/></serial>`);
   }
-  lines.push(`    <console type='${spec.serialLogPath ? "file" : "pty"}'><target type='serial' port='0'/></console>`);
+  lines.push(
+    `    <console type='${spec.serialLogPath ? "file" : "pty"}'><target type='serial' port='0'/></console>`,
+  );
   // Guest agent channel: lets `domifaddr --source agent` find addresses on bridged NICs.
   lines.push(`    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`);
   // Entropy for the guest: key generation at first boot stalls without it under TCG.
@@ -343,7 +345,8 @@ export function decideDomainType(p: KvmProbe): { domainType: DomainType; reason:
   if (p.nested)
     return {
       domainType: "qemu",
-      reason: "the host is itself a virtual machine (nested KVM is unreliable); set domainType 'kvm' to force",
+      reason:
+        "the host is itself a virtual machine (nested KVM is unreliable); set domainType 'kvm' to force",
     };
   if (!p.libvirtKvm) return { domainType: "qemu", reason: "libvirt reports no kvm domain support" };
   return { domainType: "kvm", reason: "bare-metal host with /dev/kvm and VT-x/AMD-V" };
@@ -389,10 +392,11 @@ export class LibvirtClient {
 
   /** Defines (or re-defines, same UUID) a domain from XML: one round trip, temp file removed. */
   async define(xml: string): Promise<void> {
-    await this.ssh.exec(
-      `f=$(mktemp) && cat > "$f" && ${VIRSH} define "$f"; rc=$?; rm -f "$f"; exit $rc`,
-      { stdin: xml, write: true, step: "virsh define" },
-    );
+    await this.ssh.exec(`f=$(mktemp) && cat > "$f" && ${VIRSH} define "$f"; rc=$?; rm -f "$f"; exit $rc`, {
+      stdin: xml,
+      write: true,
+      step: "virsh define",
+    });
   }
 
   async start(uuid: string): Promise<void> {
@@ -498,13 +502,15 @@ export class LibvirtClient {
   async fetchVerified(url: string, dest: string, sha256: string, timeoutSeconds: number): Promise<void> {
     const tmp = `${dest}.g8os-download`;
     const q = shellQuote(tmp);
-    await this.ssh.exec(
-      `mkdir -p ${shellQuote(dirOf(dest))} && curl -fsSL --max-time ${Math.ceil(timeoutSeconds)} -o ${q} ${shellQuote(url)}`,
-      { write: true, step: `download ${url}` },
-    ).catch(async (err) => {
-      await this.removeFile(tmp);
-      throw err;
-    });
+    await this.ssh
+      .exec(
+        `mkdir -p ${shellQuote(dirOf(dest))} && curl -fsSL --max-time ${Math.ceil(timeoutSeconds)} -o ${q} ${shellQuote(url)}`,
+        { write: true, step: `download ${url}` },
+      )
+      .catch(async (err) => {
+        await this.removeFile(tmp);
+        throw err;
+      });
     const actual = await this.sha256(tmp);
     if (actual !== sha256) {
       await this.removeFile(tmp);
@@ -555,7 +561,7 @@ export class LibvirtClient {
     const script = [
       "set -e",
       "umask 077",
-      'd=$(mktemp -d); trap \'rm -rf "$d"\' EXIT',
+      "d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT",
       "read -r u; read -r m; read -r n",
       'printf %s "$u" | base64 -d > "$d/user-data"',
       'printf %s "$m" | base64 -d > "$d/meta-data"',

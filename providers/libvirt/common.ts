@@ -4,7 +4,14 @@
  */
 import { resourceLabel, type CheckFailure } from "../shared/errors";
 import { withSsh } from "../shared/ssh";
-import { collectFailures, hostname, intInRange, nonEmptyString, type FieldRule, type Validator } from "../shared/validate";
+import {
+  collectFailures,
+  hostname,
+  intInRange,
+  nonEmptyString,
+  type FieldRule,
+  type Validator,
+} from "../shared/validate";
 import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
 
 export const absolutePath: Validator = (v) =>
@@ -42,7 +49,10 @@ export function connectionRules(p: Record<string, unknown>): FieldRule[] {
 /** Check failures with the reason prefixed by the resource label and a generic fix hint. */
 export function checkFailures(kind: string, name: unknown, rules: FieldRule[]): CheckFailure[] {
   const label = resourceLabel(kind, typeof name === "string" ? name : "?");
-  return collectFailures(rules).map((f) => ({ property: f.property, reason: `${label}: ${f.property} ${f.reason}` }));
+  return collectFailures(rules).map((f) => ({
+    property: f.property,
+    reason: `${label}: ${f.property} ${f.reason}`,
+  }));
 }
 
 /** The connection fields out of a props bag. */
@@ -69,3 +79,7 @@ export function withLibvirt<T>(
 export const CONNECTION_REPLACE = ["host"] as const;
 /** Connection inputs that only change how we reach the same host. */
 export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"] as const;
+
+/** Provider inputs/outputs: untyped JSON from the engine, validated in `check`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ProviderProps = Record<string, any>;

@@ -26,6 +26,7 @@ import {
   CONNECTION_UPDATE,
   libvirtName,
   withLibvirt,
+  type ProviderProps,
 } from "./common";
 
 const KIND = "LibvirtDomain";
@@ -73,7 +74,9 @@ const nicsValidator: Validator = (v) => {
 const oneOf =
   (...allowed: string[]): Validator =>
   (v) =>
-    typeof v === "string" && allowed.includes(v) ? undefined : `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}`;
+    typeof v === "string" && allowed.includes(v)
+      ? undefined
+      : `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}`;
 
 const cmdlineText: Validator = (v) =>
   typeof v === "string" && !/[\n\r\0]/.test(v) && v.length <= 2048
@@ -81,7 +84,7 @@ const cmdlineText: Validator = (v) =>
     : "must be one line of at most 2048 characters";
 
 /** The XML for these inputs, with the UUID, MACs and domain type already decided. */
-function xmlFor(p: Record<string, any>, uuid: string, macs: string[], domainType: DomainType): string {
+function xmlFor(p: ProviderProps, uuid: string, macs: string[], domainType: DomainType): string {
   return domainXml({
     name: p.name,
     uuid,
@@ -101,7 +104,7 @@ function xmlFor(p: Record<string, any>, uuid: string, macs: string[], domainType
 /** Starts (if wanted and not running) and waits for the first NIC's address. Returns the address or "". */
 async function bringUp(
   c: import("./client").LibvirtClient,
-  p: Record<string, any>,
+  p: ProviderProps,
   uuid: string,
   macs: string[],
 ): Promise<string> {
@@ -134,15 +137,30 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       { path: "initrd", value: inputs.initrd, check: absolutePath, optional: true },
       { path: "cmdline", value: inputs.cmdline, check: cmdlineText, optional: true },
       { path: "serialLogPath", value: inputs.serialLogPath, check: absolutePath, optional: true },
-      { path: "addressSource", value: inputs.addressSource, check: oneOf("lease", "agent", "arp", "any", "none") },
+      {
+        path: "addressSource",
+        value: inputs.addressSource,
+        check: oneOf("lease", "agent", "arp", "any", "none"),
+      },
       { path: "addressTimeoutSeconds", value: inputs.addressTimeoutSeconds, check: intInRange(5, 3600) },
       { path: "shutdownTimeoutSeconds", value: inputs.shutdownTimeoutSeconds, check: intInRange(0, 3600) },
     ];
     const failures = checkFailures(KIND, news.name, rules);
     if ((inputs.initrd !== undefined || inputs.cmdline !== undefined) && inputs.kernel === undefined)
-      failures.push({ property: "kernel", reason: `${label}: initrd and cmdline need kernel (direct boot); set kernel or remove them` });
-    if (Array.isArray(inputs.disks) && inputs.disks.length === 0 && inputs.kernel === undefined && inputs.seedIso === undefined)
-      failures.push({ property: "disks", reason: `${label}: nothing to boot from; give at least one disk or a kernel` });
+      failures.push({
+        property: "kernel",
+        reason: `${label}: initrd and cmdline need kernel (direct boot); set kernel or remove them`,
+      });
+    if (
+      Array.isArray(inputs.disks) &&
+      inputs.disks.length === 0 &&
+      inputs.kernel === undefined &&
+      inputs.seedIso === undefined
+    )
+      failures.push({
+        property: "disks",
+        reason: `${label}: nothing to boot from; give at least one disk or a kernel`,
+      });
     return { inputs, failures };
   },
 
@@ -317,12 +335,18 @@ export interface LibvirtDomainArgs {
   /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with VT-x/AMD-V). Default "auto". Replaces. */
   domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
   /** Virtio disks (vda, vdb, ...): absolute image paths on the host. Replaces. */
-  disks?: pulumi.Input<pulumi.Input<{ path: pulumi.Input<string>; format?: pulumi.Input<"qcow2" | "raw"> }>[]>;
+  disks?: pulumi.Input<
+    pulumi.Input<{ path: pulumi.Input<string>; format?: pulumi.Input<"qcow2" | "raw"> }>[]
+  >;
   /** Cloud-init seed ISO path (a CloudInitSeed's `path`), attached as a SATA cdrom. Replaces. */
   seedIso?: pulumi.Input<string>;
   /** NICs: each a libvirt `network` or a host `bridge`, optional fixed `mac`. Replaces. */
   nics?: pulumi.Input<
-    pulumi.Input<{ network?: pulumi.Input<string>; bridge?: pulumi.Input<string>; mac?: pulumi.Input<string> }>[]
+    pulumi.Input<{
+      network?: pulumi.Input<string>;
+      bridge?: pulumi.Input<string>;
+      mac?: pulumi.Input<string>;
+    }>[]
   >;
   /** Direct boot: kernel path on the host. Replaces. */
   kernel?: pulumi.Input<string>;

@@ -20,6 +20,7 @@ import {
   CONNECTION_UPDATE,
   libvirtName,
   withLibvirt,
+  type ProviderProps,
 } from "./common";
 
 const KIND = "KvmHostSetup";
@@ -130,11 +131,14 @@ async function ensureNetwork(c: LibvirtClient, n: HostNetworkSpec): Promise<bool
   const info = await c.virsh(["net-info", n.name], { check: false });
   let created = false;
   if (info.code !== 0) {
-    await c.ssh.exec(`f=$(mktemp) && cat > "$f" && virsh -c qemu:///system net-define "$f"; rc=$?; rm -f "$f"; exit $rc`, {
-      stdin: networkXml(n),
-      write: true,
-      step: `define network ${n.name}`,
-    });
+    await c.ssh.exec(
+      `f=$(mktemp) && cat > "$f" && virsh -c qemu:///system net-define "$f"; rc=$?; rm -f "$f"; exit $rc`,
+      {
+        stdin: networkXml(n),
+        write: true,
+        step: `define network ${n.name}`,
+      },
+    );
     created = true;
   }
   const kv = (await c.virsh(["net-info", n.name])).stdout;
@@ -143,14 +147,15 @@ async function ensureNetwork(c: LibvirtClient, n: HostNetworkSpec): Promise<bool
   return created;
 }
 
-async function setup(p: Record<string, any>): Promise<Record<string, unknown>> {
+async function setup(p: ProviderProps): Promise<Record<string, unknown>> {
   const label = resourceLabel(KIND, p.name);
   return withLibvirt(p, label, async (c) => {
     const installed = await ensurePackages(c, p.installPackages !== false);
     const libvirtVersion = await ensureLibvirtd(c);
     const pd = shellQuote(p.poolDir);
     const had = await c.fileExists(p.poolDir);
-    if (!had) await c.ssh.exec(`mkdir -p ${pd} && chmod 0711 ${pd}`, { write: true, step: "create pool directory" });
+    if (!had)
+      await c.ssh.exec(`mkdir -p ${pd} && chmod 0711 ${pd}`, { write: true, step: "create pool directory" });
     let createdNetwork = false;
     if (p.network) createdNetwork = await ensureNetwork(c, p.network);
     const dt = await c.resolveDomainType(p.domainType ?? "auto");
@@ -177,7 +182,8 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
       {
         path: "domainType",
         value: inputs.domainType,
-        check: (v) => (["auto", "kvm", "qemu"].includes(v as string) ? undefined : 'must be "auto", "kvm" or "qemu"'),
+        check: (v) =>
+          ["auto", "kvm", "qemu"].includes(v as string) ? undefined : 'must be "auto", "kvm" or "qemu"',
       },
     ];
     return { inputs, failures: checkFailures(KIND, news.name, rules) };
@@ -209,7 +215,11 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
     const outs = await setup(news);
     // Keep what the first run created, so delete still knows what it owns.
     return {
-      outs: { ...outs, createdPoolDir: !!olds.createdPoolDir, createdNetwork: !!olds.createdNetwork || !!outs.createdNetwork },
+      outs: {
+        ...outs,
+        createdPoolDir: !!olds.createdPoolDir,
+        createdNetwork: !!olds.createdNetwork || !!outs.createdNetwork,
+      },
     };
   },
 
@@ -222,7 +232,10 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
       }
       // rmdir, not rm -r: volumes still in it belong to someone else.
       if (props.createdPoolDir)
-        await c.ssh.exec(`rmdir ${shellQuote(props.poolDir)} 2>/dev/null || true`, { write: true, step: "remove pool directory" });
+        await c.ssh.exec(`rmdir ${shellQuote(props.poolDir)} 2>/dev/null || true`, {
+          write: true,
+          step: "remove pool directory",
+        });
     });
   },
 };

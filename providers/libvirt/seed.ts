@@ -23,6 +23,7 @@ import {
   CONNECTION_UPDATE,
   libvirtName,
   withLibvirt,
+  type ProviderProps,
 } from "./common";
 
 const KIND = "CloudInitSeed";
@@ -31,7 +32,8 @@ const KIND = "CloudInitSeed";
 export function seedContentHash(userData: string, extraMetaData: string, networkConfig: string): string {
   const crypto = require("crypto") as typeof import("crypto");
   const h = crypto.createHash("sha256");
-  for (const part of [userData, extraMetaData, networkConfig]) h.update(`${Buffer.byteLength(part)}:`).update(part);
+  for (const part of [userData, extraMetaData, networkConfig])
+    h.update(`${Buffer.byteLength(part)}:`).update(part);
   return h.digest("hex");
 }
 
@@ -42,7 +44,7 @@ export function seedMetaData(name: string, hostName: string, contentHash: string
   return lines.join("\n") + "\n";
 }
 
-async function buildSeed(inputs: Record<string, any>): Promise<Record<string, unknown>> {
+async function buildSeed(inputs: ProviderProps): Promise<Record<string, unknown>> {
   const label = resourceLabel(KIND, inputs.name);
   const path = joinPath(inputs.poolDir, `${inputs.name}.iso`);
   const extra = inputs.extraMetaData ?? "";
@@ -50,7 +52,9 @@ async function buildSeed(inputs: Record<string, any>): Promise<Record<string, un
   const contentHash = seedContentHash(inputs.userData, extra, net);
   const metaData = seedMetaData(inputs.name, inputs.hostname ?? inputs.name, contentHash, extra);
   await withLibvirt(inputs, label, (c) =>
-    c.writeSeedIso(path, { userData: inputs.userData, metaData, networkConfig: net || undefined }, [inputs.userData]),
+    c.writeSeedIso(path, { userData: inputs.userData, metaData, networkConfig: net || undefined }, [
+      inputs.userData,
+    ]),
   );
   return plainOutputs({
     ...inputs,
@@ -106,7 +110,12 @@ export const seedProvider: pulumi.dynamic.ResourceProvider = {
     );
     if (!contentChanged)
       return {
-        outs: plainOutputs({ ...news, path: olds.path, contentHash: olds.contentHash, instanceId: olds.instanceId }),
+        outs: plainOutputs({
+          ...news,
+          path: olds.path,
+          contentHash: olds.contentHash,
+          instanceId: olds.instanceId,
+        }),
       };
     return { outs: await buildSeed(news) };
   },

@@ -28,7 +28,9 @@ const imageUrl: Validator = (v) => {
   if (typeof v !== "string") return "must be an http(s):// or file:// URL";
   try {
     const u = new URL(v);
-    return ["http:", "https:", "file:"].includes(u.protocol) ? undefined : "must be an http(s):// or file:// URL";
+    return ["http:", "https:", "file:"].includes(u.protocol)
+      ? undefined
+      : "must be an http(s):// or file:// URL";
   } catch {
     return "must be an http(s):// or file:// URL";
   }
@@ -47,7 +49,12 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
       { path: "sha256", value: news.sha256, check: sha256Hex, optional: true },
       { path: "backingFile", value: news.backingFile, check: absolutePath, optional: true },
       { path: "size", value: news.size, check: qemuSize, optional: true },
-      { path: "downloadTimeoutSeconds", value: news.downloadTimeoutSeconds, check: intInRange(10, 86400), optional: true },
+      {
+        path: "downloadTimeoutSeconds",
+        value: news.downloadTimeoutSeconds,
+        check: intInRange(10, 86400),
+        optional: true,
+      },
     ];
     const failures = checkFailures(KIND, news.name, rules);
     const label = resourceLabel(KIND, String(news.name));
@@ -64,7 +71,10 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         reason: `${label}: sha256 is required with sourceUrl: never boot an unverified image; copy it from the publisher's SHA256SUMS`,
       });
     if (hasUrl && news.size !== undefined)
-      failures.push({ property: "size", reason: `${label}: size applies to overlays only (backingFile); remove it` });
+      failures.push({
+        property: "size",
+        reason: `${label}: size applies to overlays only (backingFile); remove it`,
+      });
     return { inputs: news, failures };
   },
 
@@ -159,7 +169,13 @@ export class LibvirtVolume extends pulumi.dynamic.Resource {
     super(
       volumeProvider,
       name,
-      { ...args, privateKey: pulumi.secret(args.privateKey), path: undefined, format: undefined, adopted: undefined },
+      {
+        ...args,
+        privateKey: pulumi.secret(args.privateKey),
+        path: undefined,
+        format: undefined,
+        adopted: undefined,
+      },
       { ...opts, additionalSecretOutputs: ["privateKey"] },
       "libvirt",
       "LibvirtVolume",

@@ -7,5 +7,6 @@
  */
 import type { TestbedService } from "./types";
 import { zerotierService } from "./zerotier/service";
+import { libvirtService } from "./libvirt";
 
-export const services: TestbedService[] = [zerotierService];
+export const services: TestbedService[] = [zerotierService, libvirtService];
