@@ -16,6 +16,7 @@
  * Plain module: no Pulumi imports (dynamic providers capture it). ioredis is required inside functions.
  */
 import { OperationError, redact } from "../shared/errors";
+import { pollUntil, PollTimeoutError } from "../shared/retry";
 import { trace } from "../shared/trace";
 
 /** Job states as core0 spells them (`DUPILICATE_ID` sic, in every core0 version). */
@@ -252,7 +253,7 @@ export interface ContainerInfo {
 }
 
 /** Commands that change the node (counted as writes by trace). */
-const WRITE_COMMANDS = new Set([
+const WRITE_COMMANDS: readonly string[] = [
   "core.system",
   "bash",
   "job.kill",
@@ -262,7 +263,7 @@ const WRITE_COMMANDS = new Set([
   "zerotier.join",
   "zerotier.leave",
   "core.reboot",
-]);
+];
 
 function uuid4(): string {
   return (require("crypto") as typeof import("crypto")).randomUUID();
@@ -290,17 +291,35 @@ export class Core0Client {
   readonly label: string;
   private readonly opts: Core0ClientOptions;
   private sender?: import("ioredis").Redis;
-  private readers: Array<{ conn: import("ioredis").Redis; waiting: number }> = [];
-  private readonly pending = new Map<string, Pending>();
+  private readers: Array<{ conn: import("ioredis").Redis; waiting: number }>;
+  private readonly pending: Map<string, Pending>;
   private sweepTimer?: NodeJS.Timeout;
-  private sweeping = false;
-  private lastConnError = "";
-  private authError = "";
-  private closed = false;
+  readonly info: ReturnType<Core0Client["makeInfo"]>;
+  readonly job: ReturnType<Core0Client["makeJob"]>;
+  readonly corex: ReturnType<Core0Client["makeCorex"]>;
+  readonly zerotier: ReturnType<Core0Client["makeZerotier"]>;
+  readonly aggregator: ReturnType<Core0Client["makeAggregator"]>;
+  private sweeping: boolean;
+  private lastConnError: string;
+  private authError: string;
+  private closed: boolean;
 
+  // Every field is set here, none by a class-field initializer: Pulumi's closure serializer
+  // rebuilds a class from its constructor and would drop initializers.
   constructor(opts: Core0ClientOptions) {
     this.opts = opts;
     this.label = nodeLabel(opts);
+    this.readers = [];
+    this.pending = new Map();
+    this.sweeping = false;
+    this.lastConnError = "";
+    this.authError = "";
+    this.closed = false;
+    this.info = this.makeInfo();
+    this.job = this.makeJob();
+    this.corex = this.makeCorex();
+    this.zerotier = this.makeZerotier();
+    this.aggregator = this.makeAggregator();
   }
 
   private redact(msg: string): string {
@@ -345,39 +364,27 @@ export class Core0Client {
       for (const c of [this.sender, ...this.readers.map((r) => r.conn)]) c.connect().catch(() => undefined);
     }
     const conns = [this.sender, ...this.readers.map((r) => r.conn)];
-    for (const c of conns) {
-      if (c.status === "ready") continue;
-      await new Promise<void>((resolve, reject) => {
-        const done = (err?: Error): void => {
-          clearTimeout(timer);
-          c.off("ready", onReady);
-          c.off("error", onError);
-          if (err) reject(err);
-          else resolve();
-        };
-        const onReady = (): void => done();
-        const onError = (): void => {
-          if (this.authError) done(new Core0AuthError(this.label, command, this.authError));
-        };
-        const timer = setTimeout(
-          () =>
-            done(
-              new Core0TimeoutError(
-                this.label,
-                command,
-                id,
-                timeoutMs,
-                `node unreachable (${this.lastConnError || `no connection, status ${c.status}`})`,
-              ),
-            ),
-          Math.max(0, deadline - Date.now()),
-        );
-        c.on("ready", onReady);
-        c.on("error", onError);
-        if (this.authError) onError();
-        else if (c.status === "ready") done();
-        else if (c.status === "end" || c.status === "close") c.connect().catch(() => undefined);
-      });
+    if (conns.every((c) => c.status === "ready")) return;
+    try {
+      await pollUntil(
+        async () => {
+          if (this.authError) throw new Core0AuthError(this.label, command, this.authError);
+          for (const c of conns) if (c.status === "end") c.connect().catch(() => undefined);
+          return conns.every((c) => c.status === "ready")
+            ? true
+            : { pending: this.lastConnError || "connecting" };
+        },
+        { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 20, what: `${this.label} connection` },
+      );
+    } catch (err) {
+      if (!(err instanceof PollTimeoutError)) throw err;
+      throw new Core0TimeoutError(
+        this.label,
+        command,
+        id,
+        timeoutMs,
+        `node unreachable (${this.lastConnError || "no connection"})`,
+      );
     }
   }
 
@@ -408,7 +415,7 @@ export class Core0Client {
     trace({
       system: "core0",
       op: cmd.command,
-      write: WRITE_COMMANDS.has(cmd.command),
+      write: WRITE_COMMANDS.includes(cmd.command),
       target: this.opts.host,
     });
     const result = this.waitResult(cmd.id, cmd.command, deadline, wait);
@@ -570,12 +577,14 @@ export class Core0Client {
     return this.call<string>("core.ping", {}, opts);
   }
 
-  readonly info = {
-    cpu: (o?: CallOptions) => this.call<CpuInfo[]>("info.cpu", {}, o),
-    mem: (o?: CallOptions) => this.call<MemInfo>("info.mem", {}, o),
-    nic: (o?: CallOptions) => this.call<NicInfo[]>("info.nic", {}, o),
-    os: (o?: CallOptions) => this.call<OsInfo>("info.os", {}, o),
-  };
+  private makeInfo() {
+    return {
+      cpu: (o?: CallOptions) => this.call<CpuInfo[]>("info.cpu", {}, o),
+      mem: (o?: CallOptions) => this.call<MemInfo>("info.mem", {}, o),
+      nic: (o?: CallOptions) => this.call<NicInfo[]>("info.nic", {}, o),
+      os: (o?: CallOptions) => this.call<OsInfo>("info.os", {}, o),
+    };
+  }
 
   /** core.system: runs a process; output in streams. Non-zero exit = state ERROR (not thrown). */
   async system(
@@ -598,63 +607,71 @@ export class Core0Client {
     return processResult(await this.run("bash", { script, stdin }, o));
   }
 
-  readonly job = {
-    list: (id?: string, o?: CallOptions) => this.call<JobInfo[]>("job.list", id ? { id } : {}, o),
-    kill: (id: string, signal = 9, o?: CallOptions) => this.call<boolean>("job.kill", { id, signal }, o),
-  };
+  private makeJob() {
+    return {
+      list: (id?: string, o?: CallOptions) => this.call<JobInfo[]>("job.list", id ? { id } : {}, o),
+      kill: (id: string, signal = 9, o?: CallOptions) => this.call<boolean>("job.kill", { id, signal }, o),
+    };
+  }
 
-  readonly corex = {
-    /** Creates a container; `tags` become its tags (include its name so it can be found). */
-    create: (args: ContainerCreateArgs, tags: string[] = [], o: CallOptions = {}) =>
-      this.call<number>("corex.create", args as Record<string, unknown>, {
-        ...o,
-        tags: [...(o.tags ?? []), ...tags],
-      }),
-    list: (o?: CallOptions) => this.call<Record<string, ContainerInfo>>("corex.list", {}, o),
-    find: (tags: string[], o?: CallOptions) =>
-      this.call<Record<string, ContainerInfo>>("corex.find", { tags }, o),
-    terminate: (container: number, o?: CallOptions) => this.call<null>("corex.terminate", { container }, o),
-    /** Dispatches a command into a container; returns the inner job id (read it with `result`). */
-    dispatch: (
-      container: number,
-      command: {
-        command: string;
-        arguments: Record<string, unknown>;
-        queue?: string;
-        max_time?: number;
-        tags?: string[];
-        id?: string;
+  private makeCorex() {
+    return {
+      /** Creates a container; `tags` become its tags (include its name so it can be found). */
+      create: (args: ContainerCreateArgs, tags: string[] = [], o: CallOptions = {}) =>
+        this.call<number>("corex.create", args as Record<string, unknown>, {
+          ...o,
+          tags: [...(o.tags ?? []), ...tags],
+        }),
+      list: (o?: CallOptions) => this.call<Record<string, ContainerInfo>>("corex.list", {}, o),
+      find: (tags: string[], o?: CallOptions) =>
+        this.call<Record<string, ContainerInfo>>("corex.find", { tags }, o),
+      terminate: (container: number, o?: CallOptions) => this.call<null>("corex.terminate", { container }, o),
+      /** Dispatches a command into a container; returns the inner job id (read it with `result`). */
+      dispatch: (
+        container: number,
+        command: {
+          command: string;
+          arguments: Record<string, unknown>;
+          queue?: string;
+          max_time?: number;
+          tags?: string[];
+          id?: string;
+        },
+        o?: CallOptions,
+      ) => this.call<string>("corex.dispatch", { container, command: { id: uuid4(), ...command } }, o),
+      /** Dispatches, then waits for the inner job's result (raw, any state). */
+      dispatchAndWait: async (
+        container: number,
+        command: { command: string; arguments: Record<string, unknown>; max_time?: number; tags?: string[] },
+        o: CallOptions = {},
+      ): Promise<Core0Result> => {
+        const inner = await this.corex.dispatch(container, command, o);
+        return this.result(inner, {
+          timeoutMs: o.timeoutMs,
+          command: `${command.command} in container ${container}`,
+        });
       },
-      o?: CallOptions,
-    ) => this.call<string>("corex.dispatch", { container, command: { id: uuid4(), ...command } }, o),
-    /** Dispatches, then waits for the inner job's result (raw, any state). */
-    dispatchAndWait: async (
-      container: number,
-      command: { command: string; arguments: Record<string, unknown>; max_time?: number; tags?: string[] },
-      o: CallOptions = {},
-    ): Promise<Core0Result> => {
-      const inner = await this.corex.dispatch(container, command, o);
-      return this.result(inner, {
-        timeoutMs: o.timeoutMs,
-        command: `${command.command} in container ${container}`,
-      });
-    },
-  };
+    };
+  }
 
-  readonly zerotier = {
-    list: (o?: CallOptions) => this.call<ZerotierNetworkInfo[]>("zerotier.list", {}, o),
-    join: (network: string, o?: CallOptions) => this.call<null>("zerotier.join", { network }, o),
-    leave: (network: string, o?: CallOptions) => this.call<null>("zerotier.leave", { network }, o),
-  };
+  private makeZerotier() {
+    return {
+      list: (o?: CallOptions) => this.call<ZerotierNetworkInfo[]>("zerotier.list", {}, o),
+      join: (network: string, o?: CallOptions) => this.call<null>("zerotier.join", { network }, o),
+      leave: (network: string, o?: CallOptions) => this.call<null>("zerotier.leave", { network }, o),
+    };
+  }
 
-  readonly aggregator = {
-    query: (p: { key?: string; tags?: Record<string, string> } = {}, o?: CallOptions) =>
-      this.call<Record<string, AggregatedMetric>>(
-        "aggregator.query",
-        { key: p.key ?? "", tags: p.tags ?? {} },
-        o,
-      ),
-  };
+  private makeAggregator() {
+    return {
+      query: (p: { key?: string; tags?: Record<string, string> } = {}, o?: CallOptions) =>
+        this.call<Record<string, AggregatedMetric>>(
+          "aggregator.query",
+          { key: p.key ?? "", tags: p.tags ?? {} },
+          o,
+        ),
+    };
+  }
 
   /** Fails every pending call and closes the connections. */
   async close(): Promise<void> {

@@ -54,11 +54,15 @@ export function fieldError(label: string, err: unknown, c: Core0Connection, pref
       err.hint,
     );
   }
-  if (err instanceof Error) {
-    err.message = redact(err.message, [c.password]);
-    return err;
+  // Duck-typed, not `instanceof Error`: classes rebuilt by Pulumi's closure serializer do not
+  // always keep Error's prototype chain, and "[object Object]" helps nobody.
+  const message = (err as { message?: unknown } | undefined)?.message;
+  if (err && typeof err === "object" && "id" in err && "properties" in err) {
+    // A partial-create error: keep its id and properties for the engine.
+    (err as unknown as { message: string }).message = redact(String(message), [c.password]);
+    return err as unknown as Error;
   }
-  return new Error(redact(String(err), [c.password]));
+  return new Error(redact(typeof message === "string" ? message : String(err), [c.password]));
 }
 
 /** Runs `fn` with a client for `c`, always closing it, with errors mapped by `fieldError`. */
