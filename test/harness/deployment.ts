@@ -16,9 +16,16 @@ import {
   secretStrings,
   UNKNOWN,
 } from "./secrets";
-import { deleteInReverseOrder, ResourceOptionsState, StateResource, StateStore, withDependents } from "./state";
+import {
+  deleteInReverseOrder,
+  ResourceOptionsState,
+  StateResource,
+  StateStore,
+  withDependents,
+} from "./state";
 
-export type StepOp = "create" | "update" | "replace" | "delete" | "same" | "refresh-update" | "refresh-delete";
+export type StepOp =
+  "create" | "update" | "replace" | "delete" | "same" | "refresh-update" | "refresh-delete";
 
 export interface Step {
   urn: string;
@@ -120,7 +127,9 @@ export class Deployment {
     if (this.failed) return;
     const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
     // The old half of a replacement is part of its "replace" step, not a step of its own.
-    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) => this.deleteResource(r, !r.pendingDelete));
+    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) =>
+      this.deleteResource(r, !r.pendingDelete),
+    );
   }
 
   /** Preview tail: report what `up` would delete, in the order it would. */
@@ -150,7 +159,10 @@ export class Deployment {
     return `urn:pulumi:${this.o.stack}::${this.o.project}::${type}::${reg.name}`;
   }
 
-  private async registerAt(urn: string, reg: Registration): Promise<{ urn: string; id: string; object: Props }> {
+  private async registerAt(
+    urn: string,
+    reg: Registration,
+  ): Promise<{ urn: string; id: string; object: Props }> {
     if (this.registered.has(urn)) {
       const msg = `${urn}: duplicate resource URN: two resources of type ${reg.type} are named "${reg.name}". Fix: give each a unique name.`;
       this.errors.push(msg);
@@ -160,18 +172,28 @@ export class Deployment {
     this.registered.add(urn);
     if (this.cancelled) throw new Error(SKIPPED);
     if (!reg.custom) return this.registerComponent(urn, reg);
-    const attempted: { op: StepOp; diffs: string[] } = { op: this.old.has(urn) ? "update" : "create", diffs: [] };
+    const attempted: { op: StepOp; diffs: string[] } = {
+      op: this.old.has(urn) ? "update" : "create",
+      diffs: [],
+    };
     try {
       const entry = await this.registerCustom(urn, reg, attempted);
       return { urn, id: entry.id, object: entry.outputs };
     } catch (err) {
-      const failure = err instanceof StepFailure ? err : new StepFailure([`${urn}: ${(err as Error).message}`]);
+      const failure =
+        err instanceof StepFailure ? err : new StepFailure([`${urn}: ${(err as Error).message}`]);
       if (failure.partial && this.o.mode !== "preview") {
         this.setLive(failure.partial);
         this.save();
       }
       this.errors.push(...failure.messages);
-      this.steps.push({ urn, type: reg.type, op: attempted.op, diffs: attempted.diffs, error: failure.message });
+      this.steps.push({
+        urn,
+        type: reg.type,
+        op: attempted.op,
+        diffs: attempted.diffs,
+        error: failure.message,
+      });
       this.cancelled = true;
       throw failure;
     }
@@ -222,8 +244,13 @@ export class Deployment {
 
     const diff = await provider.diff(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
     const inputDiff = changedKeys(oldInputs, checked.inputs);
-    const changes = diff.changes ?? (inputDiff.length > 0 || !jsonEqual(oldInputs.__provider, checked.inputs.__provider));
-    const diffs = changes ? (diff.diffs.length ? diff.diffs : [...new Set([...inputDiff, ...diff.replaces])].sort()) : [];
+    const changes =
+      diff.changes ?? (inputDiff.length > 0 || !jsonEqual(oldInputs.__provider, checked.inputs.__provider));
+    const diffs = changes
+      ? diff.diffs.length
+        ? diff.diffs
+        : [...new Set([...inputDiff, ...diff.replaces])].sort()
+      : [];
     const replaces = [...diff.replaces, ...diffs.filter((k) => matchesAny(k, reg.replaceOnChanges))];
     const op: StepOp = this.o.replace?.has(urn)
       ? "replace"
@@ -258,7 +285,11 @@ export class Deployment {
       } catch (err) {
         throw this.initFailure(err, `${urn}: update failed`, { ...base, id: old.id }, reg, provider, inputs);
       }
-      const entry: StateResource = { ...base, id: old.id, outputs: this.markOutputs(outs, inputs, reg, provider) };
+      const entry: StateResource = {
+        ...base,
+        id: old.id,
+        outputs: this.markOutputs(outs, inputs, reg, provider),
+      };
       this.setLive(entry);
       this.save();
       this.step(entry, "update", diffs);
@@ -267,7 +298,8 @@ export class Deployment {
     // Replace: delete-before-replace when the option or the provider asks, else create-before-delete.
     const deleteFirst = reg.deleteBeforeReplace ?? diff.deleteBeforeReplace;
     if (deleteFirst) {
-      if (!(await this.deleteResource(old, false))) throw new StepFailure([`${urn}: replace stopped: deleting the old resource failed`]);
+      if (!(await this.deleteResource(old, false)))
+        throw new StepFailure([`${urn}: replace stopped: deleting the old resource failed`]);
     }
     // The old half stays in state, marked for deletion, from the moment the new one exists.
     const oldHalf: StateResource = { ...old, pendingDelete: true };
@@ -301,7 +333,14 @@ export class Deployment {
     try {
       created = await provider.create(ctx, checkedInputs);
     } catch (err) {
-      throw this.initFailure(err, `${ctx.urn}: create failed`, { ...base, id: "" }, reg, provider, base.inputs);
+      throw this.initFailure(
+        err,
+        `${ctx.urn}: create failed`,
+        { ...base, id: "" },
+        reg,
+        provider,
+        base.inputs,
+      );
     }
     if (!created.id) throw new StepFailure([`${ctx.urn}: create failed: the provider returned an empty id`]);
     const entry: StateResource = {
@@ -333,7 +372,9 @@ export class Deployment {
     };
     const reasons = err.reasons.filter((r) => r !== err.message);
     return new StepFailure(
-      [`${what} half-way (recorded as pending, id "${err.id}"; the next up finishes it): ${[err.message, ...reasons].join("; ")}`],
+      [
+        `${what} half-way (recorded as pending, id "${err.id}"; the next up finishes it): ${[err.message, ...reasons].join("; ")}`,
+      ],
       partial,
     );
   }
@@ -360,7 +401,10 @@ export class Deployment {
             this.step(r, "refresh-delete", []);
             return;
           }
-          const wasSecret = (props: Props) => (k: string) => containsSecret(props[k]) || provider.secretOutputs.includes(k) || r.options.additionalSecretOutputs.includes(k);
+          const wasSecret = (props: Props) => (k: string) =>
+            containsSecret(props[k]) ||
+            provider.secretOutputs.includes(k) ||
+            r.options.additionalSecretOutputs.includes(k);
           const changed = changedKeys(revealSecrets(r.outputs), read.outputs);
           const entry: StateResource = {
             ...r,
@@ -386,7 +430,9 @@ export class Deployment {
     if (targets?.length) {
       const unknown = targets.filter((t) => !this.live.some((r) => r.urn === t));
       if (unknown.length) {
-        this.errors.push(`destroy --target: not in the stack's state: ${unknown.join(", ")}. Fix: pass URNs from state().`);
+        this.errors.push(
+          `destroy --target: not in the stack's state: ${unknown.join(", ")}. Fix: pass URNs from state().`,
+        );
         return;
       }
       const set = withDependents(this.live, new Set(targets));
@@ -433,7 +479,12 @@ export class Deployment {
 
   private ctxFor(r: StateResource): CallContext {
     const name = r.urn.slice(r.urn.lastIndexOf("::") + 2);
-    return { urn: r.urn, type: r.type, name, secrets: [...secretStrings(r.inputs), ...secretStrings(r.outputs)] };
+    return {
+      urn: r.urn,
+      type: r.type,
+      name,
+      secrets: [...secretStrings(r.inputs), ...secretStrings(r.outputs)],
+    };
   }
 
   private providerFor(type: string): Promise<EngineProvider> {

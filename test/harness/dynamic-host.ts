@@ -10,13 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pollUntil } from "../../providers/shared/retry";
 import { redact } from "../../providers/shared/errors";
 import type { Props } from "./secrets";
-import {
-  CallContext,
-  CheckResult,
-  DiffResult,
-  EngineProvider,
-  ResourceInitError,
-} from "./provider";
+import { CallContext, CheckResult, DiffResult, EngineProvider, ResourceInitError } from "./provider";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the generated protobuf stubs are untyped JS here */
 const PULUMI_DIR = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
@@ -96,17 +90,25 @@ export class DynamicProviderHost implements EngineProvider {
     try {
       await pollUntil(
         async () => {
-          if (exited) throw new Error(`dynamic-provider host ${exited} before printing its port: ${stderrTail.trim()}`);
-          return port === undefined ? { pending: `no port yet (stdout: ${JSON.stringify(stdoutBuf)})` } : port;
+          if (exited)
+            throw new Error(`dynamic-provider host ${exited} before printing its port: ${stderrTail.trim()}`);
+          return port === undefined
+            ? { pending: `no port yet (stdout: ${JSON.stringify(stdoutBuf)})` }
+            : port;
         },
         { timeoutMs: START_TIMEOUT_MS, intervalMs: 20, what: "the dynamic-provider host to print its port" },
       );
-      if (!Number.isInteger(port) || port! <= 0) throw new Error(`dynamic-provider host printed a bad port: ${stdoutBuf}`);
+      if (!Number.isInteger(port) || port! <= 0)
+        throw new Error(`dynamic-provider host printed a bad port: ${stdoutBuf}`);
     } catch (err) {
       proc.kill("SIGKILL");
       throw err;
     }
-    const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    const client = new provrpc.ResourceProviderClient(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+      GRPC_OPTIONS,
+    );
     const host = new DynamicProviderHost(proc, client, proc.pid!);
     const req = new provproto.ConfigureRequest();
     const vars = req.getVariablesMap();
@@ -115,7 +117,12 @@ export class DynamicProviderHost implements EngineProvider {
     req.setAcceptsecrets(false);
     req.setAcceptresources(false);
     try {
-      await host.call("configure", req, { urn: "(provider)", type: "", name: "", secrets: Object.values(o.config) });
+      await host.call("configure", req, {
+        urn: "(provider)",
+        type: "",
+        name: "",
+        secrets: Object.values(o.config),
+      });
     } catch (err) {
       await host.stop();
       throw err;
@@ -141,11 +148,19 @@ export class DynamicProviderHost implements EngineProvider {
     const resp = await this.call("check", req, ctx);
     return {
       inputs: fromStruct(resp.getInputs()),
-      failures: resp.getFailuresList().map((f: any) => ({ property: f.getProperty(), reason: f.getReason() })),
+      failures: resp
+        .getFailuresList()
+        .map((f: any) => ({ property: f.getProperty(), reason: f.getReason() })),
     };
   }
 
-  async diff(ctx: CallContext, id: string, oldOutputs: Props, news: Props, oldInputs: Props): Promise<DiffResult> {
+  async diff(
+    ctx: CallContext,
+    id: string,
+    oldOutputs: Props,
+    news: Props,
+    oldInputs: Props,
+  ): Promise<DiffResult> {
     const req = new provproto.DiffRequest();
     this.address(req, ctx);
     req.setId(id);
@@ -172,7 +187,12 @@ export class DynamicProviderHost implements EngineProvider {
     return { id: resp.getId(), outputs: fromStruct(resp.getProperties()) };
   }
 
-  async read(ctx: CallContext, id: string, outputs: Props, inputs: Props): Promise<{ id: string; outputs: Props; inputs?: Props }> {
+  async read(
+    ctx: CallContext,
+    id: string,
+    outputs: Props,
+    inputs: Props,
+  ): Promise<{ id: string; outputs: Props; inputs?: Props }> {
     const req = new provproto.ReadRequest();
     this.address(req, ctx);
     req.setId(id);
@@ -186,7 +206,13 @@ export class DynamicProviderHost implements EngineProvider {
     };
   }
 
-  async update(ctx: CallContext, id: string, oldOutputs: Props, news: Props, oldInputs: Props): Promise<Props> {
+  async update(
+    ctx: CallContext,
+    id: string,
+    oldOutputs: Props,
+    news: Props,
+    oldInputs: Props,
+  ): Promise<Props> {
     const req = new provproto.UpdateRequest();
     this.address(req, ctx);
     req.setId(id);
@@ -217,21 +243,35 @@ export class DynamicProviderHost implements EngineProvider {
   private call(method: string, req: any, ctx: CallContext): Promise<any> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + CALL_TIMEOUT_MS);
-      this.client[method](req, new grpc.Metadata(), { deadline }, (err: grpc.ServiceError | null, resp: any) => {
-        if (!err) return resolve(resp);
-        const message = redact(err.details || err.message, ctx.secrets);
-        const init = initFailure(err);
-        if (init) {
-          return reject(new ResourceInitError(message, init.id, init.properties, init.reasons.map((r) => redact(r, ctx.secrets))));
-        }
-        reject(new Error(message));
-      });
+      this.client[method](
+        req,
+        new grpc.Metadata(),
+        { deadline },
+        (err: grpc.ServiceError | null, resp: any) => {
+          if (!err) return resolve(resp);
+          const message = redact(err.details || err.message, ctx.secrets);
+          const init = initFailure(err);
+          if (init) {
+            return reject(
+              new ResourceInitError(
+                message,
+                init.id,
+                init.properties,
+                init.reasons.map((r) => redact(r, ctx.secrets)),
+              ),
+            );
+          }
+          reject(new Error(message));
+        },
+      );
     });
   }
 }
 
 /** Decodes `grpc-status-details-bin` into the ErrorResourceInitFailed detail, if there is one. */
-function initFailure(err: grpc.ServiceError): { id: string; properties: Props; reasons: string[] } | undefined {
+function initFailure(
+  err: grpc.ServiceError,
+): { id: string; properties: Props; reasons: string[] } | undefined {
   const bin = err.metadata?.get("grpc-status-details-bin")?.[0];
   if (!bin) return undefined;
   const status = statusproto.Status.deserializeBinary(new Uint8Array(bin as Buffer));

@@ -15,17 +15,17 @@ const emptyproto = require("google-protobuf/google/protobuf/empty_pb");
 const SEVERITY: Record<number, string> = { 0: "debug", 1: "info", 2: "warning", 3: "error" };
 
 export class EngineService {
-  private rootUrn = "";
-
   private constructor(
     private readonly server: grpc.Server,
     readonly address: string,
   ) {}
 
   /** `onLog(severity, message, urn)` receives every Log call. */
-  static async start(onLog: (severity: string, message: string, urn: string) => void): Promise<EngineService> {
+  static async start(
+    onLog: (severity: string, message: string, urn: string) => void,
+  ): Promise<EngineService> {
     const server = new grpc.Server();
-    let svc: EngineService | undefined;
+    let rootUrn = "";
     server.addService(engrpc.EngineService, {
       log: (call: any, cb: any) => {
         const r = call.request;
@@ -34,21 +34,22 @@ export class EngineService {
       },
       getRootResource: (_call: any, cb: any) => {
         const resp = new engproto.GetRootResourceResponse();
-        resp.setUrn(svc?.rootUrn ?? "");
+        resp.setUrn(rootUrn);
         cb(null, resp);
       },
       setRootResource: (call: any, cb: any) => {
-        if (svc) svc.rootUrn = call.request.getUrn();
+        rootUrn = call.request.getUrn();
         cb(null, new engproto.SetRootResourceResponse());
       },
       startDebugging: (_call: any, cb: any) => cb(null, new emptyproto.Empty()),
       requirePulumiVersion: (_call: any, cb: any) => cb(null, new engproto.RequirePulumiVersionResponse()),
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
-    svc = new EngineService(server, `127.0.0.1:${port}`);
-    return svc;
+    return new EngineService(server, `127.0.0.1:${port}`);
   }
 
   stop(): Promise<void> {

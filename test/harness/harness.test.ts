@@ -43,14 +43,17 @@ function ops(r: RunResult): Record<string, StepOp> {
   return Object.fromEntries(r.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]));
 }
 
-/** Methods the provider ran, with the pid that ran each. */
-function markerLines(f: Fixture): { method: string; pid: number }[] {
+/** Methods the provider ran, in order, with the pid that ran each and the file's path. */
+function markerLines(f: Fixture): { method: string; pid: number; path: string }[] {
   if (!fs.existsSync(f.marker)) return [];
   return fs
     .readFileSync(f.marker, "utf8")
     .trim()
     .split("\n")
-    .map((l) => ({ method: l.split(" ")[0], pid: Number(l.split(" ")[1]) }));
+    .map((l) => {
+      const [method, pid, ...rest] = l.split(" ");
+      return { method, pid: Number(pid), path: rest.join(" ") };
+    });
 }
 
 function resetMarker(f: Fixture): void {
@@ -61,8 +64,16 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
   const f = fixture("life", { files: [] });
   const a = file(f.dir, "a", { inGroup: true });
   const b = file(f.dir, "b", { after: "a", secret: true, content: "top secret payload" });
-  const c = file(f.dir, "c", { deleteBeforeReplace: true });
-  let spec: Spec = { files: [a, b, c], password: { length: 24 }, key: "ED25519" };
+  const c = file(f.dir, "c", { inGroup: true, deleteBeforeReplace: true });
+  const d = file(f.dir, "d");
+  const e = file(f.dir, "e");
+  const commandFile = path.join(f.dir, "command.txt");
+  let spec: Spec = {
+    files: [a, b, c, d, e],
+    password: { length: 24 },
+    key: "ED25519",
+    command: { create: `echo hello; echo made > ${commandFile}`, delete: `rm ${commandFile}` },
+  };
   let first: RunResult;
 
   before(async () => {
@@ -80,11 +91,15 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
       a: "create",
       b: "create",
       c: "create",
+      d: "create",
+      e: "create",
       password: "create",
       key: "create",
+      command: "create",
     });
     assert.ok(
-      first.steps.findIndex((s) => s.urn.endsWith("::a")) < first.steps.findIndex((s) => s.urn.endsWith("::b")),
+      first.steps.findIndex((s) => s.urn.endsWith("::a")) <
+        first.steps.findIndex((s) => s.urn.endsWith("::b")),
       "b depends on a's path, so it completes after a",
     );
     assert.strictEqual(fs.readFileSync(a.path, "utf8"), a.content);
@@ -94,7 +109,11 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     const group = findResource(state, "selftest:index:Group");
     const ra = findResource(state, "::a");
     const rb = findResource(state, "::b");
-    assert.strictEqual(ra.urn, "urn:pulumi:life::selftest::selftest:index:Group$pulumi-nodejs:dynamic/selftest:File::a");
+    assert.strictEqual(
+      ra.urn,
+      "urn:pulumi:life::selftest::selftest:index:Group$pulumi-nodejs:dynamic/selftest:File::a",
+    );
+    assert.strictEqual(rb.urn, "urn:pulumi:life::selftest::pulumi-nodejs:dynamic/selftest:File::b");
     assert.strictEqual(ra.parent, group.urn);
     assert.strictEqual(group.parent, stack.urn);
     assert.strictEqual(group.custom, false);
@@ -105,7 +124,8 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.strictEqual(typeof ra.inputs.__provider, "string", "the serialized provider is stored in inputs");
     assert.strictEqual(typeof ra.outputs.__provider, "string", "and in outputs");
     assert.strictEqual(findResource(state, "::c").options.deleteBeforeReplace, true);
-    assert.deepStrictEqual(first.outputs.paths, { a: a.path, b: b.path, c: c.path });
+    assert.deepStrictEqual(first.outputs.paths, { a: a.path, b: b.path, c: c.path, d: d.path, e: e.path });
+    assert.match(first.log, /info: selftest program ran with 5 files/, "pulumi.log reaches the engine's Log");
   });
 
   it("keeps secrets out of the state file and decrypts them for assertions", () => {
@@ -118,7 +138,11 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.match(text, /"ciphertext": "v1:/);
     const rb = findResource(f.h.stateDecrypted(), "::b");
     assert.strictEqual(rb.inputs.content, `${b.content} after ${a.path}`);
-    assert.strictEqual(rb.outputs.content, `${b.content} after ${a.path}`, "same-named output of a secret input");
+    assert.strictEqual(
+      rb.outputs.content,
+      `${b.content} after ${a.path}`,
+      "same-named output of a secret input",
+    );
     const pw = findResource(f.h.stateDecrypted(), "RandomPassword::password");
     assert.strictEqual(pw.outputs.result, password);
   });
@@ -139,7 +163,15 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.strictEqual(derived, publicKey.trim(), "ssh-keygen derives the same public key");
     fs.writeFileSync(`${keyFile}.pub`, publicKey);
     const listed = execFileSync("ssh-keygen", ["-l", "-f", `${keyFile}.pub`]).toString();
-    assert.ok(listed.includes(first.outputs.fingerprint as string), `${listed} lacks ${first.outputs.fingerprint}`);
+    assert.ok(
+      listed.includes(first.outputs.fingerprint as string),
+      `${listed} lacks ${first.outputs.fingerprint}`,
+    );
+  });
+
+  it("local.Command runs its create command and captures stdout", () => {
+    assert.strictEqual(first.outputs.commandStdout, "hello");
+    assert.strictEqual(fs.readFileSync(commandFile, "utf8"), "made\n");
   });
 
   it("ran the provider methods in the provider host, not in the test or program process", () => {
@@ -156,56 +188,68 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
   it("a preview of an unchanged program reports every resource the same", async () => {
     resetMarker(f);
     const r = await f.h.previewOk();
-    assert.ok(r.steps.length >= 7);
+    assert.strictEqual(r.steps.length, 10);
     assert.deepStrictEqual(
       r.steps.filter((s) => s.op !== "same"),
       [],
     );
     assert.deepStrictEqual(
-      markerLines(f).map((l) => l.method).filter((m) => m !== "check" && m !== "diff"),
+      markerLines(f)
+        .map((l) => l.method)
+        .filter((m) => m !== "check" && m !== "diff"),
       [],
       "preview only checks and diffs",
     );
   });
 
-  it("a content change is an update: preview reports it without touching the file, up applies it", async () => {
+  it("content change = update, path change = replace (create first), dropped = delete: previewed, then applied", async () => {
     const before = f.h.stateText();
+    const oldD = { path: d.path, id: findResource(f.h.state(), "::d").id };
     a.content = "new content of a";
+    d.path = path.join(f.dir, "d-moved.txt");
+    spec = { ...spec, files: [a, b, c, d] };
     f.setSpec(spec);
+
     const p = await f.h.previewOk();
     assert.strictEqual(ops(p).a, "update");
     assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::a"))!.diffs, ["content"]);
-    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "content of a", "preview touched the file");
+    assert.strictEqual(ops(p).b, "same", "b embeds a's path, which does not change");
+    assert.strictEqual(ops(p).d, "replace");
+    assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::d"))!.diffs, ["path"]);
+    assert.strictEqual(ops(p).e, "delete");
+    const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    assert.deepStrictEqual(
+      p.outputs.paths,
+      { a: a.path, b: b.path, c: c.path, d: d.path },
+      "inputs are known",
+    );
+    assert.deepStrictEqual(
+      p.outputs.sizes,
+      { a: UNKNOWN, b: b.content.length + " after ".length + a.path.length, c: c.content.length, d: UNKNOWN },
+      "outputs that are not inputs are unknown in a preview of an update or replace",
+    );
+    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "content of a", "preview touched a file");
+    assert.ok(
+      fs.existsSync(oldD.path) && !fs.existsSync(d.path) && fs.existsSync(e.path),
+      "preview touched files",
+    );
     assert.strictEqual(f.h.stateText(), before, "preview wrote state");
 
+    resetMarker(f);
     const u = await f.h.upOk();
     assert.strictEqual(ops(u).a, "update");
-    assert.strictEqual(ops(u).b, "same", "b depends on a's path, which did not change");
+    assert.strictEqual(ops(u).d, "replace");
+    assert.strictEqual(ops(u).e, "delete");
     assert.strictEqual(fs.readFileSync(a.path, "utf8"), "new content of a");
     assert.strictEqual(findResource(f.h.state(), "::a").outputs.content, "new content of a");
-  });
-
-  it("a path change is a replace: create the new file first, then delete the old one", async () => {
-    resetMarker(f);
-    const oldPath = a.path;
-    const oldId = findResource(f.h.state(), "::a").id;
-    a.path = path.join(f.dir, "a-moved.txt");
-    f.setSpec(spec);
-    const p = await f.h.previewOk();
-    assert.strictEqual(ops(p).a, "replace");
-    assert.strictEqual(ops(p).b, "update", "b's content embeds a's path, unknown until a exists");
-    assert.ok(fs.existsSync(oldPath) && !fs.existsSync(a.path), "preview changed files");
-
-    const u = await f.h.upOk();
-    assert.strictEqual(ops(u).a, "replace");
-    assert.ok(!fs.existsSync(oldPath), "old file deleted");
-    assert.strictEqual(fs.readFileSync(a.path, "utf8"), "new content of a");
-    assert.strictEqual(fs.readFileSync(b.path, "utf8"), `${b.content} after ${a.path}`);
-    const methods = markerLines(f).map((l) => l.method);
-    assert.ok(methods.lastIndexOf("delete") > methods.indexOf("create"), "create before delete");
-    const ra = findResource(f.h.state(), "::a");
-    assert.notStrictEqual(ra.id, oldId);
-    assert.strictEqual(f.h.state().filter((r) => r.urn === ra.urn).length, 1, "old half gone from state");
+    assert.ok(!fs.existsSync(oldD.path) && fs.existsSync(d.path) && !fs.existsSync(e.path));
+    const lines = markerLines(f);
+    const createdNew = lines.findIndex((l) => l.method === "create" && l.path === d.path);
+    const deletedOld = lines.findIndex((l) => l.method === "delete" && l.path === oldD.path);
+    assert.ok(createdNew >= 0 && createdNew < deletedOld, "create-before-delete");
+    const rd = findResource(f.h.state(), "::d");
+    assert.notStrictEqual(rd.id, oldD.id);
+    assert.strictEqual(f.h.state().filter((r) => r.urn === rd.urn).length, 1, "old half gone from state");
   });
 
   it("refresh sees a file deleted outside, and the next up creates it again", async () => {
@@ -220,48 +264,44 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.strictEqual(fs.readFileSync(c.path, "utf8"), c.content);
   });
 
-  it("up --replace replaces a resource whose inputs did not change (delete first, as the option says)", async () => {
+  it("up --replace replaces a resource whose inputs did not change (delete first, as its option says)", async () => {
     resetMarker(f);
     const rc = findResource(f.h.state(), "::c");
     const u = await f.h.upOk({ replace: [rc.urn] });
     assert.strictEqual(ops(u).c, "replace");
     assert.strictEqual(ops(u).a, "same");
-    const methods = markerLines(f).map((l) => l.method);
-    assert.ok(methods.indexOf("delete") < methods.lastIndexOf("create"), "deleteBeforeReplace: delete, then create");
+    const forC = markerLines(f)
+      .filter((l) => l.path === c.path && (l.method === "create" || l.method === "delete"))
+      .map((l) => l.method);
+    assert.deepStrictEqual(forC, ["delete", "create"]);
     assert.notStrictEqual(findResource(f.h.state(), "::c").id, rc.id);
     assert.ok(fs.existsSync(c.path));
-  });
-
-  it("a resource the program no longer declares is deleted by up", async () => {
-    spec = { ...spec, files: [a, b] };
-    f.setSpec(spec);
-    const p = await f.h.previewOk();
-    assert.strictEqual(ops(p).c, "delete");
-    assert.ok(fs.existsSync(c.path), "preview deleted");
-    const u = await f.h.upOk();
-    assert.strictEqual(ops(u).c, "delete");
-    assert.ok(!fs.existsSync(c.path));
   });
 
   it("destroy --target removes the target and its dependents only", async () => {
     const ra = findResource(f.h.state(), "::a");
     const r = await f.h.destroyOk({ target: [ra.urn] });
-    assert.deepStrictEqual(Object.keys(ops(r)).sort(), ["a", "b"]);
-    assert.ok(r.steps.findIndex((s) => s.urn.endsWith("::b")) < r.steps.findIndex((s) => s.urn.endsWith("::a")), "dependent first");
-    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(b.path));
-    const left = f.h.state().map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2)).sort();
-    assert.deepStrictEqual(left, ["group", "key", "password", "selftest-life"]);
+    assert.deepStrictEqual(
+      r.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]),
+      [
+        ["b", "delete"],
+        ["a", "delete"],
+      ],
+    );
+    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(b.path) && fs.existsSync(c.path));
+    const left = f.h.state().map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
+    assert.deepStrictEqual(left.sort(), ["c", "command", "d", "group", "key", "password", "selftest-life"]);
   });
 
-  it("destroy removes everything, children before parents", async () => {
-    await f.h.upOk();
-    assert.ok(fs.existsSync(a.path));
+  it("destroy removes everything, children before parents, with the provider stored in state", async () => {
     const r = await f.h.destroyOk();
     const order = r.steps.map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
-    assert.ok(order.indexOf("a") < order.indexOf("group"));
+    assert.strictEqual(order.length, 7);
+    assert.ok(order.indexOf("c") < order.indexOf("group"));
     assert.strictEqual(order[order.length - 1], "selftest-life");
     assert.deepStrictEqual(f.h.state(), []);
-    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(b.path));
+    assert.ok(!fs.existsSync(c.path) && !fs.existsSync(d.path));
+    assert.ok(!fs.existsSync(commandFile), "local.Command ran its delete command");
   });
 });
 
@@ -275,7 +315,10 @@ describe("engine harness: failures", function () {
     const r = await f.h.up();
     await f.h.close();
     assert.strictEqual(r.failed, true);
-    assert.ok(r.errors.some((e) => /::bad: create failed: .*refused content FAIL/.test(e)), r.errors.join("\n"));
+    assert.ok(
+      r.errors.some((e) => /::bad: create failed: .*refused content FAIL/.test(e)),
+      r.errors.join("\n"),
+    );
     assert.strictEqual(ops(r).good, "create");
     assert.ok(r.steps.find((s) => s.urn.endsWith("::bad"))!.error);
     assert.strictEqual(ops(r).child, undefined, "the dependent never ran");
@@ -302,7 +345,10 @@ describe("engine harness: failures", function () {
     f.setSpec({ files: [p] });
     const r = await f.h.up();
     assert.strictEqual(r.failed, true);
-    assert.ok(r.errors.some((e) => /create failed half-way .*recorded as pending/.test(e)), r.errors.join("\n"));
+    assert.ok(
+      r.errors.some((e) => /create failed half-way .*recorded as pending/.test(e)),
+      r.errors.join("\n"),
+    );
     const pending = findResource(f.h.state(), "::p");
     assert.strictEqual(pending.pendingCreate, true);
     assert.ok(pending.id.startsWith(p.path));

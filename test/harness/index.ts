@@ -70,7 +70,7 @@ export class Harness {
   private running?: { stop(): Promise<void> }[];
 
   constructor(private readonly opts: HarnessOptions) {
-    if (!opts.stack) throw new Error("HarnessOptions.stack is required (e.g. \"build-1\")");
+    if (!opts.stack) throw new Error('HarnessOptions.stack is required (e.g. "build-1")');
     this.project = opts.project ?? "g8os";
     this.program = path.resolve(opts.program ?? path.join(REPO_ROOT, "index.ts"));
     this.config = { ...(opts.config ?? {}) };
@@ -177,11 +177,22 @@ export class Harness {
             {
               repoRoot: REPO_ROOT,
               nodePath: node22(),
-              init: { program: this.program, project: this.project, stack: this.opts.stack, preview: mode === "preview", config, secretKeys },
+              init: {
+                program: this.program,
+                project: this.project,
+                stack: this.opts.stack,
+                preview: mode === "preview",
+                config,
+                secretKeys,
+              },
               env: { ...(this.opts.env ?? {}), PULUMI_NODEJS_ENGINE: engine.address },
               timeoutMs: this.opts.programTimeoutMs ?? 30 * 60_000,
             },
-            { register: (reg) => d.register(reg), registerOutputs: (urn, o) => d.registerOutputs(urn, o), output: log },
+            {
+              register: (reg) => d.register(reg),
+              registerOutputs: (urn, o) => d.registerOutputs(urn, o),
+              output: log,
+            },
           );
         } catch (err) {
           programErrors = [(err as Error).message];

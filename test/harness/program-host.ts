@@ -41,7 +41,9 @@ async function run(init: InitMessage): Promise<void> {
   const pulumi = require(pulumiDir);
   const { MockMonitor } = require(path.join(pulumiDir, "runtime/mocks"));
   const resproto = require(path.join(pulumiDir, "proto/resource_pb"));
-  const structproto = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
+  const structproto = require(
+    require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }),
+  );
 
   const errors: string[] = [];
   const report = (err: unknown): void => {
@@ -78,7 +80,8 @@ async function run(init: InitMessage): Promise<void> {
         retainOnDelete: req.getRetainondelete() || undefined,
       };
       const reply = await request({ t: "register", id: nextId++, reg });
-      if (reply.t !== "registered") return callback(new Error(reply.t === "failed" ? reply.error : "bad reply"));
+      if (reply.t !== "registered")
+        return callback(new Error(reply.t === "failed" ? reply.error : "bad reply"));
       // Keep the SDK's own record (getResource invokes read it).
       this.resources.set(reply.urn, { urn: reply.urn, id: reply.resourceId || null, state: reply.object });
       const resp = new resproto.RegisterResourceResponse();

@@ -96,7 +96,9 @@ export function runProgram(o: RunProgramOptions, h: ProgramHandlers): Promise<st
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (done) return resolve(done);
-      resolve([`the program process exited with ${signal ?? `status ${code}`} before finishing (see the log)`]);
+      resolve([
+        `the program process exited with ${signal ?? `status ${code}`} before finishing (see the log)`,
+      ]);
     });
     child.on("error", (err) => {
       clearTimeout(timer);

@@ -49,7 +49,12 @@ export interface EngineProvider {
   check(ctx: CallContext, olds: Props, news: Props): Promise<CheckResult>;
   diff(ctx: CallContext, id: string, oldOutputs: Props, news: Props, oldInputs: Props): Promise<DiffResult>;
   create(ctx: CallContext, news: Props): Promise<{ id: string; outputs: Props }>;
-  read(ctx: CallContext, id: string, outputs: Props, inputs: Props): Promise<{ id: string; outputs: Props; inputs?: Props }>;
+  read(
+    ctx: CallContext,
+    id: string,
+    outputs: Props,
+    inputs: Props,
+  ): Promise<{ id: string; outputs: Props; inputs?: Props }>;
   update(ctx: CallContext, id: string, oldOutputs: Props, news: Props, oldInputs: Props): Promise<Props>;
   delete(ctx: CallContext, id: string, outputs: Props, oldInputs: Props): Promise<void>;
   /** Output names the provider's schema declares secret, whatever the program asked for. */

@@ -75,7 +75,10 @@ const keyCache = new Map<string, Buffer>();
 export class SecretCipher {
   private readonly key: Buffer;
 
-  constructor(passphrase: string, readonly salt: string) {
+  constructor(
+    passphrase: string,
+    readonly salt: string,
+  ) {
     const cacheKey = `${salt}\0${passphrase}`;
     let key = keyCache.get(cacheKey);
     if (!key) {

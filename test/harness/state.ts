@@ -93,7 +93,11 @@ export class StateStore {
 
   /** Resources with secrets as plaintext values (for assertions). */
   loadRevealed(): StateResource[] {
-    return this.load().map((r) => ({ ...r, inputs: revealSecrets(r.inputs), outputs: revealSecrets(r.outputs) }));
+    return this.load().map((r) => ({
+      ...r,
+      inputs: revealSecrets(r.inputs),
+      outputs: revealSecrets(r.outputs),
+    }));
   }
 
   /** Writes `resources` (wire form) atomically, dependencies before dependents. */
@@ -118,10 +122,14 @@ export class StateStore {
     try {
       f = JSON.parse(fs.readFileSync(this.file, "utf8")) as StateFile;
     } catch (err) {
-      throw new Error(`state file ${this.file} is not valid JSON (${(err as Error).message}). Fix: delete it.`);
+      throw new Error(
+        `state file ${this.file} is not valid JSON (${(err as Error).message}). Fix: delete it.`,
+      );
     }
     if (f.version !== 1 || !Array.isArray(f.resources) || !f.secretsProvider?.salt) {
-      throw new Error(`state file ${this.file} is not a g8os harness state file (version 1). Fix: delete it.`);
+      throw new Error(
+        `state file ${this.file} is not a g8os harness state file (version 1). Fix: delete it.`,
+      );
     }
     return f;
   }
@@ -163,7 +171,7 @@ export function dependencyOrder(resources: StateResource[]): StateResource[] {
 /** `roots` plus everything in `all` that depends on them, transitively. */
 export function withDependents(all: StateResource[], roots: Set<string>): Set<string> {
   const out = new Set(roots);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const r of all) {
       if (out.has(r.urn)) continue;

@@ -21,7 +21,13 @@ abstract class ReplaceOnAnyChange implements EngineProvider {
   abstract check(ctx: CallContext, olds: Props, news: Props): Promise<CheckResult>;
   abstract create(ctx: CallContext, news: Props): Promise<{ id: string; outputs: Props }>;
 
-  async diff(_ctx: CallContext, _id: string, _oldOutputs: Props, news: Props, oldInputs: Props): Promise<DiffResult> {
+  async diff(
+    _ctx: CallContext,
+    _id: string,
+    _oldOutputs: Props,
+    news: Props,
+    oldInputs: Props,
+  ): Promise<DiffResult> {
     const changed = changedKeys(oldInputs, news);
     return { changes: changed.length > 0, replaces: changed, deleteBeforeReplace: false, diffs: changed };
   }
@@ -48,7 +54,8 @@ function withDefaults(news: Props, defaults: Props): Props {
   return out;
 }
 
-const boolean = (v: unknown): string | undefined => (typeof v === "boolean" ? undefined : "must be true or false");
+const boolean = (v: unknown): string | undefined =>
+  typeof v === "boolean" ? undefined : "must be true or false";
 
 const DEFAULT_SPECIAL = "!@#$%&*()-_=+[]{}<>:?";
 
@@ -69,18 +76,28 @@ class RandomPassword extends ReplaceOnAnyChange {
       minSpecial: 0,
     });
     const rules: FieldRule[] = [{ path: "length", value: inputs.length, check: intInRange(1, 4096) }];
-    for (const f of ["special", "upper", "lower", "numeric"]) rules.push({ path: f, value: inputs[f], check: boolean });
+    for (const f of ["special", "upper", "lower", "numeric"])
+      rules.push({ path: f, value: inputs[f], check: boolean });
     for (const f of ["minUpper", "minLower", "minNumeric", "minSpecial"]) {
       rules.push({ path: f, value: inputs[f], check: intInRange(0, 4096) });
     }
     const failures = collectFailures(rules);
     if (!failures.length && !containsUnknown(inputs)) {
-      const mins = ["minUpper", "minLower", "minNumeric", "minSpecial"].reduce((s, f) => s + (inputs[f] as number), 0);
+      const mins = ["minUpper", "minLower", "minNumeric", "minSpecial"].reduce(
+        (s, f) => s + (inputs[f] as number),
+        0,
+      );
       if (mins > (inputs.length as number)) {
-        failures.push({ property: "length", reason: `must be at least the sum of the min* counts (${mins})` });
+        failures.push({
+          property: "length",
+          reason: `must be at least the sum of the min* counts (${mins})`,
+        });
       }
       if (!charSets(inputs).length) {
-        failures.push({ property: "special", reason: "at least one of upper, lower, numeric, special must be true" });
+        failures.push({
+          property: "special",
+          reason: "at least one of upper, lower, numeric, special must be true",
+        });
       }
     }
     return { inputs, failures };
@@ -127,7 +144,12 @@ class RandomId extends ReplaceOnAnyChange {
       inputs,
       failures: collectFailures([
         { path: "byteLength", value: inputs.byteLength, check: intInRange(1, 1024) },
-        { path: "prefix", value: inputs.prefix, check: (v) => (typeof v === "string" ? undefined : "must be a string"), optional: true },
+        {
+          path: "prefix",
+          value: inputs.prefix,
+          check: (v) => (typeof v === "string" ? undefined : "must be a string"),
+          optional: true,
+        },
       ]),
     };
   }
@@ -160,20 +182,26 @@ class TlsPrivateKey extends ReplaceOnAnyChange {
         {
           path: "algorithm",
           value: inputs.algorithm,
-          check: (v) => (v === "RSA" || v === "ECDSA" || v === "ED25519" ? undefined : "must be RSA, ECDSA or ED25519"),
+          check: (v) =>
+            v === "RSA" || v === "ECDSA" || v === "ED25519" ? undefined : "must be RSA, ECDSA or ED25519",
         },
         { path: "rsaBits", value: inputs.rsaBits, check: intInRange(1024, 8192) },
         {
           path: "ecdsaCurve",
           value: inputs.ecdsaCurve,
-          check: (v) => (ECDSA_CURVES.includes(v as string) ? undefined : `must be one of ${ECDSA_CURVES.join(", ")}`),
+          check: (v) =>
+            ECDSA_CURVES.includes(v as string) ? undefined : `must be one of ${ECDSA_CURVES.join(", ")}`,
         },
       ]),
     };
   }
 
   async create(_ctx: CallContext, news: Props): Promise<{ id: string; outputs: Props }> {
-    const { id, ...keys } = await generateKey(news.algorithm as KeyAlgorithm, news.rsaBits as number, news.ecdsaCurve as string);
+    const { id, ...keys } = await generateKey(
+      news.algorithm as KeyAlgorithm,
+      news.rsaBits as number,
+      news.ecdsaCurve as string,
+    );
     return { id, outputs: { ...news, ...keys } };
   }
 }
@@ -211,7 +239,12 @@ interface CommandRun {
 abstract class CommandBase implements EngineProvider {
   readonly secretOutputs = [];
   protected abstract readonly kind: string;
-  protected abstract exec(ctx: CallContext, inputs: Props, command: string, env: Record<string, string>): Promise<CommandRun>;
+  protected abstract exec(
+    ctx: CallContext,
+    inputs: Props,
+    command: string,
+    env: Record<string, string>,
+  ): Promise<CommandRun>;
 
   async check(_ctx: CallContext, _olds: Props, news: Props): Promise<CheckResult> {
     const rules: FieldRule[] = ["create", "update", "delete"].map((f) => ({
@@ -223,14 +256,21 @@ abstract class CommandBase implements EngineProvider {
     return { inputs: withDefaults(news, { addPreviousOutputInEnv: true }), failures: collectFailures(rules) };
   }
 
-  async diff(_ctx: CallContext, _id: string, _oldOutputs: Props, news: Props, oldInputs: Props): Promise<DiffResult> {
+  async diff(
+    _ctx: CallContext,
+    _id: string,
+    _oldOutputs: Props,
+    news: Props,
+    oldInputs: Props,
+  ): Promise<DiffResult> {
     const changed = changedKeys(oldInputs, news);
     const replaces = changed.filter((k) => k === "triggers");
     return { changes: changed.length > 0, replaces, deleteBeforeReplace: false, diffs: changed };
   }
 
   async create(ctx: CallContext, news: Props): Promise<{ id: string; outputs: Props }> {
-    const run = typeof news.create === "string" ? await this.exec(ctx, news, news.create, this.env(news)) : undefined;
+    const run =
+      typeof news.create === "string" ? await this.exec(ctx, news, news.create, this.env(news)) : undefined;
     return { id: `${ctx.name}${crypto.randomBytes(4).toString("hex")}`, outputs: this.outputs(news, run) };
   }
 
@@ -246,7 +286,8 @@ abstract class CommandBase implements EngineProvider {
   }
 
   async delete(ctx: CallContext, _id: string, outputs: Props): Promise<void> {
-    if (typeof outputs.delete === "string") await this.exec(ctx, outputs, outputs.delete, this.env(outputs, outputs));
+    if (typeof outputs.delete === "string")
+      await this.exec(ctx, outputs, outputs.delete, this.env(outputs, outputs));
   }
 
   private env(inputs: Props, previous?: Props): Record<string, string> {
@@ -265,15 +306,28 @@ abstract class CommandBase implements EngineProvider {
 
   protected failure(ctx: CallContext, code: number | string, run: CommandRun): Error {
     const tail = (run.stderr || run.stdout).trim().split("\n").slice(-5).join(" | ");
-    return new Error(redact(`${this.kind} "${ctx.name}": command exited with ${code}: ${tail || "(no output)"}`, ctx.secrets));
+    return new Error(
+      redact(
+        `${this.kind} "${ctx.name}": command exited with ${code}: ${tail || "(no output)"}`,
+        ctx.secrets,
+      ),
+    );
   }
 }
 
 class LocalCommand extends CommandBase {
   protected readonly kind = "local.Command";
 
-  protected exec(ctx: CallContext, inputs: Props, command: string, env: Record<string, string>): Promise<CommandRun> {
-    const interpreter = Array.isArray(inputs.interpreter) && inputs.interpreter.length ? (inputs.interpreter as string[]) : ["/bin/sh", "-c"];
+  protected exec(
+    ctx: CallContext,
+    inputs: Props,
+    command: string,
+    env: Record<string, string>,
+  ): Promise<CommandRun> {
+    const interpreter =
+      Array.isArray(inputs.interpreter) && inputs.interpreter.length
+        ? (inputs.interpreter as string[])
+        : ["/bin/sh", "-c"];
     return new Promise((resolve, reject) => {
       const child = spawn(interpreter[0], [...interpreter.slice(1), command], {
         cwd: typeof inputs.dir === "string" ? inputs.dir : undefined,
@@ -284,12 +338,16 @@ class LocalCommand extends CommandBase {
       const run = { stdout: "", stderr: "" };
       child.stdout.setEncoding("utf8").on("data", (d: string) => (run.stdout += d));
       child.stderr.setEncoding("utf8").on("data", (d: string) => (run.stderr += d));
-      child.on("error", (err) => reject(new Error(redact(`${this.kind} "${ctx.name}": ${err.message}`, ctx.secrets))));
+      child.on("error", (err) =>
+        reject(new Error(redact(`${this.kind} "${ctx.name}": ${err.message}`, ctx.secrets))),
+      );
       child.on("close", (code, signal) => {
         const trimmed = { stdout: run.stdout.replace(/\n$/, ""), stderr: run.stderr.replace(/\n$/, "") };
         if (code === 0) resolve(trimmed);
         else reject(this.failure(ctx, signal ? `signal ${signal}` : `status ${code}`, trimmed));
       });
+      // A command that exits without reading its stdin closes the pipe: not an error.
+      child.stdin.on("error", () => undefined);
       child.stdin.end(typeof inputs.stdin === "string" ? inputs.stdin : "");
     });
   }
@@ -318,10 +376,17 @@ class RemoteCommand extends CommandBase {
     return r;
   }
 
-  protected async exec(ctx: CallContext, inputs: Props, command: string, env: Record<string, string>): Promise<CommandRun> {
+  protected async exec(
+    ctx: CallContext,
+    inputs: Props,
+    command: string,
+    env: Record<string, string>,
+  ): Promise<CommandRun> {
     const c = inputs.connection as Props;
     const hostKey = typeof c.hostKey === "string" ? c.hostKey.trim().split(/\s+/)[1] : undefined;
-    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}; `).join("");
+    const exports = Object.entries(env)
+      .map(([k, v]) => `export ${k}=${shellQuote(v)}; `)
+      .join("");
     const r = await withSsh(
       {
         host: c.host as string,
@@ -331,7 +396,10 @@ class RemoteCommand extends CommandBase {
         hostKeySha256: hostKey ? sshFingerprint(Buffer.from(hostKey, "base64")) : undefined,
         connectTimeoutMs: typeof c.perDialTimeout === "number" ? c.perDialTimeout * 1000 : undefined,
       },
-      { label: `${this.kind} "${ctx.name}"`, attempts: typeof c.dialErrorLimit === "number" ? Math.max(1, c.dialErrorLimit) : 3 },
+      {
+        label: `${this.kind} "${ctx.name}"`,
+        attempts: typeof c.dialErrorLimit === "number" ? Math.max(1, c.dialErrorLimit) : 3,
+      },
       (s) =>
         s.exec(exports + command, {
           stdin: typeof inputs.stdin === "string" ? inputs.stdin : undefined,

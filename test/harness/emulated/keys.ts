@@ -76,7 +76,14 @@ function sshParts(algorithm: KeyAlgorithm, curve: string, priv: crypto.KeyObject
     return {
       keyType,
       publicBlob: Buffer.concat([sshString(keyType), sshMpint(e), sshMpint(n)]),
-      privateFields: Buffer.concat([sshMpint(n), sshMpint(e), sshMpint(d), sshMpint(qi), sshMpint(p), sshMpint(q)]),
+      privateFields: Buffer.concat([
+        sshMpint(n),
+        sshMpint(e),
+        sshMpint(d),
+        sshMpint(qi),
+        sshMpint(p),
+        sshMpint(q),
+      ]),
     };
   }
   const sshCurve = CURVES[curve].ssh!;
@@ -109,7 +116,11 @@ function opensshPrivateKey(parts: SshParts): string {
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
-export async function generateKey(algorithm: KeyAlgorithm, rsaBits: number, ecdsaCurve: string): Promise<KeyOutputs> {
+export async function generateKey(
+  algorithm: KeyAlgorithm,
+  rsaBits: number,
+  ecdsaCurve: string,
+): Promise<KeyOutputs> {
   const generate = require("util").promisify(crypto.generateKeyPair) as (
     type: string,
     opts: object,

@@ -1,6 +1,6 @@
 /**
  * A small dynamic provider for the harness self-test: one file per resource. Each method appends
- * "<method> <pid>" to the file named by HARNESS_SELFTEST_MARKER, so tests can prove which process
+ * "<method> <pid> <path>" to the file named by HARNESS_SELFTEST_MARKER, so tests can prove which process
  * ran it. Content "FAIL" makes create fail; "PARTIAL" makes it write the file, then fail half-way.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -12,36 +12,41 @@ export interface FileInputs {
   content: string;
 }
 
-function mark(method: string): void {
+function mark(method: string, path: unknown): void {
   const fs = require("fs") as typeof import("fs");
   const marker = process.env.HARNESS_SELFTEST_MARKER;
-  if (marker) fs.appendFileSync(marker, `${method} ${process.pid}\n`);
+  if (marker) fs.appendFileSync(marker, `${method} ${process.pid} ${path}\n`);
 }
 
 const fileProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: FileInputs, news: FileInputs) {
-    mark("check");
+    mark("check", news.path);
     const failures = collectFailures([
       {
         path: "path",
         value: news.path,
         check: (v) => (typeof v === "string" && v.startsWith("/") ? undefined : "must be an absolute path"),
       },
-      { path: "content", value: news.content, check: (v) => (typeof v === "string" ? undefined : "must be a string") },
+      {
+        path: "content",
+        value: news.content,
+        check: (v) => (typeof v === "string" ? undefined : "must be a string"),
+      },
     ]);
     return { inputs: news, failures };
   },
 
   async diff(_id: string, olds: FileInputs, news: FileInputs) {
-    mark("diff");
+    mark("diff", news.path);
     return diffFields(olds as never, news as never, { replaceOn: ["path"], updateOn: ["content"] });
   },
 
   async create(inputs: FileInputs) {
-    mark("create");
+    mark("create", inputs.path);
     const fs = require("fs") as typeof import("fs");
     const crypto = require("crypto") as typeof import("crypto");
-    if (inputs.content === "FAIL") throw new Error(`File "${inputs.path}": create refused content FAIL (test)`);
+    if (inputs.content === "FAIL")
+      throw new Error(`File "${inputs.path}": create refused content FAIL (test)`);
     fs.writeFileSync(inputs.path, inputs.content);
     const id = `${inputs.path}#${crypto.randomBytes(4).toString("hex")}`;
     if (inputs.content === "PARTIAL") {
@@ -50,25 +55,29 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
         content: inputs.content,
       });
     }
-    return { id, outs: plainOutputs({ path: inputs.path, content: inputs.content }) };
+    return {
+      id,
+      outs: plainOutputs({ path: inputs.path, content: inputs.content, size: inputs.content.length }),
+    };
   },
 
   async read(id: string, props: FileInputs) {
-    mark("read");
+    mark("read", props.path);
     const fs = require("fs") as typeof import("fs");
     if (!fs.existsSync(props.path)) return {};
-    return { id, props: { ...props, content: fs.readFileSync(props.path, "utf8") } };
+    const content = fs.readFileSync(props.path, "utf8");
+    return { id, props: { ...props, content, size: content.length } };
   },
 
   async update(_id: string, _olds: FileInputs, news: FileInputs) {
-    mark("update");
+    mark("update", news.path);
     const fs = require("fs") as typeof import("fs");
     fs.writeFileSync(news.path, news.content);
-    return { outs: plainOutputs({ path: news.path, content: news.content }) };
+    return { outs: plainOutputs({ path: news.path, content: news.content, size: news.content.length }) };
   },
 
   async delete(_id: string, props: FileInputs) {
-    mark("delete");
+    mark("delete", props.path);
     const fs = require("fs") as typeof import("fs");
     fs.rmSync(props.path, { force: true });
   },
@@ -82,8 +91,17 @@ export interface FileArgs {
 export class File extends pulumi.dynamic.Resource {
   declare readonly path: pulumi.Output<string>;
   declare readonly content: pulumi.Output<string>;
+  /** Computed by the provider (not an input): unknown in a preview of a create, update or replace. */
+  declare readonly size: pulumi.Output<number>;
 
   constructor(name: string, args: FileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(fileProvider, name, { path: args.path, content: args.content }, opts, "selftest", "File");
+    super(
+      fileProvider,
+      name,
+      { path: args.path, content: args.content, size: undefined },
+      opts,
+      "selftest",
+      "File",
+    );
   }
 }

@@ -4,6 +4,7 @@
  * component), and optionally a RandomPassword and a tls PrivateKey.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { File } from "./file-provider";
@@ -21,7 +22,8 @@ const group = spec.files.some((f) => f.inGroup) ? new Group("group") : undefined
 const files = new Map<string, File>();
 for (const f of spec.files) {
   const dep = f.after ? files.get(f.after) : undefined;
-  if (f.after && !dep) throw new Error(`spec: file ${f.name} is after ${f.after}, which comes later or not at all`);
+  if (f.after && !dep)
+    throw new Error(`spec: file ${f.name} is after ${f.after}, which comes later or not at all`);
   const content: pulumi.Input<string> = dep ? pulumi.interpolate`${f.content} after ${dep.path}` : f.content;
   files.set(
     f.name,
@@ -36,6 +38,7 @@ for (const f of spec.files) {
 const outputs: Record<string, unknown> = {
   programPid: process.pid,
   paths: Object.fromEntries([...files].map(([name, file]) => [name, file.path])),
+  sizes: Object.fromEntries([...files].map(([name, file]) => [name, file.size])),
 };
 if (spec.password) {
   const pw = new random.RandomPassword("password", spec.password);
@@ -48,5 +51,10 @@ if (spec.key) {
   outputs.publicKeyOpenssh = key.publicKeyOpenssh;
   outputs.fingerprint = key.publicKeyFingerprintSha256;
 }
+
+if (spec.command) {
+  outputs.commandStdout = new command.local.Command("command", spec.command).stdout;
+}
+pulumi.log.info(`selftest program ran with ${spec.files.length} files`);
 
 export = outputs;

@@ -16,4 +16,6 @@ export interface Spec {
   files: FileSpec[];
   password?: { length: number; special?: boolean };
   key?: "ED25519" | "RSA" | "ECDSA";
+  /** A local.Command with these create/delete commands. */
+  command?: { create: string; delete?: string };
 }
