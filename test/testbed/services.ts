@@ -8,5 +8,6 @@
 import type { TestbedService } from "./types";
 import { zerotierService } from "./zerotier/service";
 import { libvirtService } from "./libvirt";
+import { core0Service } from "./core0-emulator/service";
 
-export const services: TestbedService[] = [zerotierService, libvirtService];
+export const services: TestbedService[] = [zerotierService, libvirtService, core0Service];
