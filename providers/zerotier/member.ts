@@ -303,7 +303,14 @@ export class ZerotierMember extends pulumi.dynamic.Resource {
     super(
       zerotierMemberProvider,
       name,
-      { ...args, token: pulumi.secret(args.token), assignedIps: undefined },
+      // Every declared output is seeded, or it would not exist on the resource when not given.
+      {
+        name: undefined,
+        authorized: undefined,
+        ...args,
+        token: pulumi.secret(args.token),
+        assignedIps: undefined,
+      },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] },
       "zerotier",
       "Member",

@@ -358,7 +358,20 @@ export class ZerotierNetwork extends pulumi.dynamic.Resource {
     super(
       zerotierNetworkProvider,
       name,
-      { ...args, name: args.name ?? name, token: pulumi.secret(args.token), networkId: undefined },
+      // Every declared output is seeded, or it would not exist on the resource when not given.
+      {
+        description: undefined,
+        private: undefined,
+        ipAssignmentPools: undefined,
+        routes: undefined,
+        v4AutoAssign: undefined,
+        dns: undefined,
+        flowRules: undefined,
+        ...args,
+        name: args.name ?? name,
+        token: pulumi.secret(args.token),
+        networkId: undefined,
+      },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] },
       "zerotier",
       "Network",
