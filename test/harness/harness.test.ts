@@ -20,6 +20,16 @@ interface Fixture {
   setSpec(spec: Spec): void;
 }
 
+const made: Fixture[] = [];
+
+/** Stops the fixtures' processes and removes their temp dirs. */
+async function cleanUp(): Promise<void> {
+  for (const f of made.splice(0)) {
+    await f.h.close();
+    fs.rmSync(f.dir, { recursive: true, force: true });
+  }
+}
+
 function fixture(stack: string, spec: Spec): Fixture {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-harness-selftest-"));
   const marker = path.join(dir, "marker");
@@ -31,7 +41,9 @@ function fixture(stack: string, spec: Spec): Fixture {
     env: { HARNESS_SELFTEST_MARKER: marker },
     config: { "selftest:spec": JSON.stringify(spec) },
   });
-  return { dir, marker, h, setSpec: (s) => h.setConfig("selftest:spec", JSON.stringify(s)) };
+  const f: Fixture = { dir, marker, h, setSpec: (s) => h.setConfig("selftest:spec", JSON.stringify(s)) };
+  made.push(f);
+  return f;
 }
 
 function file(dir: string, name: string, extra: Partial<FileSpec> = {}): FileSpec {
@@ -80,7 +92,7 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     f.setSpec(spec);
     first = await f.h.up();
   });
-  after(() => f.h.close());
+  after(cleanUp);
 
   it("up creates every resource, in dependency order, and records them in state", () => {
     assert.deepStrictEqual(first.errors, []);
@@ -306,6 +318,8 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
 });
 
 describe("engine harness: failures", function () {
+  after(cleanUp);
+
   it("a failing create keeps its successful siblings in state and stops its dependents", async () => {
     const f = fixture("fail", { files: [] });
     const good = file(f.dir, "good");
@@ -313,7 +327,6 @@ describe("engine harness: failures", function () {
     const child = file(f.dir, "child", { after: "bad" });
     f.setSpec({ files: [good, bad, child] });
     const r = await f.h.up();
-    await f.h.close();
     assert.strictEqual(r.failed, true);
     assert.ok(
       r.errors.some((e) => /::bad: create failed: .*refused content FAIL/.test(e)),
@@ -330,13 +343,23 @@ describe("engine harness: failures", function () {
   it("a check failure names the property and the reason", async () => {
     const f = fixture("check", { files: [{ name: "rel", path: "relative/path.txt", content: "x" }] });
     const r = await f.h.up();
-    await f.h.close();
     assert.strictEqual(r.failed, true);
     assert.ok(
       r.errors.some((e) => e.includes("::rel: check failed: path: must be an absolute path")),
       r.errors.join("\n"),
     );
     assert.throws(() => findResource(f.h.state(), "::rel"));
+  });
+
+  it("a program that throws fails the run with its error, and preview writes nothing", async () => {
+    const f = fixture("throws", { files: [{ name: "x", path: "/tmp/x", content: "x", after: "nope" }] });
+    const r = await f.h.preview();
+    assert.strictEqual(r.failed, true);
+    assert.ok(
+      r.errors.some((e) => e.includes("spec: file x is after nope")),
+      r.errors.join("\n"),
+    );
+    assert.strictEqual(f.h.stateText(), "");
   });
 
   it("a partial create is recorded as pending and the next up finishes it with Update", async () => {
@@ -355,7 +378,6 @@ describe("engine harness: failures", function () {
 
     resetMarker(f);
     const u = await f.h.upOk();
-    await f.h.close();
     assert.strictEqual(ops(u).p, "update", "the engine updates a resource with init errors");
     assert.ok(markerLines(f).some((l) => l.method === "update"));
     const done = findResource(f.h.state(), "::p");

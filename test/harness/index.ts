@@ -213,13 +213,15 @@ export class Harness {
   ): Promise<RunResult> {
     const logParts: string[] = [];
     const log = (text: string): void => void logParts.push(text);
-    const engine = await EngineService.start((severity, message) => {
+    const errors: string[] = [];
+    const engine = await EngineService.start((severity, message, urn) => {
       if (severity !== "debug") log(`${severity}: ${message}\n`);
+      // `pulumi.log.error` fails the run, as under the CLI.
+      if (severity === "error") errors.push(urn ? `${urn}: ${message}` : message);
     });
     const running: { stop(): Promise<void> }[] = [engine];
     this.running = running;
     const { config } = this.plainConfig();
-    const errors: string[] = [];
     let d: Deployment | undefined;
     try {
       d = new Deployment({
