@@ -4,6 +4,7 @@
  * records steps and errors, and keeps the state file current after every completed step.
  */
 import { jsonEqual } from "../../providers/shared/dynamic";
+import { redact } from "../../providers/shared/errors";
 import { changedKeys, emulatedProvider, EMULATED_TYPES } from "./emulated";
 import { EngineProvider, ResourceInitError, CallContext } from "./provider";
 import type { Registration } from "./program-runner";
@@ -46,6 +47,8 @@ export interface DeploymentOptions {
   replace?: Set<string>;
   /** Starts (once) the dynamic-provider host for this operation. */
   dynamicHost: () => Promise<EngineProvider>;
+  /** Secret config values: kept out of every error message, like secret inputs and outputs. */
+  configSecrets?: string[];
 }
 
 const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
@@ -186,16 +189,19 @@ export class Deployment {
         this.setLive(failure.partial);
         this.save();
       }
-      this.errors.push(...failure.messages);
+      const secrets = [...secretStrings(reg.object), ...secretStrings(this.old.get(urn)?.outputs ?? {})];
+      const messages = failure.messages.map((m) => this.redact(m, secrets));
+      this.errors.push(...messages);
       this.steps.push({
         urn,
         type: reg.type,
         op: attempted.op,
         diffs: attempted.diffs,
-        error: failure.message,
+        error: messages.join("; "),
       });
       this.cancelled = true;
-      throw failure;
+      // What the program sees (and may echo in its own errors) is the redacted text.
+      throw new Error(messages.join("; "));
     }
   }
 
@@ -416,7 +422,10 @@ export class Deployment {
           this.save();
           this.step(entry, changed.length ? "refresh-update" : "same", changed);
         } catch (err) {
-          const msg = `${r.urn}: refresh failed: ${(err as Error).message}`;
+          const msg = this.redact(
+            `${r.urn}: refresh failed: ${(err as Error).message}`,
+            this.ctxFor(r).secrets,
+          );
           this.errors.push(msg);
           this.steps.push({ urn: r.urn, type: r.type, op: "refresh-update", diffs: [], error: msg });
         }
@@ -460,7 +469,7 @@ export class Deployment {
       if (recordStep) this.step(r, "delete", []);
       return true;
     } catch (err) {
-      const msg = `${r.urn}: delete failed: ${(err as Error).message}`;
+      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`, this.ctxFor(r).secrets);
       this.errors.push(msg);
       this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
       this.cancelled = true;
@@ -475,6 +484,11 @@ export class Deployment {
   startDynamicHost(): void {
     this.host ??= this.o.dynamicHost();
     this.host.catch(() => undefined);
+  }
+
+  /** Blanks secret values (the resource's and the stack config's) out of a message. */
+  private redact(message: string, secrets: string[]): string {
+    return redact(message, [...secrets, ...(this.o.configSecrets ?? [])]);
   }
 
   private ctxFor(r: StateResource): CallContext {

@@ -320,18 +320,19 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
 describe("engine harness: failures", function () {
   after(cleanUp);
 
-  it("a failing create keeps its successful siblings in state and stops its dependents", async () => {
+  it("a failing create keeps its successful siblings in state, stops its dependents, redacts secrets", async () => {
     const f = fixture("fail", { files: [] });
     const good = file(f.dir, "good");
-    const bad = file(f.dir, "bad", { content: "FAIL" });
+    const bad = file(f.dir, "bad", { content: "FAIL s3cr3t-value", secret: true });
     const child = file(f.dir, "child", { after: "bad" });
     f.setSpec({ files: [good, bad, child] });
     const r = await f.h.up();
     assert.strictEqual(r.failed, true);
     assert.ok(
-      r.errors.some((e) => /::bad: create failed: .*refused content FAIL/.test(e)),
+      r.errors.some((e) => /::bad: create failed: .*refused "\[secret\]"/.test(e)),
       r.errors.join("\n"),
     );
+    assert.ok(!r.errors.join("\n").includes("s3cr3t-value"), "a secret input leaked into an error");
     assert.strictEqual(ops(r).good, "create");
     assert.ok(r.steps.find((s) => s.urn.endsWith("::bad"))!.error);
     assert.strictEqual(ops(r).child, undefined, "the dependent never ran");

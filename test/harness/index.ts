@@ -221,7 +221,7 @@ export class Harness {
     });
     const running: { stop(): Promise<void> }[] = [engine];
     this.running = running;
-    const { config } = this.plainConfig();
+    const { config, secretKeys } = this.plainConfig();
     let d: Deployment | undefined;
     try {
       d = new Deployment({
@@ -230,6 +230,7 @@ export class Harness {
         stack: this.opts.stack,
         store: this.store,
         replace,
+        configSecrets: secretKeys.map((k) => config[k]),
         dynamicHost: async () => {
           const host = await DynamicProviderHost.start({
             repoRoot: REPO_ROOT,

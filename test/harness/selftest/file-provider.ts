@@ -1,7 +1,7 @@
 /**
  * A small dynamic provider for the harness self-test: one file per resource. Each method appends
  * "<method> <pid> <path>" to the file named by HARNESS_SELFTEST_MARKER, so tests can prove which process
- * ran it. Content "FAIL" makes create fail; "PARTIAL" makes it write the file, then fail half-way.
+ * ran it. Content starting with "FAIL" makes create fail; "PARTIAL" makes it write the file, then fail half-way.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { diffFields, partialCreateError, plainOutputs } from "../../../providers/shared/dynamic";
@@ -45,8 +45,10 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
     mark("create", inputs.path);
     const fs = require("fs") as typeof import("fs");
     const crypto = require("crypto") as typeof import("crypto");
-    if (inputs.content === "FAIL")
-      throw new Error(`File "${inputs.path}": create refused content FAIL (test)`);
+    // The message quotes the content on purpose: the engine must redact it when it is secret.
+    if (inputs.content.startsWith("FAIL")) {
+      throw new Error(`File "${inputs.path}": create refused "${inputs.content}"`);
+    }
     fs.writeFileSync(inputs.path, inputs.content);
     const id = `${inputs.path}#${crypto.randomBytes(4).toString("hex")}`;
     if (inputs.content === "PARTIAL") {
