@@ -83,7 +83,12 @@ export function buildEnv(sel: StackSelection) {
     },
     deployKey,
     groupKeys: keyGroup.keys,
-    zerotier: { ...zerotierApi, networkId: network.networkId },
+    zerotier: {
+      ...zerotierApi,
+      networkId: network.networkId,
+      address: cfg.buildHost.zerotierIp,
+      timeoutSec: cfg.zerotier.timeoutSec,
+    },
     zerotierInstallCommand: cfg.buildHost.zerotierInstallCommand,
     firewallConfirmTimeoutSec: cfg.buildHost.firewallConfirmTimeoutSec,
     telegram,

@@ -8,6 +8,7 @@ import {
   hostname,
   httpUrl,
   intInRange,
+  ipv4,
   nonEmptyString,
   parseIPv4,
   sshPublicKey,
@@ -29,6 +30,8 @@ export interface ZerotierSettings {
   networkName: string;
   pools: { start: string; end: string }[];
   routes: string[];
+  /** Seconds to wait for SSH over ZeroTier. */
+  timeoutSec?: number;
 }
 
 export type KeySourceSettings =
@@ -45,6 +48,8 @@ export type KeySourceSettings =
 
 export interface BuildHostSettings {
   name: string;
+  /** Fixed ZeroTier address of the host (outside the auto-assign pools). */
+  zerotierIp: string;
   address: string;
   port: number;
   user: string;
@@ -74,6 +79,21 @@ function stringList(r: ConfigReader, key: string): string[] | undefined {
   return v as string[];
 }
 
+function ipv4FromNumber(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** True when the range a..b (numeric IPv4) lies inside one of the CIDRs. */
+function inAnyRoute(a: number, b: number, routes: string[]): boolean {
+  return routes.some((c) => {
+    if (cidr(c)) return false;
+    const [ip, bits] = c.split("/");
+    const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+    const net = (parseIPv4(ip)! & mask) >>> 0;
+    return (a & mask) >>> 0 === net && (b & mask) >>> 0 === net;
+  });
+}
+
 /** Parses `start-end` pools and checks each lies inside a route. */
 function parsePools(r: ConfigReader, pools: string[], routes: string[]): { start: string; end: string }[] {
   const out: { start: string; end: string }[] = [];
@@ -92,14 +112,7 @@ function parsePools(r: ConfigReader, pools: string[], routes: string[]): { start
       r.problem(`zerotierPools[${i}]`, `"${p}" starts after it ends; swap the two addresses`);
       return;
     }
-    const inside = routes.some((c) => {
-      if (cidr(c)) return false;
-      const [ip, bits] = c.split("/");
-      const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-      const net = (parseIPv4(ip)! & mask) >>> 0;
-      return (a & mask) >>> 0 === net && (b & mask) >>> 0 === net;
-    });
-    if (!inside)
+    if (!inAnyRoute(a, b, routes))
       r.problem(
         `zerotierPools[${i}]`,
         `"${p}" is not inside any of zerotierRoutes (${routes.join(", ")}); add a route that contains it`,
@@ -145,6 +158,13 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     pools: [],
     routes,
   };
+  const ztTimeout = r.string("zerotierTimeoutSec");
+  if (ztTimeout !== undefined) {
+    const n = Number(ztTimeout);
+    if (intInRange(5, 3600)(n))
+      r.problem("zerotierTimeoutSec", "must be a whole number of seconds from 5 to 3600");
+    else zerotier.timeoutSec = n;
+  }
   zerotier.pools = parsePools(r, stringList(r, "zerotierPools") ?? ["10.147.17.10-10.147.17.250"], routes);
 
   const source = r.string("keySource", { default: "itsyouonline" })!;
@@ -185,10 +205,33 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     keySource = { kind: "inline", keys: inline };
   }
 
+  // The host's fixed ZeroTier address: default the first address of the first route, which the
+  // default pool leaves free (fixed addresses must stay outside the auto-assign pools).
+  const firstRoute = routes.find((c) => !cidr(c));
+  const defaultZtIp = firstRoute ? ipv4FromNumber((parseIPv4(firstRoute.split("/")[0])! >>> 0) + 1) : "";
+  const hostZtIp = r.string("buildHostZerotierIp", { check: ipv4, default: defaultZtIp })!;
+  const hostZtNum = parseIPv4(hostZtIp);
+  if (hostZtNum !== undefined) {
+    if (!inAnyRoute(hostZtNum, hostZtNum, routes)) {
+      r.problem(
+        "buildHostZerotierIp",
+        `${hostZtIp} is not inside any of zerotierRoutes (${routes.join(", ")})`,
+      );
+    }
+    zerotier.pools.forEach((p, i) => {
+      if (hostZtNum >= parseIPv4(p.start)! && hostZtNum <= parseIPv4(p.end)!) {
+        r.problem(
+          "buildHostZerotierIp",
+          `${hostZtIp} is inside zerotierPools[${i}] (${p.start}-${p.end}); pick a fixed address outside the auto-assign pools`,
+        );
+      }
+    });
+  }
   const port = Number(r.string("buildHostPort", { default: "22" }));
   if (intInRange(1, 65535)(port)) r.problem("buildHostPort", "must be a TCP port from 1 to 65535");
   const buildHost: BuildHostSettings = {
     name: r.string("buildHostName", { required: true, example: "ovh4", check: hostname }) ?? "",
+    zerotierIp: hostZtIp,
     address: r.string("buildHostAddress", { required: true, example: "203.0.113.10", check: hostname }) ?? "",
     port,
     user: r.string("buildHostUser", { default: "root", check: nonEmptyString })!,

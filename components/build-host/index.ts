@@ -4,7 +4,7 @@
  *
  * Reads top-down, in the order the seed gives:
  * 1. join the ZeroTier network (installs zerotier-one if missing; first contact pins the host key);
- * 2. authorise the member through the ZeroTier API and wait for its IP;
+ * 2. authorise the member through the ZeroTier API with its fixed address;
  * 3. authorise the SSH key group plus the deploy key (managed block in root's authorized_keys);
  * 4. prove SSH over ZeroTier with the deploy key, then ufw: SSH only on the ZeroTier interface,
  *    applied with a dead-man switch, verified from outside;
@@ -40,11 +40,17 @@ export interface BuildHostArgs {
   /** The build network and how to reach its API (token secret). Required. */
   zerotier: {
     networkId: pulumi.Input<string>;
+    /**
+     * The host's fixed address on the network (a managed member IP, outside the auto-assign pools).
+     * Fixed so it is known before the host joins: every resource on the host can try it first and
+     * fall back to the bootstrap address, before and after ufw closes the latter. Required.
+     */
+    address: pulumi.Input<string>;
     backend: pulumi.Input<"central" | "controller">;
     apiUrl: pulumi.Input<string>;
     token: pulumi.Input<string>;
-    /** How long to wait for the member's IP. Default 120 s (ZeroTier takes seconds to minutes). */
-    ipTimeoutSec?: number;
+    /** How long to wait for SSH over ZeroTier to answer. Default 120 s (seconds to minutes in the field). */
+    timeoutSec?: number;
   };
   /** Command that installs and starts zerotier-one when missing. Default: apt package `zerotier-one`. */
   zerotierInstallCommand?: pulumi.Input<string>;
@@ -70,24 +76,31 @@ export class BuildHost extends pulumi.ComponentResource {
     const env = args.envNumber;
     const port = args.bootstrap.port ?? 22;
     const bootstrapAddress = { host: args.bootstrap.address, port };
+    const zerotierAddress = { host: args.zerotier.address, port };
+    this.zerotierIp = pulumi.output(args.zerotier.address);
 
-    // 1. Join the network over the bootstrap address; pins the host key.
+    // Every step tries ZeroTier first (the only way in once ufw is on), then the bootstrap address;
+    // the deploy key first (authorised from step 3 on), then the bootstrap key.
+    const access = (hostKeySha256: pulumi.Input<string | undefined>) =>
+      pulumi.output({
+        addresses: [zerotierAddress, bootstrapAddress],
+        user: args.bootstrap.user ?? "root",
+        privateKeys: [args.deployKey.privateKeyOpenssh, args.bootstrap.privateKey],
+        hostKeySha256,
+      }) as pulumi.Output<HostConnection>;
+
+    // 1. Join the network; the first contact pins the host key (unless configured).
     const join = new ZerotierHostJoin(
       `${name}-zerotier-join`,
       {
-        connection: pulumi.output({
-          addresses: [bootstrapAddress],
-          user: args.bootstrap.user ?? "root",
-          privateKeys: [args.bootstrap.privateKey],
-          hostKeySha256: args.bootstrap.hostKeySha256,
-        }) as pulumi.Output<HostConnection>,
+        connection: access(args.bootstrap.hostKeySha256),
         networkId: args.zerotier.networkId,
         installCommand: args.zerotierInstallCommand,
       },
       child,
     );
 
-    // 2. Authorise it and wait for its IP.
+    // 2. Authorise it, with its fixed address.
     const member = new ZerotierMember(
       `${name}-member`,
       {
@@ -99,21 +112,11 @@ export class BuildHost extends pulumi.ComponentResource {
         name: pulumi.interpolate`${args.hostName}-build-${env}`,
         description: `g8os build environment ${env}: physical KVM host`,
         authorized: true,
-        waitForIp: { timeoutMs: (args.zerotier.ipTimeoutSec ?? 120) * 1000 },
+        ipAssignments: [args.zerotier.address],
       },
       child,
     );
-    this.zerotierIp = member.assignedIps.apply(
-      (ips) => ips.find((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)) ?? ips[0],
-    );
-
-    // From here on: ZeroTier first, bootstrap address as the fallback; deploy key first.
-    const managed = pulumi.output({
-      addresses: [{ host: this.zerotierIp, port }, bootstrapAddress],
-      user: args.bootstrap.user ?? "root",
-      privateKeys: [args.deployKey.privateKeyOpenssh, args.bootstrap.privateKey],
-      hostKeySha256: join.hostKeySha256,
-    }) as pulumi.Output<HostConnection>;
+    const managed = access(join.hostKeySha256);
 
     // 3. Who may log in: the group and the stack's deploy key.
     const keys = new AuthorizedKeys(
@@ -137,8 +140,9 @@ export class BuildHost extends pulumi.ComponentResource {
         interfaceName: join.interfaceName,
         sshPort: port,
         confirmTimeoutSec: args.firewallConfirmTimeoutSec,
+        reachTimeoutSec: args.zerotier.timeoutSec,
       },
-      { ...child, dependsOn: [keys] },
+      { ...child, dependsOn: [keys, member] },
     );
 
     // 5. Tell the build group. Nothing depends on the message: a failed post fails only itself.

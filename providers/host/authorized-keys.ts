@@ -9,7 +9,7 @@ import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
 import { shellQuote, type SshSession } from "../shared/ssh";
 import { collectFailures, nonEmptyString, sshPublicKey } from "../shared/validate";
 import { readManagedBlock, setManagedBlock } from "./authorized-keys-block";
-import { connectionFailures, onHost, type HostConnection } from "./connection";
+import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
 
 export interface AuthorizedKeysInputs {
   /** How to reach the host (secret: carries private keys). */
@@ -45,9 +45,16 @@ async function load(s: SshSession, user: string): Promise<{ path: string; conten
   return { path, content: (await s.readFile(path)) ?? "" };
 }
 
+/** Trimmed, first occurrence kept: the form written to the host and kept in state. */
+function normalizeKeys(keys: string[]): string[] {
+  const out: string[] = [];
+  for (const k of keys.map((x) => x.trim())) if (!out.includes(k)) out.push(k);
+  return out;
+}
+
 async function apply(name: string, inputs: AuthorizedKeysInputs): Promise<AuthorizedKeysOutputs> {
   const user = inputs.user ?? "root";
-  const keys = [...new Set(inputs.keys.map((k) => k.trim()))];
+  const keys = normalizeKeys(inputs.keys);
   return onHost(inputs.connection, resourceLabel(KIND, name), async (s) => {
     const { path, content } = await load(s, user);
     const next = setManagedBlock(content, inputs.block, keys);
@@ -60,7 +67,7 @@ async function apply(name: string, inputs: AuthorizedKeysInputs): Promise<Author
       await s.writeFile(path, next, "0600", { step: `write ${path}` });
       await s.exec(`chown ${shellQuote(user)} ${shellQuote(path)}`, { write: true, step: `chown ${path}` });
     }
-    return plainOutputs({ ...inputs, user, keys, path });
+    return plainOutputs({ ...inputs, keys, path });
   });
 }
 
@@ -90,7 +97,8 @@ export const authorizedKeysProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id, olds, news) {
     // Keys and user change in place; a new block name is a different block: replace (old one removed).
-    const d = diffFields(olds, news, { updateOn: ["keys", "user", "connection"], replaceOn: ["block"] });
+    const wanted = Array.isArray(news.keys) ? { ...news, keys: normalizeKeys(news.keys) } : news;
+    const d = diffFields(olds, wanted, { updateOn: ["keys", "user", "connection"], replaceOn: ["block"] });
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
   },
 
@@ -105,7 +113,7 @@ export const authorizedKeysProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props) {
     const p = props as AuthorizedKeysOutputs;
-    return onHost(p.connection, resourceLabel(KIND, p.block), async (s) => {
+    return readOnHost(p.connection, resourceLabel(KIND, p.block), { id, props }, async (s) => {
       const { content } = await load(s, p.user ?? "root");
       const keys = readManagedBlock(content, p.block);
       // Block gone: report the resource as gone so the next `up` writes it again.

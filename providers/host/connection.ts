@@ -92,3 +92,29 @@ export function connectionFailures(path: string, c: unknown): CheckFailure[] {
   }
   return failures;
 }
+
+/**
+ * For `read` (refresh): runs `fn` on the host, but when the host cannot be reached at all keeps
+ * what state says, with a warning, instead of failing. A host cut off from ZeroTier (member
+ * deauthorised, network deleted outside) must not block `pulumi refresh` / `up --refresh`: the
+ * ZeroTier resources' own refresh reports the cause, and the next `up` repairs it.
+ */
+export async function readOnHost<T>(
+  c: HostConnection,
+  label: string,
+  keep: T,
+  fn: (s: SshSession) => Promise<T>,
+): Promise<T> {
+  let connected = false;
+  try {
+    return await onHost(c, label, (s) => {
+      connected = true;
+      return fn(s);
+    });
+  } catch (err) {
+    if (connected) throw err;
+    const msg = (err as { message?: string })?.message ?? String(err);
+    console.error(`warning: ${label}: host not reachable, state kept as it was (${msg})`);
+    return keep;
+  }
+}

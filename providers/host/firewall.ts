@@ -15,7 +15,7 @@ import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic"
 import { tcpProbe } from "../shared/net";
 import { pollUntil } from "../shared/retry";
 import { collectFailures, intInRange, ipv4, nonEmptyString } from "../shared/validate";
-import { connectionFailures, onHost, type HostConnection } from "./connection";
+import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
 import {
   armDeadManCommand,
   backupCommand,
@@ -202,7 +202,7 @@ export const zerotierOnlySshProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props) {
     const p = props as ZerotierOnlySshOutputs;
-    return onHost(p.connection, resourceLabel(KIND, p.zerotierAddress), async (s) => {
+    return readOnHost(p.connection, resourceLabel(KIND, p.zerotierAddress), { id, props }, async (s) => {
       const st = parseUfwStatus(
         (await s.exec("ufw status verbose", { step: "ufw status" })).stdout,
         policyOf(p),

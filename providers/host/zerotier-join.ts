@@ -4,7 +4,7 @@
  * contact, so it pins the SSH host key (`hostKeySha256` output) that later resources verify.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { OperationError, resourceLabel } from "../shared/errors";
+import { errorMessage, OperationError, resourceLabel } from "../shared/errors";
 import { diffFields, plainOutputs } from "../shared/dynamic";
 import type { SshSession } from "../shared/ssh";
 import { collectFailures, hexId, nonEmptyString } from "../shared/validate";
@@ -15,7 +15,7 @@ import {
   zerotierNetworkStatus,
   zerotierNodeInfo,
 } from "../zerotier/node";
-import { connectionFailures, onHost, type HostConnection } from "./connection";
+import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
 
 /**
  * Default install: the `zerotier-one` package from the host's apt sources (add ZeroTier's apt
@@ -104,7 +104,18 @@ export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(_id, olds, news) {
     const o = olds as ZerotierHostJoinOutputs;
-    const outs = await apply(news.networkId, news as ZerotierHostJoinInputs, o.hostKeySha256);
+    const outs = await apply(news.networkId, news as ZerotierHostJoinInputs, o.hostKeySha256).catch(
+      (err: unknown) => {
+        if (o.networkId === news.networkId) throw err;
+        // Moving networks needs the host, which may only accept SSH over the old network.
+        throw new OperationError(
+          resourceLabel(KIND, news.networkId),
+          `move the host from ZeroTier network ${o.networkId} to ${news.networkId}`,
+          errorMessage(err),
+          `the host accepts SSH only over ${o.networkId}; if that network is gone for good, open the host's console, run \`ufw disable\`, then \`pulumi up\` again`,
+        );
+      },
+    );
     // Moving to another network: leave the old one so the host is not on two build networks.
     if (o.networkId !== outs.networkId) {
       await onHost(
@@ -119,7 +130,7 @@ export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props) {
     const p = props as ZerotierHostJoinOutputs;
     const conn = { ...p.connection, hostKeySha256: p.connection.hostKeySha256 ?? p.hostKeySha256 };
-    return onHost(conn, resourceLabel(KIND, p.networkId), async (s) => {
+    return readOnHost(conn, resourceLabel(KIND, p.networkId), { id, props }, async (s) => {
       const info = await zerotierNodeInfo(s).catch(() => undefined);
       const net = info ? await zerotierNetworkStatus(s, p.networkId) : undefined;
       return { id, props: { ...p, nodeId: info?.nodeId ?? p.nodeId, joined: !!net } };

@@ -5,6 +5,8 @@
  * See docs/ARCHITECTURE.md ("Writing a provider") for the rules these helpers encode.
  */
 
+import { errorMessage } from "./errors";
+
 /** What an unresolved input looks like inside check/diff during a preview, whatever its type. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -95,7 +97,7 @@ export function partialCreateError(
   id: string,
   properties: Record<string, unknown>,
 ): Error & { id: string; properties: Record<string, unknown>; reasons: string[] } {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   const e = new Error(message) as Error & {
     id: string;
     properties: Record<string, unknown>;

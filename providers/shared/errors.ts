@@ -59,3 +59,15 @@ export function redact(message: string, secrets: ReadonlyArray<string | undefine
   }
   return out;
 }
+
+/**
+ * The message of anything thrown. Duck-typed on purpose: inside the dynamic-provider host, errors
+ * from node_modules come from another realm than the serialized code's `Error`, so `instanceof Error`
+ * is false for them (and the message would print as "[object Object]").
+ */
+export function errorMessage(err: unknown): string {
+  if (err && typeof err === "object" && typeof (err as { message?: unknown }).message === "string") {
+    return (err as { message: string }).message;
+  }
+  return String(err);
+}

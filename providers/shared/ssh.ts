@@ -9,7 +9,7 @@
  * Plain module: no Pulumi imports, because dynamic providers inline it by value.
  * node-ssh is required inside functions so the serialized provider emits `require("node-ssh")`.
  */
-import { OperationError, redact } from "./errors";
+import { errorMessage, OperationError, redact } from "./errors";
 import { retry } from "./retry";
 import { trace } from "./trace";
 
@@ -179,7 +179,7 @@ export async function withSsh<T>(
         "the host was reinstalled or someone is intercepting; if reinstalled, replace the resource so the key is pinned anew",
       );
     }
-    const msg = redact(err instanceof Error ? err.message : String(err), [target.privateKey]);
+    const msg = redact(errorMessage(err), [target.privateKey]);
     const auth = /authentication/i.test(msg);
     throw new OperationError(
       opts.label,
@@ -211,7 +211,11 @@ export async function withFirstReachable<T>(
   if (targets.length === 0)
     throw new OperationError(opts.label, "SSH", "no address to connect to", "the resource's addresses");
   const failures: string[] = [];
+  const unreachable = new Set<string>();
   for (const t of targets) {
+    const where = `${t.host}:${t.port ?? 22}`;
+    // An address that did not answer will not answer another key either.
+    if (unreachable.has(where)) continue;
     let session: SshSession | undefined;
     let result: T | undefined;
     try {
@@ -223,9 +227,10 @@ export async function withFirstReachable<T>(
       return result as T;
     } catch (err) {
       if (session !== undefined) throw err; // connected: the error is fn's own
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       if (/does not match the pinned/.test(msg)) throw err;
-      failures.push(`${t.user ?? "root"}@${t.host}:${t.port ?? 22}: ${msg.replace(/^.*?failed: /, "")}`);
+      if (!/authentication/i.test(msg)) unreachable.add(where);
+      failures.push(`${t.user ?? "root"}@${where}: ${msg.replace(/^.*?failed: /, "")}`);
     }
   }
   throw new OperationError(

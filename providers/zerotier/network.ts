@@ -6,7 +6,10 @@
  *   the controller backend is a FAILURE (the controller ignores rulesSource, so the rules would
  *   silently not apply). Inputs come back normalised (defaults, sorted routes/pools) so the API's own
  *   normalisation never shows up as a perpetual diff.
- * - read: a network deleted outside Pulumi returns an empty id (refresh drops it, up re-creates it).
+ * - read: a network deleted outside Pulumi. With a self-hosted controller it is marked `deleted` and
+ *   the next up re-creates it WITH THE SAME ID (the controller's POST is an upsert), so hosts that
+ *   only accept SSH over this network get back in without anyone touching them. Central assigns ids
+ *   itself: there read returns an empty id (refresh drops it, up creates a new network).
  * - a change of `token` or `apiUrl` alone is an update that writes nothing.
  * - the controller stores no description: it is kept from the inputs.
  */
@@ -247,7 +250,8 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
         updateOn: [...MANAGED, "apiUrl", "token"],
       },
     );
-    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    const gone = (olds as unknown as { deleted?: boolean }).deleted === true;
+    return { changes: d.changes || gone, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
   async create(inputs: ZerotierNetworkInputs) {
@@ -279,7 +283,7 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
 
   async read(id: string, props: ZerotierNetworkOutputs) {
     const net = await clientFor(props, label(props)).getNetwork(id);
-    if (!net) return {};
+    if (!net) return props.backend === "controller" ? { id, props: { ...props, deleted: true } } : {};
     return { id, props: networkOutputs(props, net) };
   },
 
@@ -294,12 +298,16 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
       },
     );
     let net: Network | undefined;
-    if (onlyConnectionChanged(changed)) {
+    const exists = (await client.getNetwork(id)) !== undefined;
+    if (!exists && news.backend === "controller") {
+      // Deleted outside: the controller's POST is an upsert, so re-create it under the same id.
+      net = await client.updateNetwork(id, desiredConfig(news));
+    } else if (!exists) {
+      net = undefined;
+    } else if (onlyConnectionChanged(changed)) {
       net = await client.getNetwork(id);
     } else {
-      // Controller POST is an upsert: only write to a network that still exists.
-      if (!(await client.getNetwork(id))) net = undefined;
-      else net = await client.updateNetwork(id, desiredConfig(news));
+      net = await client.updateNetwork(id, desiredConfig(news));
     }
     if (!net) {
       throw new OperationError(

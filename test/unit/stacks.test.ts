@@ -42,9 +42,9 @@ describe("stacks under mocks", function () {
     assert.strictEqual(byType("host:ZerotierOnlySsh").length, 1);
     assert.match(
       String(byType("telegram:Message")[0]?.inputs.text),
-      /Build env 1: physical host ovh4 .* ZeroTier IP 10\.147\.17\.10/,
+      /Build env 1: physical host ovh4 .* ZeroTier IP 10\.147\.17\.1\b/,
     );
-    assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.10");
+    assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.1");
   });
 
   it("grid-2 runs the grid program", () => {
@@ -96,6 +96,20 @@ describe("stacks under mocks", function () {
     assert.match(err, /zerotierPools\[1\].*starts after it ends/);
     assert.match(err, /keyInline\[0\]/);
     assert.match(err, /buildHostPort must be a TCP port/);
+  });
+
+  it("the host's fixed ZeroTier address must be inside a route and outside the pools", () => {
+    const cfg = validBuildConfig();
+    cfg["g8os:buildHostZerotierIp"] = "10.147.17.20";
+    assert.match(
+      runStackUnderMocks("build-1", cfg).error ?? "",
+      /buildHostZerotierIp 10\.147\.17\.20 is inside zerotierPools\[0\]/,
+    );
+    cfg["g8os:buildHostZerotierIp"] = "10.9.9.9";
+    assert.match(
+      runStackUnderMocks("build-1", cfg).error ?? "",
+      /buildHostZerotierIp 10\.9\.9\.9 is not inside any of zerotierRoutes/,
+    );
   });
 });
 
