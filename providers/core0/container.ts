@@ -36,6 +36,12 @@ export interface StartCommand {
   dir?: string;
   env?: Record<string, string>;
   stdin?: string;
+  /**
+   * A service (e.g. redis-server): dispatched and left running instead of awaited. It must still be
+   * running `settleMs` later (default 2000), else the container fails with the process's output.
+   */
+  background?: boolean;
+  settleMs?: number;
 }
 
 export interface Core0ContainerInputs {
@@ -198,7 +204,7 @@ async function checkCapacity(c: Core0Client, i: Core0ContainerInputs): Promise<v
 
 async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: number): Promise<void> {
   for (const [n, s] of i.startCommands.entries()) {
-    const r = await c.corex.dispatchAndWait(id, {
+    const command = {
       command: "core.system",
       arguments: {
         name: s.name,
@@ -207,7 +213,27 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
         env: s.env ?? {},
         stdin: s.stdin ?? "",
       },
-    });
+    };
+    if (s.background) {
+      const job = await c.corex.dispatch(id, command);
+      // Still running after the settle time = started. A result means it already ended.
+      const ended = await c
+        .result(job, { timeoutMs: s.settleMs ?? 2000, command: s.name })
+        .catch(() => undefined);
+      if (!ended) continue;
+      const tail = (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
+        .trim()
+        .split("\n")
+        .slice(-3)
+        .join(" | ");
+      throw new OperationError(
+        label(i),
+        `startCommands[${n}] (${s.name})`,
+        `the service exited at once in state ${ended.state}${tail ? `: ${tail}` : ""}`,
+        "the command and its arguments, and that the plist contains the program and what it needs",
+      );
+    }
+    const r = await c.corex.dispatchAndWait(id, command);
     if (r.state !== "SUCCESS") {
       const stderr = (Array.isArray(r.streams) ? (r.streams[1] ?? "") : "")
         .trim()

@@ -47,11 +47,22 @@ describe("stacks under mocks", function () {
     assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.1");
   });
 
-  it("grid-2 runs the grid program", () => {
-    const r = runStackUnderMocks("grid-2", {});
+  it("grid-1 composes the grid file: a verified node per node, a container per app on its node", () => {
+    const r = runStackUnderMocks("grid-1", { "g8os:gridRedisPassword": { secret: "grid-redis-pw" } });
     assert.strictEqual(r.error, undefined);
     assert.strictEqual(r.outputs?.stackKind, "grid");
-    assert.strictEqual(r.outputs?.envNumber, 2);
+    assert.strictEqual(r.outputs?.managementNetwork, "8056c2e21c000001");
+    const nodes = (r.resources ?? []).filter((x) => x.type.endsWith("core0:Node"));
+    assert.deepStrictEqual(nodes.map((n) => n.inputs.address).sort(), ["10.147.17.3", "10.147.17.4"]);
+    const app = (r.resources ?? []).find((x) => x.type.endsWith("core0:Container"));
+    assert.strictEqual(app?.inputs.nodeAddress, "10.147.17.3");
+    assert.deepStrictEqual((app?.inputs.startCommands as { background: boolean }[])[0].background, true);
+  });
+
+  it("grid: a missing password and a bad grid file are config errors naming key, file and field", () => {
+    assert.match(runStackUnderMocks("grid-1", {}).error ?? "", /g8os:gridRedisPassword .* is required/);
+    const bad = runStackUnderMocks("grid-7", { "g8os:gridRedisPassword": { secret: "pw" } }).error ?? "";
+    assert.match(bad, /grid\/grid-7\.yaml: cannot be read\. Fix: set g8os:gridFile/);
   });
 
   it("an unknown stack name fails before any resource, naming the accepted forms", () => {

@@ -1,0 +1,57 @@
+import * as assert from "assert";
+import { GridSpecError, parseGridSpec } from "../../components/grid/spec";
+
+const good = {
+  network: "8056c2e21c000001",
+  nodes: [{ name: "node1", address: "10.147.17.3" }],
+  apps: [
+    {
+      name: "redis",
+      node: "node1",
+      plist: "http://gw/ipfs/x/redis/plist",
+      processes: [{ name: "/usr/bin/redis-server" }],
+    },
+  ],
+};
+
+describe("grid file", () => {
+  it("accepts a good file and fills defaults", () => {
+    const s = parseGridSpec(good, "g.yaml");
+    assert.strictEqual(s.nodes[0].port, 6379);
+    assert.strictEqual(s.apps[0].processes[0].oneshot, false);
+  });
+
+  it("reports every problem with file, field and fix", () => {
+    const bad = {
+      network: "xyz",
+      nodes: [
+        { name: "node1", address: "10.147.17.3" },
+        { name: "node1", address: "bad address!" },
+      ],
+      apps: [
+        { name: "redis", node: "nodeX", plist: "ftp://x", processes: [] },
+        { name: "redis", node: "node1", plist: "file:///opt/p", processes: [{ args: "not a list" }] },
+      ],
+    };
+    assert.throws(
+      () => parseGridSpec(bad, "grid/grid-1.yaml"),
+      (e: GridSpecError) => {
+        const m = e.message;
+        for (const re of [
+          /grid\/grid-1\.yaml: network: "xyz" is not a ZeroTier network id\. Fix:/,
+          /nodes\[1\]\.name: "node1" is used twice/,
+          /nodes\[1\]\.address: "bad address!" is not an address/,
+          /apps\[0\]\.node: "nodeX" is not a node of this grid\. Fix: use one of: node1/,
+          /apps\[0\]\.plist: "ftp:\/\/x" is not a plist URL/,
+          /apps\[0\]\.processes: is missing or empty/,
+          /apps\[1\]\.name: "redis" is used twice/,
+          /apps\[1\]\.processes\[0\]\.name: is missing/,
+          /apps\[1\]\.processes\[0\]\.args: must be a list of strings/,
+        ])
+          assert.match(m, re);
+        assert.strictEqual(e.problems.length, 9);
+        return true;
+      },
+    );
+  });
+});
