@@ -286,10 +286,10 @@ export interface DigestOptions {
  * retried on every flush and on close, and `urgent()` rejects so the caller knows.
  */
 export class TelegramDigest {
-  private readonly queue: string[] = [];
-  private readonly pendingUrgent: string[] = [];
-  private readonly sentAt: number[] = [];
-  private dropped = 0;
+  private readonly queue: string[];
+  private readonly pendingUrgent: string[];
+  private readonly sentAt: number[];
+  private dropped: number;
   private timer?: ReturnType<typeof setInterval>;
   private flushing?: Promise<void>;
   private readonly now: () => number;
@@ -298,6 +298,12 @@ export class TelegramDigest {
     private readonly notifier: Pick<TelegramNotifier, "send">,
     private readonly options: DigestOptions = {},
   ) {
+    // Set here, not by field initializers: a serialized provider rebuilds the class from its
+    // constructor and drops initializers (AppTest uses the digest inside its provider).
+    this.queue = [];
+    this.pendingUrgent = [];
+    this.sentAt = [];
+    this.dropped = 0;
     this.now = options.now ?? Date.now;
     const every = options.flushIntervalMs ?? 10_000;
     if (every > 0) {
