@@ -9,6 +9,7 @@ import * as assert from "assert";
 import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { pollUntil } from "../../providers/shared/retry";
 import { withSsh } from "../../providers/shared/ssh";
 import {
   ensureTestbed,
@@ -111,6 +112,16 @@ describe("testbed lifecycle (up, down)", function () {
     const before = sshdPidOf(tb, "g8t-h2");
     await tb.exec("g8t-h2", "echo '# kept across the restart' >> /root/.ssh/authorized_keys");
     process.kill(before, "SIGKILL");
+    // kill() returns before the process is gone: wait until it is (or only a zombie without cmdline).
+    await pollUntil(
+      async () =>
+        processesWith(`${path.join(STATE_DIR, "hosts", "g8t-h2")}/`).includes(before) ? undefined : true,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        what: "the killed sshd of g8t-h2 to exit",
+      },
+    );
     assert.strictEqual((await testbedStatus()).hosts.find((h) => h.name === "g8t-h2")?.sshUp, false);
     const again = await ensureTestbed({ hosts: 2, services: [] });
     assert.notStrictEqual(sshdPidOf(again, "g8t-h2"), before);
