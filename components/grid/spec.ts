@@ -184,7 +184,7 @@ export function loadGridSpec(file: string): GridSpec {
   }
   let doc: unknown;
   try {
-    doc = require("yaml").parse(text);
+    doc = (require("js-yaml") as typeof import("js-yaml")).load(text);
   } catch (err) {
     throw new GridSpecError([
       `${file}: is not valid YAML (${(err as Error).message.split("\n")[0]}). Fix: correct the syntax`,
