@@ -1,1 +1,2 @@
 export * from "./app-test";
+export * from "./templates-release";
