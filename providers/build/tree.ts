@@ -46,7 +46,7 @@ export interface AppProcess {
   cwd: string;
 }
 
-export interface AppTest {
+export interface AppTestSpec {
   name: string;
   /** The process (by name) that must be running for this test. */
   process: string;
@@ -75,7 +75,7 @@ export interface AppSpec {
   steps: BuildStep[];
   outputs: AppOutput[];
   processes: AppProcess[];
-  tests: AppTest[];
+  tests: AppTestSpec[];
   resources: AppResources;
   /** Directories of the templates repo that receive this app's plist. */
   templates: string[];
@@ -320,7 +320,7 @@ function parseApp(
   });
 
   // tests
-  const tests: AppTest[] = [];
+  const tests: AppTestSpec[] = [];
   list(
     "tests",
     d.tests,
