@@ -42,7 +42,7 @@ import { Core0Client, type Core0Result } from "../core0/client";
 import { type TelegramConnection, TelegramDigest, TelegramNotifier } from "../telegram/client";
 
 /** A process the app runs in its container (a daemon, or a setup step that ends with exit 0). */
-export interface AppProcess {
+export interface ContainerProcess {
   name: string;
   /** Program (path inside the container, or on its PATH). */
   command: string;
@@ -60,7 +60,7 @@ export interface AppTestCase {
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
-  /** Name of a process (see AppProcess) that must still be running when the test ends. */
+  /** Name of a process (see ContainerProcess) that must still be running when the test ends. */
   process?: string;
   /** Exit code the test must end with. Default 0. */
   expectExitCode?: number;
@@ -79,7 +79,7 @@ export interface AppUnderTest {
   plistUrl?: string;
   /** Or the plist's IPFS CID: the URL is then `<node ipfsGateway>/ipfs/<cid>` on each node. */
   plistCid?: string;
-  processes?: AppProcess[];
+  processes?: ContainerProcess[];
   tests: AppTestCase[];
   /** What the app needs; informative (core0 v0.9 sets no container limits). */
   resources?: { memoryMb?: number; cpu?: number };
