@@ -139,7 +139,13 @@ export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id, props) {
     const p = props as ZerotierHostJoinOutputs;
-    const conn = { ...p.connection, hostKeySha256: p.connection.hostKeySha256 ?? p.hostKeySha256 };
+    // Leaving ends the ZeroTier path under our feet: prefer the other addresses (the bootstrap one,
+    // open again once the firewall resource is gone), ZeroTier last.
+    const conn = {
+      ...p.connection,
+      addresses: [...p.connection.addresses].reverse(),
+      hostKeySha256: p.connection.hostKeySha256 ?? p.hostKeySha256,
+    };
     await onHost(conn, resourceLabel(KIND, p.networkId), async (s) => {
       if (await zerotierNetworkStatus(s, p.networkId)) await zerotierLeave(s, p.networkId);
     }).catch((err: unknown) => {

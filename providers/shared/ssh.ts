@@ -146,6 +146,10 @@ export async function withSsh<T>(
         username: target.user ?? "root",
         privateKey: target.privateKey,
         readyTimeout: target.connectTimeoutMs ?? 10_000,
+        // A path that dies under an open session (a ZeroTier interface taken down, a host
+        // rebooted) must end the session within seconds, not leave a command waiting forever.
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           seen = sshFingerprint(key);
           if (target.hostKeySha256 && seen !== target.hostKeySha256) {
