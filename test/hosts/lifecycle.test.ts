@@ -103,6 +103,7 @@ describe("testbed lifecycle (up, down)", function () {
     // Leave the machine as the suite found it (other suites in this run may rely on it). A service
     // that fails to come back is that service's problem, reported by its own suites: warn only.
     if (!restore) return;
+    this.timeout(600_000);
     try {
       await ensureTestbed(restore);
     } catch (err) {
