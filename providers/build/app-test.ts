@@ -12,8 +12,9 @@
  *   start interleaved across nodes). A busy node takes no new app until one of its slots frees, so
  *   the spread follows the real load (least-loaded), and `apps.length` beyond the slots waits.
  * - A process counts as started when `job.list` on the node shows it right after its dispatch, or
- *   when it already ended with SUCCESS (a setup step). One that already failed is a failure
- *   (`<app>/process <name>`). A process a test names in `process` must still run after the test.
+ *   when it already ended with SUCCESS (a setup step). One that ended otherwise, checked right after
+ *   the start and again after the tests, is a failure (`<app>/process <name>: ...`). A process a
+ *   test names in `process` must still run after that test.
  * - diff: only an app's `buildId`, plist, processes, tests or resources (its fingerprint) trigger a
  *   run; nodes, passwords, `maxPerNode` and the Telegram connection do not. An update re-runs only
  *   the apps whose fingerprint changed or that failed last time, and keeps the other results. So a
@@ -394,21 +395,26 @@ async function testApp(
         tags: [appTag, `process-${p.name}`],
       });
     }
-    if (Object.keys(jobs).length > 0) {
+    const reported: string[] = [];
+    // A process that already ended must have ended well; checked after the start and after the tests.
+    const checkProcesses = async (when: string): Promise<void> => {
+      const pending = Object.entries(jobs).filter(([name]) => !reported.includes(name));
+      if (pending.length === 0) return;
       const running = await runningJobIds(client);
-      for (const [name, id] of Object.entries(jobs)) {
+      for (const [name, id] of pending) {
         if (running.includes(id)) continue;
         const r = await client.result(id, { timeoutMs: 10_000, command: `process ${name}` });
-        if (r.state !== "SUCCESS") {
-          const { stderr } = streamsOf(r);
-          result.errors.push(
-            clean(
-              `process ${name}: did not start (state ${r.state}${typeof r.code === "number" ? `, exit code ${r.code}` : ""}${stderr.trim() ? `: ${tail(stderr, 300)}` : ""})`,
-            ),
-          );
-        }
+        if (r.state === "SUCCESS") continue;
+        reported.push(name);
+        const { stderr } = streamsOf(r);
+        result.errors.push(
+          clean(
+            `process ${name}: ${when} (state ${r.state}${typeof r.code === "number" ? `, exit code ${r.code}` : ""}${stderr.trim() ? `: ${tail(stderr, 300)}` : ""})`,
+          ),
+        );
       }
-    }
+    };
+    await checkProcesses("did not start");
     for (const t of app.tests) {
       const t0 = Date.now();
       const timeout = t.timeoutSeconds ?? DEFAULT_TEST_TIMEOUT_S;
@@ -458,6 +464,7 @@ async function testApp(
       }
       result.tests.push(tr);
     }
+    await checkProcesses("exited during the tests");
   } catch (err) {
     result.errors.push(clean(`container on ${nodeName(node)}: ${errorMessage(err)}`));
   } finally {
