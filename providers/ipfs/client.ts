@@ -145,6 +145,9 @@ export class IpfsClient {
 
   /**
    * Adds one file from a stream (a Node Readable or any async iterable of bytes), chunk by chunk.
+   * The multipart body is piped into a plain http(s) request with backpressure: a slow daemon
+   * slows the source, so memory stays flat whatever the size. (kubo-rpc-client's `add` goes
+   * through fetch, which here read a 1 GiB source into memory faster than the daemon took it.)
    * The source is consumed once; on error it is destroyed.
    */
   async addStream(
@@ -152,18 +155,73 @@ export class IpfsClient {
     opts: IpfsAddOptions = {},
   ): Promise<IpfsAddResult> {
     trace({ system: "ipfs", op: opts.onlyHash ? "hash" : "add", write: !opts.onlyHash, target: this.apiUrl });
+    const { Readable: NodeReadable } = require("stream") as typeof import("stream");
+    const { pipeline } = require("stream/promises") as typeof import("stream/promises");
+    const crypto = require("crypto") as typeof import("crypto");
+    const boundary = `g8os-${crypto.randomBytes(12).toString("hex")}`;
     let bytes = 0;
     // Count while streaming: callers check the byte count against the size they expected.
-    async function* counted(): AsyncGenerator<Uint8Array> {
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="file"\r\n` +
+          "Content-Type: application/octet-stream\r\n\r\n",
+      );
       for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
         const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
         bytes += b.length;
         yield b;
       }
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
     }
+    const flags = this.addFlags(opts);
+    const query = new URLSearchParams({
+      "stream-channels": "true",
+      progress: "false",
+      pin: String(flags.pin),
+    });
+    if (opts.cidVersion !== undefined) query.set("cid-version", String(opts.cidVersion));
+    // CIDv1 in base32 (bafy…), as Kubo prints by default and kubo-rpc-client's CIDs print; js-ipfs
+    // answers base58btc (zb2…) otherwise. CIDv0 has one form only.
+    if (opts.cidVersion === 1) query.set("cid-base", "base32");
+    if (opts.rawLeaves !== undefined) query.set("raw-leaves", String(opts.rawLeaves));
+    if (opts.onlyHash) query.set("only-hash", "true");
+    if (opts.chunker) query.set("chunker", opts.chunker);
+    const url = new URL(`${this.apiUrl}/api/v0/add?${query}`);
+    const http = (url.protocol === "https:" ? require("https") : require("http")) as typeof import("http");
     try {
-      const r = await this.kubo().add({ content: counted() }, this.addFlags(opts));
-      return { cid: r.cid.toString(), bytes };
+      const answer = await new Promise<{ status: number; text: string; streamError?: string }>(
+        (resolve, reject) => {
+          const req = http.request(url, {
+            method: "POST",
+            headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` },
+          });
+          req.once("response", (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (d: string) => (text = (text + d).slice(-65536)));
+            res.once("end", () => {
+              const trailer = res.trailers["x-stream-error"];
+              resolve({ status: res.statusCode ?? 0, text, streamError: trailer });
+            });
+            res.once("error", reject);
+          });
+          req.once("error", reject);
+          pipeline(NodeReadable.from(body()), req).catch(reject);
+        },
+      );
+      const lines = answer.text.trim().split("\n").filter(Boolean);
+      const last = lines.length ? (JSON.parse(lines[lines.length - 1]) as Record<string, unknown>) : {};
+      if (
+        answer.status !== 200 ||
+        answer.streamError ||
+        last.Type === "error" ||
+        typeof last.Hash !== "string"
+      ) {
+        const why =
+          answer.streamError ?? (typeof last.Message === "string" ? last.Message : answer.text.slice(0, 300));
+        throw new Error(`HTTP ${answer.status}: ${why || "no CID in the answer"}`);
+      }
+      return { cid: last.Hash, bytes };
     } catch (err) {
       (source as Partial<Readable>).destroy?.();
       throw this.fail("add", err);

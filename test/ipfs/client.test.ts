@@ -50,6 +50,15 @@ describe("ipfs: IpfsClient against js-ipfs", function () {
     const hashed = await client.addStream(generated(size, "a"), { cidVersion: 1, onlyHash: true });
     const added = await client.addStream(generated(size, "a"), { cidVersion: 1 });
     assert.equal(added.cid, hashed.cid);
+    // kubo-rpc-client's own add (fetch-based) agrees on the CID and its printed form.
+    const { create } = require("kubo-rpc-client") as {
+      create(o: { url: string }): { add(s: unknown, o: object): Promise<{ cid: { toString(): string } }> };
+    };
+    const viaKubo = await create({ url: ipfs.apiUrl }).add(generated(size, "a"), {
+      cidVersion: 1,
+      onlyHash: true,
+    });
+    assert.equal(viaKubo.cid.toString(), added.cid);
     assert.equal(added.bytes, size);
     assert.match(added.cid, /^baf/);
     const expected = crypto.createHash("sha256");
