@@ -12,7 +12,7 @@ import * as net from "net";
 import * as path from "path";
 import { networkXml, type HostNetworkSpec } from "../../../providers/libvirt/host-setup";
 import { pollUntil } from "../../../providers/shared/retry";
-import { STATE_DIR } from "../state";
+import { STATE_DIR, takeLease } from "../state";
 import type { ServiceStatus, TestbedService } from "../types";
 import { ensureCore0Fixture, type Core0Fixture } from "./core0-fixture";
 import { ensureGuestImage, type GuestImage } from "./image";
@@ -74,6 +74,11 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 async function ensureDaemons(): Promise<void> {
+  // /dev/kvm as udev sets it on Debian (root:kvm 0660; libvirt-qemu is in group kvm). Without
+  // udev here it is root-only: libvirt then sees KVM as unusable for its QEMU user, finds its cached
+  // capabilities inconsistent and re-probes QEMU on EVERY define (about 90 s each under load).
+  if (fs.existsSync("/dev/kvm"))
+    await shLocal("getent group kvm >/dev/null && chgrp kvm /dev/kvm && chmod 0660 /dev/kvm");
   const started: string[] = [];
   for (const d of ["virtlogd", "libvirtd"]) {
     if ((await runLocal(["pgrep", "-x", d], { check: false })).code !== 0) {
@@ -187,6 +192,8 @@ export async function ensureLibvirtHost(): Promise<void> {
  * image and core0 fixture (built on first use: about 10 minutes, then cached).
  */
 export async function ensureLibvirtTestbed(log: (s: string) => void = () => {}): Promise<LibvirtTestbed> {
+  // This process relies on the testbed: the lease keeps `testbed down` from pulling it away.
+  takeLease();
   await ensureLibvirtHost();
   const image = await ensureGuestImage(log);
   const core0 = await ensureCore0Fixture();
