@@ -53,13 +53,20 @@ async function call(
   url: string,
   token: string | undefined,
   step: string,
+  json?: unknown,
 ): Promise<HttpAnswer> {
   trace({ system: "ipfs-remote-pin", op: step.split(" ")[0], write: method !== "GET", target: url });
   const headers: Record<string, string> = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (json !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
   try {
-    res = await fetch(url, { method, headers, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(url, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (err) {
     throw new OperationError(
       label,
@@ -69,13 +76,7 @@ async function call(
     );
   }
   const text = await res.text();
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    // keep the text for the message
-  }
-  return { status: res.status, body, text };
+  return { status: res.status, body: safeJson(text), text };
 }
 
 function httpFailure(
@@ -114,31 +115,12 @@ export async function remotePin(
   const base = spec.endpoint.replace(/\/+$/, "");
   const timeoutMs = spec.timeoutMs ?? 120_000;
   if (spec.kind === "pinning-service") {
-    const body = JSON.stringify({ cid, name, origins: spec.origins ?? [] });
-    trace({ system: "ipfs-remote-pin", op: "add", write: true, target: base });
-    let res: Response;
-    try {
-      res = await fetch(`${base}/pins`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          Accept: "application/json",
-          ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        },
-        body,
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (err) {
-      throw new OperationError(
-        label,
-        `remote pin ${cid} at ${base}/pins`,
-        redact(errorMessage(err), [token]),
-        "that the pinning service is reachable from here",
-      );
-    }
-    const text = await res.text();
-    const answer: HttpAnswer = { status: res.status, text, body: safeJson(text) };
-    if (res.status !== 202 && res.status !== 200) {
+    const answer = await call(label, "POST", `${base}/pins`, token, `remote pin ${cid}`, {
+      cid,
+      name,
+      origins: spec.origins ?? [],
+    });
+    if (answer.status !== 202 && answer.status !== 200) {
       throw httpFailure(label, `remote pin ${cid}`, `${base}/pins`, answer, token);
     }
     const first = answer.body as { requestid?: string; status?: string };
@@ -146,7 +128,7 @@ export async function remotePin(
       throw new OperationError(
         label,
         `remote pin ${cid} at ${base}/pins`,
-        `no requestid in the answer: ${text.slice(0, 200)}`,
+        `no requestid in the answer: ${answer.text.slice(0, 200)}`,
       );
     }
     const requestId = first.requestid;

@@ -60,7 +60,7 @@ describe("ipfs: IpfsPin and remote pinning", function () {
     });
 
     it("pinning service: status failed -> clear error naming the CID; bad token -> 401 named, token hidden", async () => {
-      const failing = await startPinningService({ token: TOKEN, failCids: [] });
+      const plain = await startPinningService({ token: TOKEN });
       try {
         const { cid } = await client.addBytes("remote fail " + randomUUID(), {
           cidVersion: 1,
@@ -78,7 +78,7 @@ describe("ipfs: IpfsPin and remote pinning", function () {
         } finally {
           await svc.stop();
         }
-        const spec: RemotePinSpec = { kind: "pinning-service", endpoint: failing.endpoint };
+        const spec: RemotePinSpec = { kind: "pinning-service", endpoint: plain.endpoint };
         await assert.rejects(remotePin("t", spec, "wrong-token-123", cid, "x"), (err: Error) => {
           assert.match(err.message, /HTTP 401/);
           assert.match(err.message, /access token/);
@@ -86,7 +86,7 @@ describe("ipfs: IpfsPin and remote pinning", function () {
           return true;
         });
       } finally {
-        await failing.stop();
+        await plain.stop();
       }
     });
 
