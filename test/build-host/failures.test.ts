@@ -58,7 +58,9 @@ describe("build stack: failures leave the host reachable (testbed)", function ()
     const file = "/var/lib/zerotier-one/g8os-standin.json";
     const r = await tb().exec(
       host.name,
-      `node -e 'const f="${file}";const c=JSON.parse(require("fs").readFileSync(f,"utf8"));c.manageInterfaces=${on};require("fs").writeFileSync(f,JSON.stringify(c))'`,
+      `node -e 'const f="${file}";const c=JSON.parse(require("fs").readFileSync(f,"utf8"));c.manageInterfaces=${on};require("fs").writeFileSync(f,JSON.stringify(c))'` +
+        // Like zerotier-one, the agent reads its config at start: restart it (the cli respawns it).
+        " && (kill $(cat /var/lib/zerotier-one/agent.pid) 2>/dev/null; rm -f /var/lib/zerotier-one/agent.pid; zerotier-cli listnetworks >/dev/null)",
     );
     assert.strictEqual(r.code, 0, r.stderr);
   }
