@@ -6,9 +6,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { BuildHost } from "../components/build-host";
+import { KvmHost } from "../components/kvm-host";
+import { Core0Vm, imageVolume, UbuntuVm, type VmHostRef } from "../components/vm";
 import { SshKeyGroup, type SshKeyGroupSource } from "../providers/keys";
 import { ZerotierNetwork } from "../providers/zerotier";
-import { type KeySourceSettings, readBuildConfig } from "./config";
+import { type BuildConfig, type KeySourceSettings, readBuildConfig } from "./config";
 import type { StackSelection } from "./select";
 
 function keyGroupSource(k: KeySourceSettings): SshKeyGroupSource {
@@ -94,6 +96,19 @@ export function buildEnv(sel: StackSelection) {
     telegram,
   });
 
+  const vms = cfg.vms
+    ? buildVms(
+        cfg,
+        host,
+        deployKey,
+        keyGroup.keys,
+        network.networkId,
+        zerotierApi,
+        telegram,
+        redisPassword.result,
+      )
+    : undefined;
+
   return {
     stackKind: "build" as const,
     envNumber: env,
@@ -102,5 +117,105 @@ export function buildEnv(sel: StackSelection) {
     deployPublicKey: deployKey.publicKeyOpenssh,
     keyGroupMembersWithoutKeys: keyGroup.membersWithoutKeys,
     redisPassword: pulumi.secret(redisPassword.result),
+    vms,
+  };
+}
+
+/**
+ * The physical host as a KVM host (over its ZeroTier IP with the deploy key, host key pinned by the
+ * BuildHost's first contact), then the build node, two core0 nodes and the cockpit node. The four
+ * VMs depend on the KVM host and the shared images only, never on each other: they are created in
+ * parallel.
+ */
+function buildVms(
+  cfg: BuildConfig,
+  host: BuildHost,
+  deployKey: tls.PrivateKey,
+  groupKeys: pulumi.Input<string[]>,
+  networkId: pulumi.Output<string>,
+  zerotierApi: { backend: "central" | "controller"; apiUrl: string; token: pulumi.Output<string> },
+  telegram: { token: pulumi.Output<string>; chatId: string; topicId?: number; apiRoot: string },
+  redisPassword: pulumi.Output<string>,
+) {
+  const vms = cfg.vms!;
+  const env = cfg.envNumber;
+  const connection = {
+    host: host.zerotierIp,
+    port: 22,
+    user: cfg.buildHost.user,
+    privateKey: deployKey.privateKeyOpenssh,
+    hostKeySha256: host.hostKeySha256,
+  };
+  // After the BuildHost: the deploy key is authorised and ZeroTier is the only way in.
+  const kvm = new KvmHost(
+    `build-${env}-kvm`,
+    { ...connection, domainType: vms.kvmDomainType },
+    { dependsOn: [host] },
+  );
+  const vmHost: VmHostRef = {
+    connection,
+    poolDir: kvm.poolDir,
+    networkName: kvm.networkName,
+    domainType: kvm.domainType,
+  };
+  const onKvm = { dependsOn: [kvm] };
+  const ubuntuImage = imageVolume(
+    `build-${env}-ubuntu-image`,
+    vmHost,
+    { ...vms.image, prefix: "ubuntu" },
+    onKvm,
+  );
+  const core0Kernel = imageVolume(
+    `build-${env}-core0-kernel`,
+    vmHost,
+    { ...vms.core0Kernel, prefix: "core0-kernel" },
+    onKvm,
+  );
+  const core0Initrd = vms.core0Initrd
+    ? imageVolume(`build-${env}-core0-initrd`, vmHost, { ...vms.core0Initrd, prefix: "core0-initrd" }, onKvm)
+    : undefined;
+  const zerotier = (address: string) => ({
+    ...zerotierApi,
+    networkId,
+    address,
+    timeoutSec: cfg.zerotier.timeoutSec,
+  });
+  const ubuntu = (role: "build-node" | "cockpit", address: string) =>
+    new UbuntuVm(`build-${env}-${role}`, {
+      host: vmHost,
+      envNumber: env,
+      role,
+      baseImagePath: ubuntuImage.path,
+      deployKey,
+      groupKeys,
+      zerotier: zerotier(address),
+      zerotierInstallCommand: cfg.buildHost.zerotierInstallCommand,
+      firewallConfirmTimeoutSec: cfg.buildHost.firewallConfirmTimeoutSec,
+      telegram,
+    });
+  const buildNode = ubuntu("build-node", vms.buildNodeZerotierIp);
+  const core0 = vms.core0ZerotierIps.map(
+    (address, i) =>
+      new Core0Vm(`build-${env}-core0-${i + 1}`, {
+        host: vmHost,
+        envNumber: env,
+        index: i + 1,
+        kernelPath: core0Kernel.path,
+        initrdPath: core0Initrd?.path,
+        kernelFlags: vms.core0KernelFlags,
+        redisPassword,
+        zerotier: zerotier(address),
+        verifyRedis: vms.core0VerifyRedis,
+        telegram,
+      }),
+  );
+  const cockpit = ubuntu("cockpit", vms.cockpitZerotierIp);
+  return {
+    kvmDomainType: kvm.domainType,
+    nodes: [
+      { role: "build-node", hostname: buildNode.hostname, zerotierIp: buildNode.zerotierIp },
+      ...core0.map((c) => ({ role: "core0", hostname: c.hostname, zerotierIp: c.zerotierIp })),
+      { role: "cockpit", hostname: cockpit.hostname, zerotierIp: cockpit.zerotierIp },
+    ],
   };
 }

@@ -11,8 +11,10 @@ import {
   ipv4,
   nonEmptyString,
   parseIPv4,
+  sha256Hex,
   sshPublicKey,
 } from "../providers/shared/validate";
+import { offsetIPv4, VM_ADDRESS_OFFSETS } from "../components/vm/cloud-init";
 import { ConfigReader } from "./config-reader";
 
 /** Telegram build group the stack reports to. */
@@ -61,13 +63,132 @@ export interface BuildHostSettings {
   firewallConfirmTimeoutSec?: number;
 }
 
+/** The VMs on the physical host (g8os:vmsEnabled): build node, 2 core0 nodes, cockpit. */
+export interface VmSettings {
+  /** Ubuntu cloud image (qcow2) URL and its pinned sha256. */
+  image: { url: string; sha256: string };
+  /** core0 kernel (EFI image or bzImage) and optional initrd, each URL + sha256. */
+  core0Kernel: { url: string; sha256: string };
+  core0Initrd?: { url: string; sha256: string };
+  core0KernelFlags: string[];
+  /** Fixed ZeroTier IPs (default: buildHostZerotierIp + 1, +2/+3, +4). */
+  buildNodeZerotierIp: string;
+  core0ZerotierIps: [string, string];
+  cockpitZerotierIp: string;
+  /** Check the core0 nodes over redis after boot. */
+  core0VerifyRedis: boolean;
+  kvmDomainType: "auto" | "kvm" | "qemu";
+}
+
 export interface BuildConfig {
   envNumber: number;
   telegram: TelegramSettings;
   zerotier: ZerotierSettings;
   keySource: KeySourceSettings;
   buildHost: BuildHostSettings;
+  /** Unset unless g8os:vmsEnabled is true. */
+  vms?: VmSettings;
 }
+
+/** Checks one fixed ZeroTier address: IPv4, inside a route, outside every auto-assign pool. */
+function checkFixedAddress(
+  r: ConfigReader,
+  key: string,
+  ip: string,
+  zerotier: ZerotierSettings,
+): number | undefined {
+  const n = parseIPv4(ip);
+  if (n === undefined) {
+    r.problem(key, `"${ip}" is not an IPv4 address`);
+    return undefined;
+  }
+  if (!inAnyRoute(n, n, zerotier.routes))
+    r.problem(key, `${ip} is not inside any of zerotierRoutes (${zerotier.routes.join(", ")})`);
+  zerotier.pools.forEach((p, i) => {
+    if (n >= parseIPv4(p.start)! && n <= parseIPv4(p.end)!)
+      r.problem(
+        key,
+        `${ip} is inside zerotierPools[${i}] (${p.start}-${p.end}); pick a fixed address outside the auto-assign pools`,
+      );
+  });
+  return n;
+}
+
+const booleanText = (v: unknown) => (v === "true" || v === "false" ? undefined : "must be true or false");
+
+/** Reads the VM keys (only when vmsEnabled): images pinned by sha256, fixed addresses, flags. */
+function readVmConfig(r: ConfigReader, zerotier: ZerotierSettings, hostZtIp: string): VmSettings | undefined {
+  if ((r.string("vmsEnabled", { check: booleanText, default: "false" }) ?? "false") !== "true")
+    return undefined;
+  const pinned = (urlKey: string, shaKey: string, defaultUrl?: string, required = true) => {
+    const url = defaultUrl
+      ? r.string(urlKey, { check: httpUrl, default: defaultUrl })!
+      : required
+        ? r.string(urlKey, { required: true, example: "https://example.org/image", check: httpUrl })
+        : r.string(urlKey, { check: httpUrl });
+    if (url === undefined) return undefined;
+    const sha256 = r.string(shaKey, {
+      required: true,
+      example: "<64 hex chars from the publisher's SHA256SUMS>",
+      check: sha256Hex,
+    });
+    return { url, sha256: sha256 ?? "" };
+  };
+  // No default digest: `current/` changes with every rebuild, so only the operator can pin one.
+  const image = pinned("vmImageUrl", "vmImageSha256", DEFAULT_UBUNTU_IMAGE_URL)!;
+  const core0Kernel = pinned("core0KernelUrl", "core0KernelSha256") ?? { url: "", sha256: "" };
+  const core0Initrd = pinned("core0InitrdUrl", "core0InitrdSha256", undefined, false);
+  const flags = stringList(r, "core0KernelFlags") ?? [];
+  flags.forEach((f, i) => {
+    if (!/^[a-z][a-z0-9_.-]*(=[A-Za-z0-9_.:/-]+)?$/.test(f))
+      r.problem(
+        `core0KernelFlags[${i}]`,
+        `"${f}" must be one word or key=value without spaces (e.g. "development")`,
+      );
+  });
+  const base = parseIPv4(hostZtIp) === undefined ? "0.0.0.0" : hostZtIp;
+  const fixed = (key: string, offset: number) => {
+    const ip = r.string(key, { default: offsetIPv4(base, offset) })!;
+    checkFixedAddress(r, key, ip, zerotier);
+    return ip;
+  };
+  const core0List =
+    stringList(r, "core0ZerotierIps") ?? VM_ADDRESS_OFFSETS.core0.map((o) => offsetIPv4(base, o));
+  if (core0List.length !== 2)
+    r.problem("core0ZerotierIps", `must list exactly 2 addresses, one per core0 node`);
+  core0List.forEach((ip, i) => checkFixedAddress(r, `core0ZerotierIps[${i}]`, ip, zerotier));
+  const settings: VmSettings = {
+    image,
+    core0Kernel,
+    core0Initrd,
+    core0KernelFlags: flags,
+    buildNodeZerotierIp: fixed("buildNodeZerotierIp", VM_ADDRESS_OFFSETS.buildNode),
+    core0ZerotierIps: [core0List[0] ?? "", core0List[1] ?? ""],
+    cockpitZerotierIp: fixed("cockpitZerotierIp", VM_ADDRESS_OFFSETS.cockpit),
+    core0VerifyRedis: r.string("core0VerifyRedis", { check: booleanText, default: "false" }) === "true",
+    kvmDomainType: "auto",
+  };
+  const dt = r.string("kvmDomainType", { default: "auto" })!;
+  if (dt === "auto" || dt === "kvm" || dt === "qemu") settings.kvmDomainType = dt;
+  else r.problem("kvmDomainType", `is "${dt}"; use "auto", "kvm" or "qemu"`);
+  const all = [
+    hostZtIp,
+    settings.buildNodeZerotierIp,
+    ...settings.core0ZerotierIps,
+    settings.cockpitZerotierIp,
+  ];
+  const dup = all.find((ip, i) => all.indexOf(ip) !== i);
+  if (dup)
+    r.problem(
+      "buildNodeZerotierIp",
+      `${dup} is used twice among the host and VM addresses; give each its own`,
+    );
+  return settings;
+}
+
+/** Ubuntu 24.04 (noble); its sha256 must be configured (g8os:vmImageSha256). */
+export const DEFAULT_UBUNTU_IMAGE_URL =
+  "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img";
 
 function stringList(r: ConfigReader, key: string): string[] | undefined {
   const v = new pulumi.Config("g8os").getObject<unknown>(key);
@@ -247,6 +368,8 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     }),
   };
 
+  const vms = readVmConfig(r, zerotier, hostZtIp);
+
   r.done();
-  return { envNumber, telegram, zerotier, keySource, buildHost };
+  return { envNumber, telegram, zerotier, keySource, buildHost, vms };
 }

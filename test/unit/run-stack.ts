@@ -19,6 +19,8 @@ export function runStackUnderMocks(
       env: { ...process.env, G8OS_UNIT_STACK: stack, G8OS_UNIT_CONFIG: JSON.stringify(config) },
       encoding: "utf8",
       timeout: 60_000,
+      // Dynamic resources carry their serialized provider in their inputs: a stack with VMs prints MBs.
+      maxBuffer: 256 * 1024 * 1024,
     },
   );
   const line = out.trim().split("\n").pop() ?? "{}";

@@ -19,6 +19,21 @@ export function validBuildConfig(): Record<string, string | { secret: string }> 
   };
 }
 
+/** A mock input's value: secrets arrive wrapped as { <sig>: <secret sig>, value }. */
+function plain(v: unknown): string {
+  return String(v && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
+}
+
+/** The VM keys on top of validBuildConfig (digests are placeholders: nothing is downloaded under mocks). */
+export function vmConfig(): Record<string, string> {
+  return {
+    "g8os:vmsEnabled": "true",
+    "g8os:vmImageSha256": "a".repeat(64),
+    "g8os:core0KernelUrl": "https://example.org/core0/vmlinuz.efi",
+    "g8os:core0KernelSha256": "b".repeat(64),
+  };
+}
+
 describe("stacks under mocks", function () {
   this.timeout(60_000);
 
@@ -45,6 +60,107 @@ describe("stacks under mocks", function () {
       /Build env 1: physical host ovh4 .* ZeroTier IP 10\.147\.17\.1\b/,
     );
     assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.1");
+  });
+
+  it("build-1 with vmsEnabled: KVM host, then 4 VMs in parallel with fixed IPs, cmdlines and announcements", () => {
+    const cfg = { ...validBuildConfig(), ...vmConfig() };
+    cfg["g8os:core0KernelFlags"] = JSON.stringify(["development"]);
+    const r = runStackUnderMocks("build-1", cfg);
+    assert.strictEqual(r.error, undefined);
+    const all = r.resources ?? [];
+    const byType = (suffix: string) => all.filter((x) => x.type.endsWith(suffix));
+    // The KVM host is the physical host over its ZeroTier IP with the deploy key.
+    const setup = byType("libvirt:KvmHostSetup")[0];
+    assert.strictEqual(setup?.inputs.host, "10.147.17.1");
+    assert.strictEqual(
+      setup?.inputs.hostKeySha256,
+      "SHA256:" + "A".repeat(43),
+      "pinned by BuildHost's first contact",
+    );
+    assert.deepStrictEqual(
+      byType("g8os:vm:UbuntuVm")
+        .map((x) => x.name)
+        .sort(),
+      ["build-1-build-node", "build-1-cockpit"],
+    );
+    assert.deepStrictEqual(
+      byType("g8os:vm:Core0Vm")
+        .map((x) => x.name)
+        .sort(),
+      ["build-1-core0-1", "build-1-core0-2"],
+    );
+    // Fixed member IPs: host +1 build node, +2/+3 core0, +4 cockpit.
+    const members = Object.fromEntries(
+      byType("zerotier:Member").map((m) => [m.inputs.name, (m.inputs.ipAssignments as string[])[0]]),
+    );
+    assert.deepStrictEqual(members, {
+      "ovh4-build-1": "10.147.17.1",
+      "build-1-node": "10.147.17.2",
+      "build-1-core0-1": "10.147.17.3",
+      "build-1-core0-2": "10.147.17.4",
+      "build-1-cockpit": "10.147.17.5",
+    });
+    const domains = Object.fromEntries(byType("libvirt:LibvirtDomain").map((d) => [d.inputs.name, d.inputs]));
+    assert.deepStrictEqual(Object.keys(domains).sort(), [
+      "build-1-cockpit",
+      "build-1-core0-1",
+      "build-1-core0-2",
+      "build-1-node",
+    ]);
+    assert.strictEqual(
+      domains["build-1-core0-1"].cmdline,
+      "console=ttyS0,115200n8 zerotier=8056c2e21c000001 development",
+    );
+    assert.strictEqual(domains["build-1-node"].kernel, undefined, "Ubuntu boots its own bootloader");
+    // Secrets never on the kernel command line: the redis password travels on the seed.
+    for (const d of Object.values(domains))
+      assert.ok(!String(d.cmdline ?? "").includes("unit-test-password"));
+    const core0Seed = byType("libvirt:CloudInitSeed").find((s) => s.name === "build-1-core0-1-seed");
+    assert.match(plain(core0Seed?.inputs.userData), /\/g8os\/redis-password[\s\S]*unit-test-password/);
+    // Each Ubuntu VM: cloud-init with the deploy + group keys, the pinned host key, the ZeroTier join.
+    const nodeSeed = byType("libvirt:CloudInitSeed").find((s) => s.name === "build-1-build-node-seed");
+    const userData = plain(nodeSeed?.inputs.userData);
+    assert.match(userData, /hostname: "build-1-node"/);
+    assert.match(userData, /g8os-deploy-build-1/);
+    assert.match(userData, /alice@example/);
+    assert.match(userData, /ed25519_private: "-----BEGIN OPENSSH PRIVATE KEY-----/);
+    assert.match(userData, /zerotier-cli join 8056c2e21c000001/);
+    // ufw lockdown and the key block per Ubuntu VM (plus the physical host's), announcements per VM.
+    assert.strictEqual(byType("host:ZerotierOnlySsh").length, 3);
+    assert.strictEqual(byType("host:AuthorizedKeys").length, 3);
+    const texts = byType("telegram:Message").map((m) => String(m.inputs.text));
+    for (const re of [
+      /build-node build-1-node is up, ZeroTier IP 10\.147\.17\.2\b/,
+      /cockpit build-1-cockpit is up, ZeroTier IP 10\.147\.17\.5\b/,
+      /core0 node build-1-core0-1 booted, ZeroTier IP 10\.147\.17\.3\b/,
+      /core0 node build-1-core0-2 booted, ZeroTier IP 10\.147\.17\.4\b/,
+    ])
+      assert.ok(
+        texts.some((t) => re.test(t)),
+        `announcement ${re}`,
+      );
+    // One shared Ubuntu image and one core0 kernel, fetched with their pinned digests.
+    const images = byType("libvirt:LibvirtVolume").filter((v) => v.inputs.sourceUrl !== undefined);
+    assert.deepStrictEqual(images.map((v) => v.inputs.sha256).sort(), ["a".repeat(64), "b".repeat(64)]);
+    const nodes = (r.outputs?.vms as { nodes: { role: string; zerotierIp: string }[] }).nodes;
+    assert.deepStrictEqual(
+      nodes.map((n) => `${n.role} ${n.zerotierIp}`),
+      ["build-node 10.147.17.2", "core0 10.147.17.3", "core0 10.147.17.4", "cockpit 10.147.17.5"],
+    );
+  });
+
+  it("vmsEnabled without image digests, or with a VM address in a pool, fails naming the keys", () => {
+    const cfg: Record<string, string | { secret: string }> = {
+      ...validBuildConfig(),
+      "g8os:vmsEnabled": "true",
+    };
+    cfg["g8os:cockpitZerotierIp"] = "10.147.17.20";
+    cfg["g8os:core0KernelFlags"] = JSON.stringify(["organization=x y"]);
+    const err = runStackUnderMocks("build-1", cfg).error ?? "";
+    assert.match(err, /g8os:vmImageSha256/);
+    assert.match(err, /g8os:core0KernelUrl/);
+    assert.match(err, /cockpitZerotierIp 10\.147\.17\.20 is inside zerotierPools\[0\]/);
+    assert.match(err, /core0KernelFlags\[0\]/);
   });
 
   it("grid-1 composes the grid file: a verified node per node, a container per app on its node", () => {

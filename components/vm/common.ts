@@ -1,0 +1,124 @@
+/**
+ * What UbuntuVm and Core0Vm share: where they run (a KVM host), how they join the build network,
+ * images fetched once per host, the pre-generated ZeroTier identity, and the VM "generation" that
+ * recycling replaces.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as random from "@pulumi/random";
+import { LibvirtVolume } from "../../providers/libvirt";
+import type { TelegramMessageArgs } from "../../providers/telegram";
+
+/** The KVM host the VMs run on: usually a KvmHost's outputs plus the connection it was given. */
+export interface VmHostRef {
+  /** How to reach the KVM host over SSH (as the libvirt resources take it). privateKey is kept secret. */
+  connection: {
+    host: pulumi.Input<string>;
+    port?: pulumi.Input<number>;
+    user?: pulumi.Input<string>;
+    privateKey: pulumi.Input<string>;
+    hostKeySha256?: pulumi.Input<string>;
+  };
+  /** Absolute pool directory on the host (KvmHost.poolDir). */
+  poolDir: pulumi.Input<string>;
+  /** libvirt network for the VMs' first NIC (KvmHost.networkName). */
+  networkName: pulumi.Input<string>;
+  /** "kvm" or "qemu" (KvmHost.domainType), or "auto". */
+  domainType: pulumi.Input<"auto" | "kvm" | "qemu">;
+}
+
+/** The build ZeroTier network and the VM's fixed place on it. */
+export interface VmZerotierArgs {
+  /** 16-hex network id. */
+  networkId: pulumi.Input<string>;
+  /** Fixed member IP (inside the routes, outside the auto-assign pools). */
+  address: pulumi.Input<string>;
+  /** ZeroTier API: "central" or "controller", its URL and token (secret). */
+  backend: pulumi.Input<"central" | "controller">;
+  apiUrl: pulumi.Input<string>;
+  token: pulumi.Input<string>;
+  /** Seconds to wait for SSH over ZeroTier after boot. Default 600 (a first boot installs packages). */
+  timeoutSec?: number;
+}
+
+export type VmConnection = VmHostRef["connection"];
+
+/** The flat connection inputs for libvirt resources. */
+export function libvirtConnection(c: VmConnection) {
+  return {
+    host: c.host,
+    port: c.port,
+    user: c.user,
+    privateKey: c.privateKey,
+    hostKeySha256: c.hostKeySha256,
+  };
+}
+
+/**
+ * An image file (Ubuntu cloud image, core0 kernel or initrd) fetched on the KVM host once and
+ * checked against its pinned sha256. The file name carries the digest, so VMs of the same image share
+ * it and a new pin is a new file.
+ */
+export function imageVolume(
+  name: string,
+  host: VmHostRef,
+  image: { url: pulumi.Input<string>; sha256: string; prefix: string },
+  opts?: pulumi.CustomResourceOptions,
+): LibvirtVolume {
+  return new LibvirtVolume(
+    name,
+    {
+      ...libvirtConnection(host.connection),
+      name: `${image.prefix}-${image.sha256.slice(0, 16)}`,
+      poolDir: host.poolDir,
+      sourceUrl: image.url,
+      sha256: image.sha256,
+    },
+    opts,
+  );
+}
+
+/**
+ * A ZeroTier identity generated ON the KVM host (which runs zerotier-one as a build network member,
+ * so `zerotier-idtool` is there): the VM gets it through its seed, so its member id is known, and
+ * authorised with its fixed IP, before it boots. The output (identity.secret) is secret.
+ */
+export function zerotierIdentity(
+  name: string,
+  host: VmHostRef,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+  const c = host.connection;
+  const cmd = new command.remote.Command(
+    name,
+    {
+      // This provider version cannot pin host keys; the KVM host's key is pinned by every libvirt resource.
+      connection: pulumi.secret({
+        host: c.host,
+        port: c.port,
+        user: c.user ?? "root",
+        privateKey: c.privateKey,
+      }),
+      create: "zerotier-idtool generate",
+    },
+    { ...opts, additionalSecretOutputs: ["stdout"] },
+  );
+  return pulumi.secret(cmd.stdout);
+}
+
+/**
+ * The VM's generation: a random id that names its disk and seed. Replacing it (`pulumi up --replace
+ * <its URN>`) replaces the disk, the seed and so the domain: a fresh VM with the same name,
+ * ZeroTier identity and fixed IP. Nothing else in the stack depends on it.
+ */
+export function vmGeneration(name: string, opts: pulumi.CustomResourceOptions): random.RandomId {
+  return new random.RandomId(`${name}-generation`, { byteLength: 4 }, opts);
+}
+
+/** Telegram connection for announcements (unset = none). */
+export type VmTelegram = TelegramMessageArgs["connection"];
+
+/** Throws the component's argument error: what, field and fix. */
+export function argError(kind: string, name: string, field: string, what: string, fix: string): Error {
+  return new Error(`${kind} "${name}": ${field} ${what}. Fix: ${fix}`);
+}
