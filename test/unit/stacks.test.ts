@@ -100,7 +100,9 @@ describe("stacks under mocks", function () {
       "build-1-core0-2": "10.147.17.4",
       "build-1-cockpit": "10.147.17.5",
     });
-    const domains = Object.fromEntries(byType("libvirt:LibvirtDomain").map((d) => [d.inputs.name, d.inputs]));
+    const domains: Record<string, Record<string, unknown>> = Object.fromEntries(
+      byType("libvirt:LibvirtDomain").map((d) => [String(d.inputs.name), d.inputs]),
+    );
     assert.deepStrictEqual(Object.keys(domains).sort(), [
       "build-1-cockpit",
       "build-1-core0-1",
