@@ -1,0 +1,65 @@
+/**
+ * Harness program: a KvmHost adopting the libvirt testbed's network and pool, the guest image as a
+ * pinned image volume, and one UbuntuVm in sandbox mode (no ZeroTier: the testbed guests have no
+ * zerotier-one) booting the debootstrapped Debian image's kernel directly.
+ * Config (g8os:*): kvmHost, kvmPort, kvmPrivateKey (secret), kvmHostKey, poolDir, networkName,
+ * networkBridge, networkCidr, imageUrl, imageSha256, kernel, initrd, cmdline, domainName, groupKey.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { KvmHost } from "../../../components/kvm-host";
+import { imageVolume, UbuntuVm, type VmHostRef } from "../../../components/vm";
+
+const config = new pulumi.Config("g8os");
+const connection = {
+  host: config.require("kvmHost"),
+  port: config.requireNumber("kvmPort"),
+  user: "root",
+  privateKey: config.requireSecret("kvmPrivateKey"),
+  hostKeySha256: config.require("kvmHostKey"),
+};
+const kvm = new KvmHost("kvm", {
+  ...connection,
+  poolDir: config.require("poolDir"),
+  network: {
+    name: config.require("networkName"),
+    bridge: config.require("networkBridge"),
+    cidr: config.require("networkCidr"),
+    forward: "none",
+  },
+  installPackages: false,
+});
+const host: VmHostRef = {
+  connection,
+  poolDir: kvm.poolDir,
+  networkName: kvm.networkName,
+  domainType: kvm.domainType,
+};
+const image = imageVolume(
+  "guest-image",
+  host,
+  { url: config.require("imageUrl"), sha256: config.require("imageSha256"), prefix: "g8t-vm-debian" },
+  { dependsOn: [kvm] },
+);
+const deployKey = new tls.PrivateKey("deploy-key", { algorithm: "ED25519" });
+const node = new UbuntuVm("build-1-node", {
+  host,
+  envNumber: 1,
+  role: "build-node",
+  domainName: config.require("domainName"),
+  baseImagePath: image.path,
+  memoryMiB: 512,
+  vcpus: 1,
+  diskSize: "4G",
+  deployKey,
+  groupKeys: [config.require("groupKey")],
+  directBoot: {
+    kernel: config.require("kernel"),
+    initrd: config.require("initrd"),
+    cmdline: config.require("cmdline"),
+  },
+  // Keep the run short: real.test.ts in test/libvirt proves lease + SSH on this image.
+  addressSource: "none",
+});
+
+export = { domainUuid: node.domainUuid, hostKeySha256: node.hostKeySha256, imagePath: image.path };
