@@ -44,16 +44,16 @@ type Ssh2Client = {
 };
 
 /**
- * Starts `command` on the session's host and hands back its streams at once. The raw ssh2
- * connection is reached through the session's node-ssh instance (SshSession keeps it private).
+ * Starts `command` on the session's host and hands back its streams at once, on the session's
+ * raw ssh2 connection.
  */
 export function execStream(
   session: SshSession,
   command: string,
   opts: StreamExecOptions,
 ): Promise<StreamExec> {
-  const label = (session as unknown as { label: string }).label;
-  const connection = (session as unknown as { ssh: { connection: Ssh2Client | null } }).ssh.connection;
+  const label = session.label;
+  const connection = session.rawConnection() as Ssh2Client | null;
   const secrets = [session.target.privateKey, ...(opts.secrets ?? [])];
   const fail = (detail: string): OperationError =>
     new OperationError(label, opts.step, redact(`${detail} on ${session.target.host}`, secrets));

@@ -60,8 +60,14 @@ export class SshSession {
     readonly target: SshTarget,
     /** Fingerprint the server presented, whether pinned or not. */
     readonly hostKeySha256: string,
-    private readonly label: string,
+    /** Resource label for error messages: `BuildHost "ovh4"`. */
+    readonly label: string,
   ) {}
+
+  /** The underlying ssh2 connection, for streaming commands (ssh-stream.ts); null once closed. */
+  rawConnection(): unknown {
+    return this.ssh.connection;
+  }
 
   /** Runs one shell command. One command per call: `;`-joined lines hide earlier failures. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
