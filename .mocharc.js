@@ -1,9 +1,22 @@
-// One mocha run covers everything `npm test` promises: unit tests, the engine harness
-// self-test, and the testbed suites (which need root and start real services).
+// `npm test` runs every suite except those that boot real (TCG) guests; `npm run test:vm` runs
+// those. CI (.ci/run) runs both. G8OS_TEST_SPEC=a,b runs only the given files/globs.
+const VM_SUITES = [
+  "test/libvirt/real.test.ts",
+  "test/libvirt/harness.test.ts",
+  "test/vm/recycle*.test.ts",
+  "test/vm/**/*.vm.test.ts",
+];
+const env = process.env;
+
 module.exports = {
   require: ["ts-node/register/transpile-only"],
   extension: ["ts"],
-  spec: process.env.G8OS_TEST_SPEC ? process.env.G8OS_TEST_SPEC.split(",") : ["test/**/*.test.ts"],
+  spec: env.G8OS_TEST_SPEC
+    ? env.G8OS_TEST_SPEC.split(",")
+    : env.G8OS_TEST_VM
+      ? VM_SUITES
+      : ["test/**/*.test.ts"],
+  ignore: env.G8OS_TEST_SPEC || env.G8OS_TEST_VM ? [] : VM_SUITES,
   timeout: 120000,
   reporter: "spec",
   exit: true,

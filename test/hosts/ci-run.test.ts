@@ -14,9 +14,10 @@ const CI_RUN = path.join(REPO_ROOT, ".ci", "run");
 
 const NPM_STUB = `#!/bin/sh
 echo "$*" >> "$NPM_STUB_LOG"
-case "$1" in
-  test) exit "\${NPM_TEST_STATUS:-0}" ;;
-  run) exit "\${NPM_DOWN_STATUS:-0}" ;;
+case "$1 $2" in
+  "test "*) exit "\${NPM_TEST_STATUS:-0}" ;;
+  "run test:vm") exit "\${NPM_VM_STATUS:-0}" ;;
+  "run "*) exit "\${NPM_DOWN_STATUS:-0}" ;;
 esac
 exit 0
 `;
@@ -68,8 +69,13 @@ describe(".ci/run", function () {
   it("installs, tests and stops the testbed, printing the time of each phase", () => {
     const r = ciRun({});
     assert.strictEqual(r.code, 0, r.out);
-    assert.deepStrictEqual(r.calls, ["ci --no-audit --no-fund", "test", "run --silent testbed -- down"]);
-    for (const p of ["apt", "npm ci", "npm test", "testbed down"]) {
+    assert.deepStrictEqual(r.calls, [
+      "ci --no-audit --no-fund",
+      "test",
+      "run test:vm",
+      "run --silent testbed -- down",
+    ]);
+    for (const p of ["apt", "npm ci", "npm test", "npm run test:vm", "testbed down"]) {
       assert.match(r.out, new RegExp(`\\[ci\\] ${p} took \\d+ s`));
     }
     assert.match(r.out, /already installed/);
@@ -79,6 +85,12 @@ describe(".ci/run", function () {
     const r = ciRun({ NPM_TEST_STATUS: "3" });
     assert.strictEqual(r.code, 3, r.out);
     assert.deepStrictEqual(r.calls.slice(-1), ["run --silent testbed -- down"]);
+  });
+
+  it("runs the real-VM suites too, and fails with their status when only they fail", () => {
+    const r = ciRun({ NPM_VM_STATUS: "4" });
+    assert.strictEqual(r.code, 4, r.out);
+    assert.deepStrictEqual(r.calls.slice(-2), ["run test:vm", "run --silent testbed -- down"]);
   });
 
   it("fails when the tests pass but the testbed cannot be stopped", () => {
