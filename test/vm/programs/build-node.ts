@@ -3,7 +3,8 @@
  * pinned image volume, and one UbuntuVm in sandbox mode (no ZeroTier: the testbed guests have no
  * zerotier-one) booting the debootstrapped Debian image's kernel directly.
  * Config (g8os:*): kvmHost, kvmPort, kvmPrivateKey (secret), kvmHostKey, poolDir, networkName,
- * networkBridge, networkCidr, imageUrl, imageSha256, kernel, initrd, cmdline, domainName, groupKey.
+ * networkBridge, networkCidr, imageUrl, imageSha256, kernel, initrd, cmdline, domainName, groupKey,
+ * vmCount (default 1: more VMs named <domainName>-2.., created in parallel, for bench/vms.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -42,24 +43,29 @@ const image = imageVolume(
   { dependsOn: [kvm] },
 );
 const deployKey = new tls.PrivateKey("deploy-key", { algorithm: "ED25519" });
-const node = new UbuntuVm("build-1-node", {
-  host,
-  envNumber: 1,
-  role: "build-node",
-  domainName: config.require("domainName"),
-  baseImagePath: image.path,
-  memoryMiB: 512,
-  vcpus: 1,
-  diskSize: "4G",
-  deployKey,
-  groupKeys: [config.require("groupKey")],
-  directBoot: {
-    kernel: config.require("kernel"),
-    initrd: config.require("initrd"),
-    cmdline: config.require("cmdline"),
-  },
-  // Keep the run short: real.test.ts in test/libvirt proves lease + SSH on this image.
-  addressSource: "none",
+const vmCount = config.getNumber("vmCount") ?? 1;
+const vms = Array.from({ length: vmCount }, (_, i) => {
+  const suffix = i === 0 ? "" : `-${i + 1}`;
+  return new UbuntuVm(`build-1-node${suffix}`, {
+    host,
+    envNumber: 1,
+    role: "build-node",
+    domainName: `${config.require("domainName")}${suffix}`,
+    baseImagePath: image.path,
+    memoryMiB: 512,
+    vcpus: 1,
+    diskSize: "4G",
+    deployKey,
+    groupKeys: [config.require("groupKey")],
+    directBoot: {
+      kernel: config.require("kernel"),
+      initrd: config.require("initrd"),
+      cmdline: config.require("cmdline"),
+    },
+    // Keep the run short: real.test.ts in test/libvirt proves lease + SSH on this image.
+    addressSource: "none",
+  });
 });
+const node = vms[0];
 
 export = { domainUuid: node.domainUuid, hostKeySha256: node.hostKeySha256, imagePath: image.path };

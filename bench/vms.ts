@@ -1,0 +1,115 @@
+/**
+ * VMs through the engine harness on the libvirt testbed (TCG guests, no address wait):
+ * - wall time of one `up` creating 4 build-node VMs vs one creating 1 (the VMs are independent, so
+ *   the ratio shows how much runs in parallel on this machine's CPUs),
+ * - SSH round trips (connections, commands) per VM create, counted through G8OS_TRACE_FILE,
+ * - remote calls of a no-op `up` (the goal is 0 writes).
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Harness } from "../test/harness";
+import { ensureLibvirtTestbed } from "../test/testbed/libvirt";
+import { newKeyPair, suffix, virshLocal } from "../test/libvirt/helpers";
+import type { BenchResult } from "./index";
+
+function sshEvents(file: string) {
+  const ev = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { system: string; op: string; write: boolean })
+        .filter((e) => e.system === "ssh")
+    : [];
+  fs.rmSync(file, { force: true });
+  return {
+    connects: ev.filter((e) => e.op === "connect").length,
+    execs: ev.filter((e) => e.op === "exec").length,
+    writes: ev.filter((e) => e.write).length,
+  };
+}
+
+async function stack(count: number, dir: string) {
+  const tb = await ensureLibvirtTestbed();
+  const domainName = `g8t-vmb-${suffix()}`;
+  const traceFile = path.join(dir, `trace-${count}.jsonl`);
+  const h = new Harness({
+    program: path.join(__dirname, "..", "test", "vm", "programs", "build-node.ts"),
+    stack: "build-1",
+    stateFile: path.join(dir, `state-${count}.json`),
+    env: { G8OS_TRACE_FILE: traceFile },
+    config: {
+      "g8os:kvmHost": tb.connection.host,
+      "g8os:kvmPort": String(tb.connection.port),
+      "g8os:kvmPrivateKey": { secret: tb.connection.privateKey },
+      "g8os:kvmHostKey": tb.connection.hostKeySha256,
+      "g8os:poolDir": tb.poolDir,
+      "g8os:networkName": tb.network.name,
+      "g8os:networkBridge": tb.network.bridge,
+      "g8os:networkCidr": tb.network.cidr,
+      "g8os:imageUrl": `file://${tb.image.disk}`,
+      "g8os:imageSha256": tb.image.sha256,
+      "g8os:kernel": tb.image.kernel,
+      "g8os:initrd": tb.image.initrd,
+      "g8os:cmdline": tb.image.cmdline,
+      "g8os:domainName": domainName,
+      "g8os:groupKey": (await newKeyPair("bench")).publicKey,
+      "g8os:vmCount": String(count),
+    },
+  });
+  return { h, traceFile, domainName };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  if (process.getuid?.() !== 0) return [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-bench-vms-"));
+  const results: BenchResult[] = [];
+  const times: Record<number, number> = {};
+  for (const count of [1, 4]) {
+    const { h, traceFile, domainName } = await stack(count, dir);
+    try {
+      // Both runs pay the same fixed part (KVM host setup, image copy): the difference is the VMs.
+      const t0 = Date.now();
+      await h.upOk();
+      times[count] = (Date.now() - t0) / 1000;
+      const created = sshEvents(traceFile);
+      if (count === 1) {
+        results.push({
+          name: "vms: SSH connections per VM create (incl. host setup + image check)",
+          value: created.connects,
+          unit: "connections",
+          note: `${created.execs} commands, ${created.writes} writes`,
+        });
+        await h.upOk();
+        const noop = sshEvents(traceFile);
+        results.push({
+          name: "vms: remote calls of a no-op up",
+          value: noop.execs,
+          unit: "commands",
+          note: `${noop.connects} connections, ${noop.writes} writes`,
+        });
+      }
+    } finally {
+      await h.destroy().catch(() => undefined);
+      await h.close();
+      for (let i = 1; i <= count; i++) {
+        const d = i === 1 ? domainName : `${domainName}-${i}`;
+        await virshLocal(["destroy", d]);
+        await virshLocal(["undefine", "--nvram", d]);
+      }
+    }
+  }
+  results.push({
+    name: "vms: wall time of one up creating 4 VMs vs 1",
+    value: times[4],
+    unit: "s",
+    baseline: times[1],
+    ratio: times[4] / times[1],
+    note: `${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; TCG, no address wait`,
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return results;
+}
+
+if (require.main === module) run().then((r) => console.log(JSON.stringify(r, null, 2)));
