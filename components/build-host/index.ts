@@ -128,7 +128,8 @@ export class BuildHost extends pulumi.ComponentResource {
           .all([args.groupKeys, args.deployKey.publicKeyOpenssh])
           .apply(([group, deploy]) => [...group, `${deploy.trim()} g8os-deploy-build-${env}`]),
       },
-      child,
+      // Reached over the member's ZeroTier address: on destroy, removed while that path still exists.
+      { ...child, dependsOn: [member] },
     );
 
     // 4. Close everything but ZeroTier (the deploy key must work over ZeroTier first).

@@ -72,7 +72,20 @@ export class SshSession {
   /** Runs one shell command. One command per call: `;`-joined lines hide earlier failures. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     trace({ system: "ssh", op: "exec", write: !!opts.write, target: this.target.host });
-    const r = await this.ssh.execCommand(command, { stdin: opts.stdin });
+    let r: Awaited<ReturnType<import("node-ssh").NodeSSH["execCommand"]>>;
+    try {
+      r = await this.ssh.execCommand(command, { stdin: opts.stdin });
+    } catch (err) {
+      // The session died under the command (keepalive timeout, reset): not the command's failure.
+      const e = new OperationError(
+        this.label,
+        opts.step ?? "remote command",
+        redact(`connection to ${this.target.host} lost: ${errorMessage(err)}`, [this.target.privateKey]),
+        "the host's network path (a ZeroTier change, a reboot)",
+      ) as OperationError & { connectionLost?: boolean };
+      e.connectionLost = true;
+      throw e;
+    }
     const res: ExecResult = { stdout: r.stdout, stderr: r.stderr, code: r.code ?? -1 };
     if ((opts.check ?? true) && res.code !== 0) {
       const tail = (res.stderr || res.stdout).trim().split("\n").slice(-5).join(" | ");
@@ -236,10 +249,13 @@ export async function withFirstReachable<T>(
       });
       return result as T;
     } catch (err) {
-      if (session !== undefined) throw err; // connected: the error is fn's own
+      const lost = (err as { connectionLost?: boolean }).connectionLost === true;
+      // Connected and fn failed on its own: that is fn's error. A session that died under fn is
+      // tried again on the next address (host operations here are idempotent).
+      if (session !== undefined && !lost) throw err;
       const msg = errorMessage(err);
       if (/does not match the pinned/.test(msg)) throw err;
-      if (!/authentication/i.test(msg)) unreachable.add(where);
+      if (lost || !/authentication/i.test(msg)) unreachable.add(where);
       failures.push(`${t.user ?? "root"}@${where}: ${msg.replace(/^.*?failed: /, "")}`);
     }
   }
