@@ -181,7 +181,8 @@ function buildVms(
     timeoutSec: cfg.zerotier.timeoutSec,
   });
   const ubuntu = (role: "build-node" | "cockpit", address: string) =>
-    new UbuntuVm(`build-${env}-${role}`, {
+    // Named like the hostname: the README's recycling URNs are build-<X>-node's.
+    new UbuntuVm(role === "build-node" ? `build-${env}-node` : `build-${env}-cockpit`, {
       host: vmHost,
       envNumber: env,
       role,

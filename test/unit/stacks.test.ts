@@ -81,7 +81,7 @@ describe("stacks under mocks", function () {
       byType("g8os:vm:UbuntuVm")
         .map((x) => x.name)
         .sort(),
-      ["build-1-build-node", "build-1-cockpit"],
+      ["build-1-cockpit", "build-1-node"],
     );
     assert.deepStrictEqual(
       byType("g8os:vm:Core0Vm")
@@ -120,7 +120,7 @@ describe("stacks under mocks", function () {
     const core0Seed = byType("libvirt:CloudInitSeed").find((s) => s.name === "build-1-core0-1-seed");
     assert.match(plain(core0Seed?.inputs.userData), /\/g8os\/redis-password[\s\S]*unit-test-password/);
     // Each Ubuntu VM: cloud-init with the deploy + group keys, the pinned host key, the ZeroTier join.
-    const nodeSeed = byType("libvirt:CloudInitSeed").find((s) => s.name === "build-1-build-node-seed");
+    const nodeSeed = byType("libvirt:CloudInitSeed").find((s) => s.name === "build-1-node-seed");
     const userData = plain(nodeSeed?.inputs.userData);
     assert.match(userData, /hostname: "build-1-node"/);
     assert.match(userData, /g8os-deploy-build-1/);
