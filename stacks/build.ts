@@ -11,6 +11,7 @@ import { Core0Vm, imageVolume, UbuntuVm, type VmHostRef } from "../components/vm
 import { SshKeyGroup, type SshKeyGroupSource } from "../providers/keys";
 import { ZerotierNetwork } from "../providers/zerotier";
 import { type BuildConfig, type KeySourceSettings, readBuildConfig } from "./config";
+import { buildRun } from "./build-runs";
 import type { StackSelection } from "./select";
 
 function keyGroupSource(k: KeySourceSettings): SshKeyGroupSource {
@@ -109,6 +110,24 @@ export function buildEnv(sel: StackSelection) {
       )
     : undefined;
 
+  // Build runs: on the build node, tested on the core0 nodes, released to the templates repo.
+  const run =
+    cfg.buildRuns && vms
+      ? buildRun(`build-${env}-run`, cfg.buildRuns, {
+          buildNode: vms.buildNode.connection,
+          core0Nodes: vms.core0.map((c) =>
+            pulumi.all([c.zerotierIp, redisPassword.result]).apply(([address, password]) => ({
+              address,
+              port: 6379,
+              password,
+              ipfsGateway: cfg.buildRuns!.ipfsGatewayUrl,
+            })),
+          ),
+          deployKey: deployKey.privateKeyOpenssh,
+          telegram,
+        })
+      : undefined;
+
   return {
     stackKind: "build" as const,
     envNumber: env,
@@ -117,7 +136,8 @@ export function buildEnv(sel: StackSelection) {
     deployPublicKey: deployKey.publicKeyOpenssh,
     keyGroupMembersWithoutKeys: keyGroup.membersWithoutKeys,
     redisPassword: pulumi.secret(redisPassword.result),
-    vms,
+    vms: vms ? { kvmDomainType: vms.kvmDomainType, nodes: vms.nodes } : undefined,
+    buildRun: run ? { testResults: run.testResults, released: run.released } : undefined,
   };
 }
 
@@ -212,6 +232,8 @@ function buildVms(
   );
   const cockpit = ubuntu("cockpit", vms.cockpitZerotierIp);
   return {
+    buildNode,
+    core0,
     kvmDomainType: kvm.domainType,
     nodes: [
       { role: "build-node", hostname: buildNode.hostname, zerotierIp: buildNode.zerotierIp },

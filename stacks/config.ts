@@ -15,6 +15,7 @@ import {
   sshPublicKey,
 } from "../providers/shared/validate";
 import { offsetIPv4, VM_ADDRESS_OFFSETS } from "../components/vm/cloud-init";
+import { readBuildRunSettings, type BuildRunSettings } from "./build-runs";
 import { ConfigReader } from "./config-reader";
 
 /** Telegram build group the stack reports to. */
@@ -88,6 +89,8 @@ export interface BuildConfig {
   buildHost: BuildHostSettings;
   /** Unset unless g8os:vmsEnabled is true. */
   vms?: VmSettings;
+  /** Unset unless g8os:buildTreeDir is set (needs the VMs). */
+  buildRuns?: BuildRunSettings;
 }
 
 /** Checks one fixed ZeroTier address: IPv4, inside a route, outside every auto-assign pool. */
@@ -366,10 +369,25 @@ export function readBuildConfig(envNumber: number): BuildConfig {
       required: true,
       what: "SSH private key for the physical host",
     }),
+    zerotierInstallCommand: r.string("zerotierInstallCommand", { check: nonEmptyString }),
   };
+  const confirm = r.string("firewallConfirmTimeoutSec");
+  if (confirm !== undefined) {
+    const n = Number(confirm);
+    if (intInRange(10, 3600)(n))
+      r.problem("firewallConfirmTimeoutSec", "must be a whole number of seconds from 10 to 3600");
+    else buildHost.firewallConfirmTimeoutSec = n;
+  }
 
   const vms = readVmConfig(r, zerotier, hostZtIp);
+  const buildRuns = readBuildRunSettings(r);
+  if (buildRuns && !vms) {
+    r.problem(
+      "buildTreeDir",
+      "is set but the VMs are off: build runs need the build node and core0 nodes. Fix: `pulumi config set g8os:vmsEnabled true`",
+    );
+  }
 
   r.done();
-  return { envNumber, telegram, zerotier, keySource, buildHost, vms };
+  return { envNumber, telegram, zerotier, keySource, buildHost, vms, buildRuns };
 }

@@ -8,6 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { pollUntil } from "../../providers/shared/retry";
 import { ZerotierClient } from "../../providers/zerotier/client";
 import { Harness, findResource, type ConfigValue, type RunResult } from "../harness";
 import { useTestbed, type TestHost } from "../testbed";
@@ -187,10 +188,12 @@ describe("build stack: physical host bootstrap (testbed)", function () {
   it("network deleted outside: refresh reports it, up re-creates it under the same id and the host is back", async () => {
     const network = String(findResource(harness.state(), "build-1-network").outputs.networkId);
     await zt.deleteNetwork(network);
-    assert.ok(
-      !(await canLogIn(zerotierIp, alice.privateKey)),
-      "the host is cut off while its network is gone",
-    );
+    // The node notices at its next config request (about a second): wait for it, with a deadline.
+    await pollUntil(async () => ((await canLogIn(zerotierIp, alice.privateKey)) ? undefined : true), {
+      timeoutMs: 30_000,
+      intervalMs: 1000,
+      what: "the host to be cut off once its network is gone",
+    });
     const refreshed = record(await harness.refreshOk());
     const r = ops(refreshed);
     assert.strictEqual(r["build-1-network"], "refresh-update", "network marked deleted, id kept");

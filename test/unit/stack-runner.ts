@@ -35,6 +35,12 @@ function fakeOutputs(type: string, inputs: Record<string, any>): Record<string, 
           "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z\n",
         privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
       };
+    case "AppBuild":
+      return { app: inputs.spec?.name, buildId: "unit-build", plist: "", plistCid: "bafyunit", files: [] };
+    case "AppTest":
+      return { passed: true, failures: [], results: [] };
+    case "TemplatesRelease":
+      return { released: [] };
     case "RandomPassword":
       return { result: "unit-test-password" };
     default:

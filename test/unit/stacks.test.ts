@@ -252,3 +252,52 @@ describe("Node version guard", () => {
     assert.match(r.stderr, /g8os needs Node >= 22 .*Run `npm ci` first/s);
   });
 });
+
+describe("build runs in the build stack (mocks)", function () {
+  this.timeout(120_000);
+  const runConfig = {
+    "g8os:buildTreeDir": "test/build/fixtures/tree",
+    "g8os:ipfsApiUrl": "http://10.147.17.2:5001",
+    "g8os:ipfsGatewayUrl": "http://10.147.17.2:8080",
+    "g8os:templatesRepoUrl": "ssh://git@10.147.17.2/gig/ays_templates.git",
+    "g8os:templatesBranches": JSON.stringify(["master", "stable"]),
+    "g8os:templatesKnownHosts":
+      "10.147.17.2 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z",
+  };
+
+  it("compose one BuildRun: an AppBuild per app of the tree, tests on the core0 VMs, a release", () => {
+    const r = runStackUnderMocks("build-1", { ...validBuildConfig(), ...vmConfig(), ...runConfig });
+    assert.strictEqual(r.error, undefined);
+    const types = (r.resources ?? []).map((x) => x.type);
+    assert.strictEqual(types.filter((t) => t.endsWith("g8os:build:BuildRun")).length, 1);
+    const builds = (r.resources ?? []).filter((x) => x.type.endsWith(":AppBuild"));
+    assert.deepStrictEqual(builds.map((b) => (b.inputs.spec as { name: string }).name).sort(), [
+      "hello-c",
+      "hello-sh",
+    ]);
+    const tests = (r.resources ?? []).find((x) => x.type.endsWith(":AppTest"));
+    // nodes carry the redis password: the mock sees them as a secret ({<sig>, value}).
+    const nodes = tests?.inputs.nodes as unknown[] | { value: unknown[] };
+    assert.strictEqual(
+      (Array.isArray(nodes) ? nodes : nodes.value).length,
+      2,
+      "tests spread over both core0 VMs",
+    );
+    assert.ok(types.some((t) => t.endsWith(":TemplatesRelease")));
+  });
+
+  it("a build tree without VMs, and an app naming an unknown branch, are config errors", () => {
+    const noVms = runStackUnderMocks("build-1", { ...validBuildConfig(), ...runConfig });
+    assert.match(noVms.error ?? "", /g8os:buildTreeDir is set but the VMs are off/);
+    const oneBranch = runStackUnderMocks("build-1", {
+      ...validBuildConfig(),
+      ...vmConfig(),
+      ...runConfig,
+      "g8os:templatesBranches": JSON.stringify(["master"]),
+    });
+    assert.match(
+      oneBranch.error ?? "",
+      /g8os:buildTreeDir points at a build tree with problems:[\s\S]*hello-sh\.yaml[\s\S]*stable/,
+    );
+  });
+});
