@@ -9,15 +9,7 @@ import { runAppTests, type AppUnderTest, type TestNode } from "../providers/buil
 import { startCore0Emulator } from "../test/testbed/core0-emulator";
 import { startIpfsDaemon } from "../test/testbed/ipfs";
 import { makeBuiltApp, startIpfsGateway } from "../test/build/programs/fixtures";
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-  note?: string;
-}
+import type { BenchResult } from "./index";
 
 const APPS = 8;
 const PER_NODE = 2;

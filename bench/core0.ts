@@ -22,15 +22,7 @@ import { serializePlist, PlistEntry, FILETYPE_FILE } from "../providers/plist";
 import { spawn, ChildProcess } from "child_process";
 import * as net from "net";
 import * as readline from "readline";
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-  note?: string;
-}
+import type { BenchResult } from "./index";
 
 const PASSWORD = "bench-" + randomUUID();
 

@@ -83,3 +83,17 @@ export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"]
 /** Provider inputs/outputs: untyped JSON from the engine, validated in `check`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProviderProps = Record<string, any>;
+
+/** How every libvirt resource reaches its KVM host (Pulumi inputs; `privateKey` is stored as a secret). */
+export interface LibvirtConnectionArgs {
+  /** KVM host address. */
+  host: import("@pulumi/pulumi").Input<string>;
+  /** SSH port. Default 22. */
+  port?: import("@pulumi/pulumi").Input<number>;
+  /** SSH user (root or in group libvirt). Default "root". */
+  user?: import("@pulumi/pulumi").Input<string>;
+  /** SSH private key (kept secret in state). */
+  privateKey: import("@pulumi/pulumi").Input<string>;
+  /** Pinned SSH host key `SHA256:...`. Unset = accept any (not recommended). */
+  hostKeySha256?: import("@pulumi/pulumi").Input<string>;
+}

@@ -14,6 +14,7 @@
  *   Disks and seeds are separate resources (LibvirtVolume, CloudInitSeed) and are removed by them.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { LibvirtConnectionArgs } from "./common";
 import { InputError, resourceLabel } from "../shared/errors";
 import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { intInRange, type FieldRule, type Validator } from "../shared/validate";
@@ -315,17 +316,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface LibvirtDomainArgs {
-  /** KVM host address. */
-  host: pulumi.Input<string>;
-  /** SSH port. Default 22. */
-  port?: pulumi.Input<number>;
-  /** SSH user (root or in group libvirt). Default "root". */
-  user?: pulumi.Input<string>;
-  /** SSH private key (secret). */
-  privateKey: pulumi.Input<string>;
-  /** Pinned SSH host key `SHA256:...`. */
-  hostKeySha256?: pulumi.Input<string>;
+export interface LibvirtDomainArgs extends LibvirtConnectionArgs {
   /** Domain name, unique on the host (letters, digits, `_.-`, up to 63). */
   name: pulumi.Input<string>;
   /** Memory in MiB, at least 256. Changes in place (the guest restarts). */

@@ -7,6 +7,7 @@
  * and left in place on delete. Packages are never uninstalled (other things may use them).
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { LibvirtConnectionArgs } from "./common";
 import { OperationError, resourceLabel } from "../shared/errors";
 import { diffFields, plainOutputs } from "../shared/dynamic";
 import { shellQuote } from "../shared/ssh";
@@ -240,12 +241,7 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface KvmHostSetupArgs {
-  host: pulumi.Input<string>;
-  port?: pulumi.Input<number>;
-  user?: pulumi.Input<string>;
-  privateKey: pulumi.Input<string>;
-  hostKeySha256?: pulumi.Input<string>;
+export interface KvmHostSetupArgs extends LibvirtConnectionArgs {
   /** A label for messages (the host's name). */
   name: pulumi.Input<string>;
   poolDir: pulumi.Input<string>;

@@ -11,6 +11,7 @@
  * is secret in state, and is redacted from errors.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { LibvirtConnectionArgs } from "./common";
 import { resourceLabel } from "../shared/errors";
 import { diffFields, plainOutputs } from "../shared/dynamic";
 import { hostname, nonEmptyString, type FieldRule } from "../shared/validate";
@@ -125,17 +126,7 @@ export const seedProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface CloudInitSeedArgs {
-  /** KVM host address. */
-  host: pulumi.Input<string>;
-  /** SSH port. Default 22. */
-  port?: pulumi.Input<number>;
-  /** SSH user. Default "root". */
-  user?: pulumi.Input<string>;
-  /** SSH private key (secret). */
-  privateKey: pulumi.Input<string>;
-  /** Pinned SSH host key `SHA256:...`. */
-  hostKeySha256?: pulumi.Input<string>;
+export interface CloudInitSeedArgs extends LibvirtConnectionArgs {
   /** Seed name; the ISO is `<poolDir>/<name>.iso` and the instance-id starts with it. */
   name: pulumi.Input<string>;
   /** Absolute directory on the KVM host for the ISO. */

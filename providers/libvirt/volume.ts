@@ -8,6 +8,7 @@
  * adopted (and then never deleted by this resource); anything else is an error.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { LibvirtConnectionArgs } from "./common";
 import { InputError, resourceLabel } from "../shared/errors";
 import { diffFields, plainOutputs } from "../shared/dynamic";
 import { sha256Hex, intInRange, type FieldRule, type Validator } from "../shared/validate";
@@ -131,17 +132,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface LibvirtVolumeArgs {
-  /** KVM host address. */
-  host: pulumi.Input<string>;
-  /** SSH port of the KVM host. Default 22. */
-  port?: pulumi.Input<number>;
-  /** SSH user (root or in group libvirt). Default "root". */
-  user?: pulumi.Input<string>;
-  /** SSH private key (kept secret in state). */
-  privateKey: pulumi.Input<string>;
-  /** Pinned SSH host key `SHA256:...`. Unset = accept any (not recommended). */
-  hostKeySha256?: pulumi.Input<string>;
+export interface LibvirtVolumeArgs extends LibvirtConnectionArgs {
   /** File name in `poolDir` (letters, digits, `_.-`), e.g. "build-vm.qcow2". */
   name: pulumi.Input<string>;
   /** Absolute pool directory on the KVM host. */
