@@ -8,6 +8,8 @@ import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { LibvirtVolume } from "../../providers/libvirt";
 import type { TelegramMessageArgs } from "../../providers/telegram";
+import { ZerotierMember } from "../../providers/zerotier";
+import { zerotierNodeId } from "./cloud-init";
 
 /** The KVM host the VMs run on: usually a KvmHost's outputs plus the connection it was given. */
 export interface VmHostRef {
@@ -104,6 +106,39 @@ export function zerotierIdentity(
     { ...opts, additionalSecretOutputs: ["stdout"] },
   );
   return pulumi.secret(cmd.stdout);
+}
+
+/**
+ * A VM's place on the build network, before it boots: its identity (generated on the KVM host) and
+ * its member, authorised with the fixed address. Undefined both in sandbox mode (no `zerotier`).
+ */
+export function zerotierMembership(
+  name: string,
+  host: VmHostRef,
+  zt: VmZerotierArgs | undefined,
+  member: { name: pulumi.Input<string>; description: string },
+  opts: pulumi.CustomResourceOptions,
+): { identity?: pulumi.Output<string>; member?: ZerotierMember } {
+  if (!zt) return {};
+  const identity = zerotierIdentity(`${name}-zerotier-identity`, host, opts);
+  return {
+    identity,
+    member: new ZerotierMember(
+      `${name}-member`,
+      {
+        backend: zt.backend,
+        apiUrl: zt.apiUrl,
+        token: zt.token,
+        networkId: zt.networkId,
+        memberId: pulumi.unsecret(identity.apply(zerotierNodeId)),
+        name: member.name,
+        description: member.description,
+        authorized: true,
+        ipAssignments: [zt.address],
+      },
+      opts,
+    ),
+  };
 }
 
 /**

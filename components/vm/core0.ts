@@ -14,13 +14,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { Core0Node } from "../../providers/core0";
 import { CloudInitSeed, LibvirtDomain } from "../../providers/libvirt";
 import { TelegramMessage } from "../../providers/telegram";
-import { ZerotierMember } from "../../providers/zerotier";
-import { core0Cmdline, core0SeedUserData, zerotierNodeId } from "./cloud-init";
+import { core0Cmdline, core0SeedUserData } from "./cloud-init";
 import {
   argError,
   libvirtConnection,
   vmGeneration,
-  zerotierIdentity,
+  zerotierMembership,
   type VmHostRef,
   type VmTelegram,
   type VmZerotierArgs,
@@ -92,25 +91,13 @@ export class Core0Vm extends pulumi.ComponentResource {
     const gen = vmGeneration(name, child).hex;
     const zt = args.zerotier;
 
-    const identity = zt ? zerotierIdentity(`${name}-zerotier-identity`, args.host, child) : undefined;
-    const member =
-      zt && identity
-        ? new ZerotierMember(
-            `${name}-member`,
-            {
-              backend: zt.backend,
-              apiUrl: zt.apiUrl,
-              token: zt.token,
-              networkId: zt.networkId,
-              memberId: pulumi.unsecret(identity.apply(zerotierNodeId)),
-              name: this.hostname,
-              description: `g8os build environment ${env}: core0 test node ${args.index}`,
-              authorized: true,
-              ipAssignments: [zt.address],
-            },
-            child,
-          )
-        : undefined;
+    const { identity, member } = zerotierMembership(
+      name,
+      args.host,
+      zt,
+      { name: this.hostname, description: `g8os build environment ${env}: core0 test node ${args.index}` },
+      child,
+    );
 
     const seed = new CloudInitSeed(
       `${name}-seed`,

@@ -18,14 +18,13 @@ import { AuthorizedKeys, ZerotierOnlySsh, type HostConnection } from "../../prov
 import { DEFAULT_ZEROTIER_INSTALL } from "../../providers/host";
 import { CloudInitSeed, LibvirtDomain, LibvirtVolume, type AddressSource } from "../../providers/libvirt";
 import { TelegramMessage } from "../../providers/telegram";
-import { ZerotierMember } from "../../providers/zerotier";
 import { zerotierInterfaceName } from "../../providers/zerotier/node";
-import { deriveHostKey, ubuntuUserData, zerotierNodeId } from "./cloud-init";
+import { deriveHostKey, ubuntuUserData } from "./cloud-init";
 import {
   argError,
   libvirtConnection,
   vmGeneration,
-  zerotierIdentity,
+  zerotierMembership,
   type VmHostRef,
   type VmTelegram,
   type VmZerotierArgs,
@@ -120,25 +119,13 @@ export class UbuntuVm extends pulumi.ComponentResource {
     this.hostKeySha256 = pulumi.unsecret(hostKey.apply((k) => k.fingerprintSha256));
 
     const zt = args.zerotier;
-    const identity = zt ? zerotierIdentity(`${name}-zerotier-identity`, args.host, child) : undefined;
-    const member =
-      zt && identity
-        ? new ZerotierMember(
-            `${name}-member`,
-            {
-              backend: zt.backend,
-              apiUrl: zt.apiUrl,
-              token: zt.token,
-              networkId: zt.networkId,
-              memberId: pulumi.unsecret(identity.apply(zerotierNodeId)),
-              name: this.hostname,
-              description: `g8os build environment ${env}: ${args.role} VM`,
-              authorized: true,
-              ipAssignments: [zt.address],
-            },
-            child,
-          )
-        : undefined;
+    const { identity, member } = zerotierMembership(
+      name,
+      args.host,
+      zt,
+      { name: this.hostname, description: `g8os build environment ${env}: ${args.role} VM` },
+      child,
+    );
 
     const keys = pulumi
       .all([args.groupKeys, args.deployKey.publicKeyOpenssh])
