@@ -124,9 +124,9 @@ export async function resolveSourceCommit(spec: AppSpec): Promise<string> {
             ? reject(
                 new OperationError(
                   where,
-                  `git ls-remote ${spec.source.git}`,
+                  `resolving source.git ${spec.source.git} (ref ${ref}) with git ls-remote`,
                   (stderr || errorMessage(err)).trim(),
-                  "that the repository URL is right and reachable from the machine running Pulumi",
+                  `that source.git in ${spec.file} is the right URL and the repository is reachable from the machine running Pulumi`,
                 ),
               )
             : resolve(stdout),

@@ -2,7 +2,9 @@
  * The core0 command loop, emulated: `BLPOP core:default`, run the command, `RPUSH result:<id>` +
  * `EXPIRE`. Commands run concurrently like core0's goroutines; commands sharing a `queue` run one
  * after another; a job id already running answers DUPILICATE_ID (as core0's process manager does);
- * unknown commands answer UNKNOWN_CMD. Test and sandbox component: not product logic.
+ * unknown commands answer UNKNOWN_CMD. Processes in a container run with cwd = its root and absolute
+ * paths / PATH mapped into the root: an approximation of core0's chroot (chroot-paths.ts).
+ * Test and sandbox component: not product logic.
  */
 import { ChildProcess, spawn } from "child_process";
 import { randomUUID } from "crypto";
@@ -10,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Redis } from "ioredis";
 import type { Core0Command, Core0Result, JobState } from "../../../providers/core0/client";
+import { containerCommand, containerEnv } from "./chroot-paths";
 import { buildRootfs, RootfsOptions } from "./rootfs";
 import { cpuInfo, cpuTimes, memInfo, nicInfo, osInfo, processMemory } from "./sysinfo";
 
@@ -267,11 +270,17 @@ export class EmulatorEngine {
     const cwd = container ? path.join(base, dir) : dir || base;
     if (container && cwd !== base && !cwd.startsWith(base + path.sep))
       fail(`dir ${dir} is outside the container`);
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...((a.env as Record<string, string>) ?? {}) };
+    const hostPath = process.env.PATH ?? "/usr/bin:/bin";
+    const ownEnv = (a.env as Record<string, string>) ?? {};
+    // No chroot: absolute paths and PATH are mapped into the root instead (see chroot-paths.ts).
+    const env = container ? containerEnv(container.root, hostPath, ownEnv) : { PATH: hostPath, ...ownEnv };
+    const command = container
+      ? containerCommand(container.root, name, args.map(String))
+      : { name, args: args.map(String) };
     const tail = this.opts.streamTailBytes ?? 65536;
     return new Promise<Outcome>((resolve) => {
       // Own process group, so a kill reaches the whole tree (`sh -c "sleep 30"` included).
-      const child = spawn(name, args.map(String), {
+      const child = spawn(command.name, command.args, {
         cwd,
         env,
         stdio: ["pipe", "pipe", "pipe"],
