@@ -65,7 +65,7 @@ export interface AppTestCase {
   process?: string;
   /** Exit code the test must end with. Default 0. */
   expectExitCode?: number;
-  /** Regular expression (JavaScript syntax) that stdout + stderr must match. */
+  /** Regular expression (JavaScript syntax) that stdout + stderr (trailing newlines dropped) must match. */
   expectOutput?: string;
   /** Seconds before core0 kills the test (state TIMEOUT = failed). Default 60. */
   timeoutSeconds?: number;
@@ -341,7 +341,12 @@ export function judgeTest(t: AppTestCase, r: Core0Result): { exitCode: number; r
   }
   if (t.expectOutput !== undefined) {
     const { stdout, stderr } = streamsOf(r);
-    if (!new RegExp(t.expectOutput).test(`${stdout}\n${stderr}`)) {
+    // Trailing newlines dropped, so `^3$` matches a program that prints "3\n" (as the tree docs show).
+    const output = [stdout, stderr]
+      .map((s) => s.replace(/\n+$/, ""))
+      .filter((s) => s !== "")
+      .join("\n");
+    if (!new RegExp(t.expectOutput).test(output)) {
       return { exitCode, reason: `output does not match /${t.expectOutput}/` };
     }
   }
