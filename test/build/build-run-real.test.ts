@@ -129,8 +129,8 @@ describe("build: a full BuildRun with real AppBuild (build node g8t-h4, core0 em
     });
   });
   after(async () => {
-    // The builds' directories go with the stack; the repo and services are the suite's own.
-    await h?.destroy().catch(() => undefined);
+    // No destroy (one more slow harness operation): the build dirs go with workDir below, and the
+    // repo and services are the suite's own.
     await h?.close();
     for (const n of nodes ?? []) await n.stop();
     await git?.stop();
