@@ -157,7 +157,18 @@ describe("testbed lifecycle (up, down)", function () {
       (s) => s.exec("setsid nohup sleep 86398 </dev/null >/dev/null 2>&1 &"),
     );
     await tb.exec("g8t-h2", "setsid nohup sleep 86398 </dev/null >/dev/null 2>&1 &");
-    assert.strictEqual(processesWith("sleep 86398").length, 2, "the session processes did not start");
+    // setsid/nohup exec `sleep` a moment after the shell returned: wait for both, with a deadline.
+    await pollUntil(
+      async () =>
+        processesWith("sleep 86398").length === 2
+          ? true
+          : { pending: `${processesWith("sleep 86398").length} of 2 running` },
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: "the two session processes to start",
+      },
+    );
     assert.ok(leftovers().length > 0, "the check below would not notice anything");
 
     const created = readState()?.created;

@@ -207,7 +207,7 @@ for (const backend of ["central", "controller"] as const) {
       await net.delete(id, outs);
     });
 
-    it("network deleted outside: read returns no id (refresh drops it), create makes it again", async () => {
+    it("network deleted outside: Central drops it (new network on up); the controller keeps the id and re-creates it in place", async () => {
       const inputs = await checked(net, netArgs());
       const { id, outs } = await net.create(inputs);
       const del = await fetch(
@@ -219,10 +219,21 @@ for (const backend of ["central", "controller"] as const) {
       );
       assert.equal(del.status, 200);
       const read = await net.read(id, outs);
-      assert.equal(read.id, undefined);
-      const again = await net.create(inputs);
-      assert.notEqual(again.id, id);
-      await net.delete(again.id, again.outs);
+      if (backend === "central") {
+        assert.equal(read.id, undefined);
+        const again = await net.create(inputs);
+        assert.notEqual(again.id, id);
+        await net.delete(again.id, again.outs);
+      } else {
+        // Hosts locked to this network get back in without anyone touching them: same id.
+        assert.equal(read.id, id);
+        assert.equal((read.props as { deleted?: boolean }).deleted, true);
+        const d = await net.diff(id, read.props, inputs);
+        assert.equal(d.changes, true);
+        const up = await net.update(id, read.props, inputs);
+        assert.equal(up.outs.networkId, id);
+        await net.delete(id, up.outs);
+      }
     });
 
     it("member: pre-authorised, deauthorised outside -> read reports it, update repairs; deleted -> read drops it", async () => {
