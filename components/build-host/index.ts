@@ -16,6 +16,26 @@ import { AuthorizedKeys, type HostConnection, ZerotierHostJoin, ZerotierOnlySsh 
 import { TelegramMessage, type TelegramMessageArgs } from "../../providers/telegram";
 import { ZerotierMember } from "../../providers/zerotier";
 
+/** A machine's place on the build ZeroTier network: the network, its fixed member IP, the API (token secret). */
+export interface ZerotierPlacement {
+  /** 16-hex network id. Required. */
+  networkId: pulumi.Input<string>;
+  /**
+   * The machine's fixed address on the network (a managed member IP, inside the routes, outside the
+   * auto-assign pools). Fixed so it is known before the machine joins: every resource on it can try
+   * it first and fall back to the bootstrap address, before and after ufw closes the latter. Required.
+   */
+  address: pulumi.Input<string>;
+  /** ZeroTier API: "central" (hosted or compatible) or "controller" (self-hosted). Required. */
+  backend: pulumi.Input<"central" | "controller">;
+  /** Base URL of that API. Required. */
+  apiUrl: pulumi.Input<string>;
+  /** API token (secret). Required. */
+  token: pulumi.Input<string>;
+  /** How long to wait for SSH over ZeroTier to answer. Default 120 s (seconds to minutes in the field). */
+  timeoutSec?: number;
+}
+
 export interface BuildHostArgs {
   /** Host name as people know it (e.g. "ovh4"). Used in member names and announcements. Required. */
   hostName: pulumi.Input<string>;
@@ -37,21 +57,8 @@ export interface BuildHostArgs {
   deployKey: { privateKeyOpenssh: pulumi.Input<string>; publicKeyOpenssh: pulumi.Input<string> };
   /** OpenSSH public keys of the people who may log in (the SSH key group). Required, non-empty. */
   groupKeys: pulumi.Input<pulumi.Input<string>[]>;
-  /** The build network and how to reach its API (token secret). Required. */
-  zerotier: {
-    networkId: pulumi.Input<string>;
-    /**
-     * The host's fixed address on the network (a managed member IP, outside the auto-assign pools).
-     * Fixed so it is known before the host joins: every resource on the host can try it first and
-     * fall back to the bootstrap address, before and after ufw closes the latter. Required.
-     */
-    address: pulumi.Input<string>;
-    backend: pulumi.Input<"central" | "controller">;
-    apiUrl: pulumi.Input<string>;
-    token: pulumi.Input<string>;
-    /** How long to wait for SSH over ZeroTier to answer. Default 120 s (seconds to minutes in the field). */
-    timeoutSec?: number;
-  };
+  /** The build network, the host's fixed place on it, and how to reach its API (token secret). Required. */
+  zerotier: ZerotierPlacement;
   /** Command that installs and starts zerotier-one when missing. Default: apt package `zerotier-one`. */
   zerotierInstallCommand?: pulumi.Input<string>;
   /** Seconds the ufw dead-man switch waits for confirmation over ZeroTier. Default 90, 10 to 3600. */

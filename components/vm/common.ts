@@ -4,6 +4,7 @@
  * recycling replaces.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { ZerotierPlacement } from "../build-host";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { LibvirtVolume } from "../../providers/libvirt";
@@ -29,19 +30,11 @@ export interface VmHostRef {
   domainType: pulumi.Input<"auto" | "kvm" | "qemu">;
 }
 
-/** The build ZeroTier network and the VM's fixed place on it. */
-export interface VmZerotierArgs {
-  /** 16-hex network id. */
-  networkId: pulumi.Input<string>;
-  /** Fixed member IP (inside the routes, outside the auto-assign pools). */
-  address: pulumi.Input<string>;
-  /** ZeroTier API: "central" or "controller", its URL and token (secret). */
-  backend: pulumi.Input<"central" | "controller">;
-  apiUrl: pulumi.Input<string>;
-  token: pulumi.Input<string>;
-  /** Seconds to wait for SSH over ZeroTier after boot. Default 600 (a first boot installs packages). */
-  timeoutSec?: number;
-}
+/**
+ * The build ZeroTier network and the VM's fixed place on it (same shape as the BuildHost's; for VMs
+ * `timeoutSec` defaults to 600: a first boot installs packages).
+ */
+export type VmZerotierArgs = ZerotierPlacement;
 
 export type VmConnection = VmHostRef["connection"];
 
