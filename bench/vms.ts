@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness } from "../test/harness";
-import { ensureLibvirtTestbed } from "../test/testbed/libvirt";
+import { ensureLibvirtTestbed, libvirtProgramConfig } from "../test/testbed/libvirt";
 import { newKeyPair, suffix, virshLocal } from "../test/libvirt/helpers";
 import type { BenchResult } from "./index";
 
@@ -40,19 +40,9 @@ async function stack(count: number, dir: string) {
     stateFile: path.join(dir, `state-${count}.json`),
     env: { G8OS_TRACE_FILE: traceFile },
     config: {
-      "g8os:kvmHost": tb.connection.host,
-      "g8os:kvmPort": String(tb.connection.port),
-      "g8os:kvmPrivateKey": { secret: tb.connection.privateKey },
-      "g8os:kvmHostKey": tb.connection.hostKeySha256,
-      "g8os:poolDir": tb.poolDir,
-      "g8os:networkName": tb.network.name,
-      "g8os:networkBridge": tb.network.bridge,
-      "g8os:networkCidr": tb.network.cidr,
+      ...libvirtProgramConfig(tb),
       "g8os:imageUrl": `file://${tb.image.disk}`,
       "g8os:imageSha256": tb.image.sha256,
-      "g8os:kernel": tb.image.kernel,
-      "g8os:initrd": tb.image.initrd,
-      "g8os:cmdline": tb.image.cmdline,
       "g8os:domainName": domainName,
       "g8os:groupKey": (await newKeyPair("bench")).publicKey,
       "g8os:vmCount": String(count),

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness, type RunResult } from "../harness";
-import { ensureLibvirtTestbed, type LibvirtTestbed } from "../testbed/libvirt";
+import { ensureLibvirtTestbed, type LibvirtTestbed, libvirtProgramConfig } from "../testbed/libvirt";
 import { domainExists, newKeyPair, suffix, virshLocal } from "./helpers";
 
 const PROGRAM = path.join(__dirname, "programs", "vm.ts");
@@ -33,19 +33,9 @@ describe("libvirt through the engine harness", function () {
       stack: "libvirt-1",
       stateFile: path.join(dir, "state.json"),
       config: {
-        "g8os:kvmHost": tb.connection.host,
-        "g8os:kvmPort": String(tb.connection.port),
-        "g8os:kvmPrivateKey": { secret: tb.connection.privateKey },
-        "g8os:kvmHostKey": tb.connection.hostKeySha256,
-        "g8os:poolDir": tb.poolDir,
-        "g8os:networkName": tb.network.name,
-        "g8os:networkBridge": tb.network.bridge,
-        "g8os:networkCidr": tb.network.cidr,
+        ...libvirtProgramConfig(tb),
         "g8os:baseImageUrl": `file://${tb.image.disk}`,
         "g8os:baseImageSha256": tb.image.sha256,
-        "g8os:kernel": tb.image.kernel,
-        "g8os:initrd": tb.image.initrd,
-        "g8os:cmdline": tb.image.cmdline,
         "g8os:vmName": vmName,
         "g8os:memoryMiB": "512",
         "g8os:guestPublicKey": guestKey.publicKey,

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness, findResource, type RunResult } from "../harness";
-import { ensureLibvirtTestbed, type LibvirtTestbed } from "../testbed/libvirt";
+import { ensureLibvirtTestbed, type LibvirtTestbed, libvirtProgramConfig } from "../testbed/libvirt";
 import { domainExists, newKeyPair, suffix, virshLocal } from "../libvirt/helpers";
 
 const PROGRAM = path.join(__dirname, "programs", "build-node.ts");
@@ -36,19 +36,9 @@ describe("recycling the build node (harness + libvirt testbed)", function () {
       stack: "build-1",
       stateFile: path.join(dir, "state.json"),
       config: {
-        "g8os:kvmHost": tb.connection.host,
-        "g8os:kvmPort": String(tb.connection.port),
-        "g8os:kvmPrivateKey": { secret: tb.connection.privateKey },
-        "g8os:kvmHostKey": tb.connection.hostKeySha256,
-        "g8os:poolDir": tb.poolDir,
-        "g8os:networkName": tb.network.name,
-        "g8os:networkBridge": tb.network.bridge,
-        "g8os:networkCidr": tb.network.cidr,
+        ...libvirtProgramConfig(tb),
         "g8os:imageUrl": `file://${tb.image.disk}`,
         "g8os:imageSha256": tb.image.sha256,
-        "g8os:kernel": tb.image.kernel,
-        "g8os:initrd": tb.image.initrd,
-        "g8os:cmdline": tb.image.cmdline,
         "g8os:domainName": domainName,
         "g8os:groupKey": group.publicKey,
       },

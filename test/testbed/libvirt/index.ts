@@ -281,3 +281,24 @@ if (require.main === module) {
     process.exit(1);
   });
 }
+
+/**
+ * Stack config (namespace g8os) that points a test program at the libvirt testbed: the KVM host
+ * connection, pool, network and the guest's direct-boot kernel. Image keys differ per program and
+ * are added by the caller.
+ */
+export function libvirtProgramConfig(tb: LibvirtTestbed): Record<string, string | { secret: string }> {
+  return {
+    "g8os:kvmHost": tb.connection.host,
+    "g8os:kvmPort": String(tb.connection.port),
+    "g8os:kvmPrivateKey": { secret: tb.connection.privateKey },
+    "g8os:kvmHostKey": tb.connection.hostKeySha256,
+    "g8os:poolDir": tb.poolDir,
+    "g8os:networkName": tb.network.name,
+    "g8os:networkBridge": tb.network.bridge,
+    "g8os:networkCidr": tb.network.cidr,
+    "g8os:kernel": tb.image.kernel,
+    "g8os:initrd": tb.image.initrd,
+    "g8os:cmdline": tb.image.cmdline,
+  };
+}
