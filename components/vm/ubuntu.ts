@@ -75,6 +75,12 @@ export interface UbuntuVmArgs {
   addressSource?: AddressSource;
   /** Announce on Telegram (env, role, ZeroTier IP). Unset = no announcement. */
   telegram?: VmTelegram;
+  /**
+   * NICs after the first (which is on `host.networkName`): each on a libvirt `network` or a host
+   * `bridge` (a LAN bridge, say), with an optional fixed lowercase `mac`. Default none. A change
+   * replaces the domain. cloud-init's default network config only configures the first NIC.
+   */
+  extraNics?: { network?: string; bridge?: string; mac?: string }[];
 }
 
 export class UbuntuVm extends pulumi.ComponentResource {
@@ -180,7 +186,7 @@ export class UbuntuVm extends pulumi.ComponentResource {
         domainType: args.host.domainType,
         disks: [{ path: disk.path }],
         seedIso: seed.path,
-        nics: [{ network: args.host.networkName }],
+        nics: [{ network: args.host.networkName }, ...(args.extraNics ?? [])],
         kernel: args.directBoot?.kernel,
         initrd: args.directBoot?.initrd,
         cmdline: args.directBoot?.cmdline,

@@ -1,6 +1,6 @@
 /**
  * The testbed's guest image: Debian 12 (bookworm) built once with debootstrap from the apt mirror
- * this machine uses, with cloud-init, openssh-server and ufw. It stands in for the Ubuntu cloud
+ * this machine uses, with cloud-init, openssh-server, ufw and Node.js (for the ZeroTier node-agent stand-in). It stands in for the Ubuntu cloud
  * image (which cannot be downloaded here). Booted by direct kernel boot (`root=/dev/vda`): the disk
  * is one ext4 filesystem without a partition table, so no boot loader is needed.
  *
@@ -31,6 +31,10 @@ export const GUEST_RECIPE = {
     "qemu-guest-agent",
     "systemd-sysv",
     "udev",
+    // For the ZeroTier node-agent stand-in (test/testbed/zerotier/zerotier-cli.js), which the
+    // testbed's zerotier install command puts in the guest: Debian 12's Node 18 has fetch.
+    "nodejs",
+    "iproute2",
   ],
   diskSize: "3G",
   // Only NoCloud: probing EC2/GCE metadata addresses would stall every boot (and leave loopback).
@@ -50,7 +54,7 @@ export const GUEST_RECIPE = {
     "e2scrub_all.timer",
     "fstrim.timer",
   ],
-  version: 2,
+  version: 3,
 };
 
 export interface GuestImage {

@@ -2,7 +2,7 @@
  * Testbed service "zerotier": the ZeroTier stand-ins on the testbed.
  * - up: starts the API stand-in (Central at /api/v1, controller at /controller, see standin.ts) as a
  *   detached daemon on the public bridge's gateway (10.213.0.1, ephemeral port), installs the node agent
- *   stand-in as /usr/local/sbin/zerotier-cli, and writes each host's /var/lib/zerotier-one/g8os-standin.json
+ *   stand-in as /usr/local/sbin/zerotier-cli (and zerotier-idtool), and writes each host's /var/lib/zerotier-one/g8os-standin.json
  *   (controller URL, ZeroTier bridge) so `zerotier-cli` on the host works like an installed zerotier-one.
  * - down: stops every host's agent and the daemon, removes the files it installed.
  * Tests get the URLs and token with `zerotierStandInInfo(tb)`.
@@ -18,6 +18,8 @@ import type { ServiceStatus, Testbed, TestbedService, TestHost } from "../types"
 
 /** Where the node agent is installed on the (shared) filesystem of the testbed machine. */
 export const ZEROTIER_CLI_PATH = "/usr/local/sbin/zerotier-cli";
+/** zerotier-idtool: the same script (it answers by its name, as zerotier-one's binary does). */
+export const ZEROTIER_IDTOOL_PATH = "/usr/local/sbin/zerotier-idtool";
 const AGENT_SOURCE = path.join(__dirname, "zerotier-cli.js");
 const AGENT_MARKER = "Stand-in for a test host's `zerotier-one`";
 const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -98,6 +100,8 @@ function installAgent(tb: Testbed, info: ZerotierStandInInfo): void {
   fs.copyFileSync(AGENT_SOURCE, `${ZEROTIER_CLI_PATH}.tmp`);
   fs.chmodSync(`${ZEROTIER_CLI_PATH}.tmp`, 0o755);
   fs.renameSync(`${ZEROTIER_CLI_PATH}.tmp`, ZEROTIER_CLI_PATH);
+  fs.rmSync(ZEROTIER_IDTOOL_PATH, { force: true });
+  fs.symlinkSync(path.basename(ZEROTIER_CLI_PATH), ZEROTIER_IDTOOL_PATH);
   for (const h of tb.hosts) {
     fs.mkdirSync(hostZtDir(h), { recursive: true, mode: 0o700 });
     // rootNetnsPid: a process in the root namespace, where the agent moves its veth peer to.
@@ -140,6 +144,7 @@ export const zerotierService: TestbedService = {
       fs.readFileSync(ZEROTIER_CLI_PATH, "utf8").includes(AGENT_MARKER)
     ) {
       fs.rmSync(ZEROTIER_CLI_PATH, { force: true });
+      fs.rmSync(ZEROTIER_IDTOOL_PATH, { force: true });
     }
   },
 

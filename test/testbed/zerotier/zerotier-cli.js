@@ -15,7 +15,8 @@
  *
  * State lives in $ZT_HOME (default /var/lib/zerotier-one, per host through the testbed's bind mounts):
  *   identity.secret / identity.public    generated on first start; node id = first field
- *   g8os-standin.json                    written by the testbed: {controllerUrl, rootNetnsPid, manageInterfaces}
+ *   g8os-standin.json                    written by the testbed: {controllerUrl, rootNetnsPid | controllerVia,
+ *                                        manageInterfaces: true | false | "nic", nicMac?}
  *   networks.d/<nwid>.conf               one JSON per joined network (status, addresses, ...)
  *   agent.pid / agent.log / agent.json   the background agent
  *
@@ -26,9 +27,17 @@
  * up a real interface `zt<8 base32>` (the name the Linux tap gets): a veth whose peer is moved to the
  * root namespace (`ip link set <peer> netns <rootNetnsPid>`) and enslaved to the testbed bridge by the
  * controller stand-in (POST /_agent/attach); deauthorisation or leave removes it. The agent
- * exits when no network is joined or after its lifetime (default 2 h) and is restarted on demand.
+ * exits when no network is joined or after its lifetime (default 2 h) and is restarted on demand;
+ * `_agent --service` runs it for good (zerotier-one.service in testbed guests).
+ *
+ * In a VM (g8os-standin.json `manageInterfaces: "nic"`, see guest.ts) there is no root namespace to
+ * plug a veth into: the VM's NIC on the ZeroTier bridge becomes the interface instead, and
+ * `controllerVia` routes to the controller through the libvirt network's host address.
+ *
+ * Invoked as `zerotier-idtool` (a symlink), it is that tool: `generate [secret] [public]` prints
+ * identity.secret with no newline (or writes the files), `getpublic <secret>`.
  */
-/* global fetch, AbortSignal, __filename */
+/* global fetch, AbortSignal, URL, __filename */
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -67,18 +76,26 @@ function log(line) {
   }
 }
 
+/** identity.secret text `<addr10>:0:<public 128 hex>:<private 128 hex>` (C25519, as Identity::toString(true)). */
+function newIdentitySecret() {
+  let addr;
+  do addr = crypto.randomBytes(5).toString("hex");
+  while (addr.startsWith("ff") || addr.startsWith("00"));
+  return `${addr}:0:${crypto.randomBytes(64).toString("hex")}:${crypto.randomBytes(64).toString("hex")}`;
+}
+
+function publicOf(secret) {
+  return secret.trim().split(":").slice(0, 3).join(":");
+}
+
 /** Node identity: generated on first start like zerotier-one (address = 10 hex, never 00.. or ff..). */
 function identity() {
   const pub = path.join(HOME, "identity.public");
   const sec = path.join(HOME, "identity.secret");
   if (!fs.existsSync(sec)) {
-    let addr;
-    do addr = crypto.randomBytes(5).toString("hex");
-    while (addr.startsWith("ff") || addr.startsWith("00"));
-    const pk = crypto.randomBytes(64).toString("hex");
-    const sk = crypto.randomBytes(64).toString("hex");
-    fs.writeFileSync(sec, `${addr}:0:${pk}:${sk}\n`, { mode: 0o600 });
-    fs.writeFileSync(pub, `${addr}:0:${pk}\n`, { mode: 0o644 });
+    const secret = newIdentitySecret();
+    fs.writeFileSync(sec, `${secret}\n`, { mode: 0o600 });
+    fs.writeFileSync(pub, `${publicOf(secret)}\n`, { mode: 0o644 });
   }
   return fs
     .readFileSync(fs.existsSync(pub) ? pub : sec, "utf8")
@@ -208,8 +225,31 @@ function linkExists(dev) {
   return ip(["link", "show", "dev", dev], false) !== undefined;
 }
 
+/**
+ * "nic" mode (guests): the ZeroTier wire is a NIC the VM has on the testbed's ZeroTier bridge. The
+ * agent takes the NIC given by `cfg.nicMac`, else the first Ethernet NIC without an IPv4 address,
+ * and makes it look like zerotier-one's tap: renamed to the tap name, ZeroTier's MAC for the node.
+ */
+function claimNic(cfg, nodeId, nwid, dev) {
+  const links = JSON.parse(ip(["-j", "link", "show"]) || "[]");
+  const addrs = JSON.parse(ip(["-j", "-4", "addr", "show"]) || "[]");
+  const withV4 = addrs.filter((l) => (l.addr_info || []).length > 0).map((l) => l.ifname);
+  const want = (cfg.nicMac || "").toLowerCase();
+  const nic = links
+    .filter((l) => l.link_type === "ether" && !/^zt/.test(l.ifname))
+    .sort((a, b) => a.ifindex - b.ifindex)
+    .find((l) => (want ? l.address === want : !withV4.includes(l.ifname)));
+  if (!nic) throw new Error(`no free NIC for the ZeroTier wire${want ? ` (nicMac ${want})` : ""}`);
+  ip(["link", "set", "dev", nic.ifname, "down"]);
+  ip(["link", "set", "dev", nic.ifname, "name", dev]);
+  ip(["link", "set", "dev", dev, "address", macFor(nodeId, nwid)]);
+  ip(["link", "set", "dev", dev, "up"]);
+  log(`${nwid}: NIC ${nic.ifname} (${nic.address}) is now ${dev}`);
+}
+
 async function bringUp(cfg, nodeId, nwid, addresses, routes) {
   const dev = deviceName(nwid);
+  if (!linkExists(dev) && cfg.manageInterfaces === "nic") claimNic(cfg, nodeId, nwid, dev);
   if (!linkExists(dev)) {
     const peer = peerName(nodeId, nwid);
     ip(["link", "add", dev, "type", "veth", "peer", "name", peer]);
@@ -243,8 +283,16 @@ async function bringUp(cfg, nodeId, nwid, addresses, routes) {
   for (const r of routes) if (r.via) ip(["route", "replace", r.target, "via", r.via, "dev", dev], false);
 }
 
-function bringDown(nwid) {
+function bringDown(nwid, cfg) {
   const dev = deviceName(nwid);
+  if (cfg && cfg.manageInterfaces === "nic") {
+    // A NIC cannot be deleted: it loses its addresses and goes down until the network is back.
+    if (linkExists(dev)) {
+      ip(["addr", "flush", "dev", dev], false);
+      ip(["link", "set", "dev", dev, "down"], false);
+    }
+    return;
+  }
   if (linkExists(dev)) {
     ip(["link", "del", dev], false);
     log(`${nwid}: interface ${dev} removed`);
@@ -289,7 +337,7 @@ async function syncNetwork(cfg, nodeId, nwid) {
     try {
       if (next.status === "OK" && next.assignedAddresses.length > 0)
         await bringUp(cfg, nodeId, nwid, next.assignedAddresses, next.routes);
-      else bringDown(nwid);
+      else bringDown(nwid, cfg);
     } catch (err) {
       // zerotier-one reports a tap it cannot set up as PORT_ERROR.
       log(`${nwid}: interface: ${err.message}`);
@@ -302,21 +350,43 @@ async function syncNetwork(cfg, nodeId, nwid) {
   }
 }
 
-async function agent() {
+/**
+ * Where the controller is not on a directly connected network (a guest on an isolated libvirt
+ * network), `cfg.controllerVia` is the gateway to it: the stand-in's path to the ZeroTier roots.
+ */
+function routeToController(cfg) {
+  if (!cfg.controllerVia) return;
+  const host = new URL(cfg.controllerUrl).hostname;
+  ip(["route", "replace", `${host}/32`, "via", cfg.controllerVia], false);
+}
+
+/**
+ * The agent. On demand (started by a cli command) it exits when no network is joined or after its
+ * lifetime; as a service (`_agent --service`, zerotier-one.service in guests) it runs until stopped,
+ * so a rebooted guest rejoins like zerotier-one does.
+ */
+async function agent(service) {
+  const stale = Number((fs.existsSync(PID_FILE) && fs.readFileSync(PID_FILE, "utf8").trim()) || 0);
+  if (service && stale && stale !== process.pid && !pidAlive(stale)) fs.rmSync(PID_FILE, { force: true });
   try {
     fs.writeFileSync(PID_FILE, String(process.pid), { flag: "wx" });
   } catch {
-    return; // another agent won the race
+    if (!service) return; // another agent won the race
+    // A service waits for the on-demand agent to go, so exactly one agent runs.
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    return agent(service);
   }
   const cfg = readJson(CONFIG) || {};
   const nodeId = identity();
   const lifetimeMs = (cfg.agentLifetimeS || 7200) * 1000;
-  const deadline = Date.now() + lifetimeMs;
-  log(`agent ${process.pid} started for node ${nodeId}`);
+  const deadline = service ? Infinity : Date.now() + lifetimeMs;
+  log(`agent ${process.pid} started for node ${nodeId}${service ? " (service)" : ""}`);
+  if (service) process.on("SIGTERM", () => (fs.rmSync(PID_FILE, { force: true }), process.exit(0)));
   try {
     while (Date.now() < deadline) {
       const ids = joinedIds();
-      if (ids.length === 0) break;
+      if (ids.length === 0 && !service) break;
+      routeToController(cfg);
       for (const nwid of ids) await syncNetwork(cfg, nodeId, nwid);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -333,8 +403,36 @@ function fail(code, text) {
   process.exit(code);
 }
 
+/**
+ * `zerotier-idtool` (the same binary under another name, like zerotier-one's): `generate [secret]
+ * [public]` prints identity.secret without a newline, or writes the files and says "<file> written".
+ */
+function idtool(argv) {
+  const cmd = argv[0];
+  if (cmd === "generate") {
+    const secret = newIdentitySecret();
+    if (!argv[1]) return void process.stdout.write(secret);
+    fs.writeFileSync(argv[1], secret, { mode: 0o600 });
+    process.stdout.write(`${argv[1]} written\n`);
+    if (argv[2]) {
+      fs.writeFileSync(argv[2], publicOf(secret), { mode: 0o644 });
+      process.stdout.write(`${argv[2]} written\n`);
+    }
+    return undefined;
+  }
+  if (cmd === "getpublic" && argv[1]) {
+    const text = fs.existsSync(argv[1]) ? fs.readFileSync(argv[1], "utf8") : argv[1];
+    if (!/^[0-9a-f]{10}:0:[0-9a-f]{128}:[0-9a-f]{128}$/.test(text.trim()))
+      fail(1, `Identity argument invalid or file unreadable: ${argv[1]}`);
+    return void process.stdout.write(publicOf(text));
+  }
+  fail(1, "zerotier-idtool stand-in: usage: generate [<secret file>] [<public file>] | getpublic <secret>");
+  return undefined;
+}
+
 function main(argv) {
-  if (argv[0] === "_agent") return agent();
+  if (/idtool/.test(path.basename(process.argv[1] || ""))) return idtool(argv);
+  if (argv[0] === "_agent") return agent(argv.includes("--service"));
   const json = argv.includes("-j");
   const args = argv.filter(
     (a) => a !== "-j" && !a.startsWith("-D") && !a.startsWith("-p") && !a.startsWith("-T"),
@@ -390,7 +488,7 @@ function main(argv) {
       const nwid = needNwid();
       fs.rmSync(networkFile(nwid), { force: true });
       try {
-        bringDown(nwid);
+        bringDown(nwid, readJson(CONFIG));
       } catch (err) {
         log(`${nwid}: leave: ${err.message}`);
       }

@@ -1,0 +1,165 @@
+/**
+ * A build-node VM on ZeroTier, for real: a TCG guest on the libvirt testbed boots from its seed,
+ * installs zerotier-one (the node-agent stand-in, see test/testbed/zerotier/guest.ts) and joins the
+ * private network with the identity generated on the KVM host; the stack waits for SSH over
+ * ZeroTier, closes everything else with ufw inside the guest, manages the key block and announces the
+ * node on Telegram. Then: preview shows no change, destroy leaves nothing on the host or controller.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ZerotierClient } from "../../providers/zerotier/client";
+import { withSsh } from "../../providers/shared/ssh";
+import { assertNoSecrets, canLogIn, sshPortOpen } from "../build-host/fixtures";
+import { Harness, findResource } from "../harness";
+import { newKeyPair, suffix, virshLocal, type KeyPair } from "../libvirt/helpers";
+import { useTestbed, ZT_BRIDGE } from "../testbed";
+import {
+  ensureLibvirtTestbed,
+  libvirtProgramConfig,
+  VIRT_NETWORK,
+  type LibvirtTestbed,
+} from "../testbed/libvirt";
+import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
+import { guestZerotierInstallCommand } from "../testbed/zerotier/guest";
+import { requireZerotierStandIn } from "../testbed/zerotier/service";
+
+const PROGRAM = path.join(__dirname, "programs", "zerotier-node.ts");
+const TG_TOKEN = "777002:vm-zerotier-e2e-bot-token-q4";
+const TG_CHAT = "-100778";
+/** Outside the addresses the build-host suites use on the shared ZeroTier bridge. */
+const VM_ZT_IP = "10.214.0.201";
+
+/** The host address of a libvirt network: the first address of its subnet (as networkXml makes it). */
+const libvirtGateway = (cidr: string) => cidr.replace(/\.0\/\d+$/, ".1");
+
+describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stand-in)", function () {
+  this.timeout(40 * 60_000);
+  const tb = useTestbed(this, { hosts: 1 });
+  let lv: LibvirtTestbed;
+  let h: Harness;
+  let tg: TelegramEmulator;
+  let zt: ZerotierClient;
+  let dir: string;
+  let group: KeyPair;
+  let stranger: KeyPair;
+  let ztToken = "";
+  const domainName = `g8t-ztvm-${suffix()}`;
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    lv = await ensureLibvirtTestbed();
+    const info = requireZerotierStandIn(tb());
+    ztToken = info.token;
+    zt = new ZerotierClient({ backend: "controller", apiUrl: info.url, token: info.token, label: "test" });
+    tg = await startTelegramEmulator();
+    group = await newKeyPair("alice@gig");
+    stranger = await newKeyPair("mallory@elsewhere");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-vm-zerotier-"));
+    h = new Harness({
+      program: PROGRAM,
+      stack: "build-1",
+      stateFile: path.join(dir, "state.json"),
+      config: {
+        ...libvirtProgramConfig(lv),
+        "g8os:imageUrl": `file://${lv.image.disk}`,
+        "g8os:imageSha256": lv.image.sha256,
+        "g8os:domainName": domainName,
+        "g8os:groupKey": group.publicKey,
+        "g8os:zerotierApiUrl": info.url,
+        "g8os:zerotierToken": { secret: info.token },
+        "g8os:zerotierRoute": ZT_BRIDGE.cidr,
+        "g8os:zerotierAddress": VM_ZT_IP,
+        "g8os:zerotierBridge": ZT_BRIDGE.name,
+        "g8os:zerotierInstallCommand": guestZerotierInstallCommand(info, {
+          controllerVia: libvirtGateway(VIRT_NETWORK.cidr),
+        }),
+        "g8os:telegramApiRoot": tg.apiRoot,
+        "g8os:telegramBotToken": { secret: TG_TOKEN },
+        "g8os:telegramChatId": TG_CHAT,
+      },
+    });
+  });
+
+  after(async () => {
+    if (h) {
+      await h.destroy().catch(() => undefined);
+      await h.close();
+    }
+    await tg?.stop();
+    await virshLocal(["destroy", domainName]);
+    await virshLocal(["undefine", "--nvram", domainName]);
+    for (const f of fs.existsSync(lv?.poolDir ?? "") ? fs.readdirSync(lv.poolDir) : [])
+      if (f.startsWith(domainName)) fs.rmSync(path.join(lv.poolDir, f), { force: true });
+  });
+
+  it("up: the guest joins with its pre-authorised identity; SSH only over ZeroTier, only with the stack's keys; announced", async () => {
+    const r = await h.upOk();
+    assert.equal(r.outputs.zerotierIp, VM_ZT_IP);
+    const networkId = String(r.outputs.networkId);
+
+    // The member the stack authorised is the identity the guest runs (generated on the KVM host).
+    const members = await zt.listMembers(networkId);
+    assert.equal(members.length, 1, `one member: ${JSON.stringify(members)}`);
+    const member = await zt.getMember(networkId, members[0]);
+    assert.equal(member?.authorized, true);
+    assert.deepEqual(member?.ipAssignments, [VM_ZT_IP]);
+
+    const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
+    assert.ok(await canLogIn(VM_ZT_IP, deployKey), "the deploy key logs in over ZeroTier");
+    assert.ok(await canLogIn(VM_ZT_IP, group.privateKey), "a group key logs in over ZeroTier");
+    assert.ok(!(await canLogIn(VM_ZT_IP, stranger.privateKey)), "any other key is refused");
+
+    // Inside the guest: its ZeroTier interface carries the fixed IP, ufw is on, SSH allowed only there.
+    const inside = await withSsh({ host: VM_ZT_IP, privateKey: deployKey }, { label: "test" }, async (s) => ({
+      info: (await s.exec("zerotier-cli info")).stdout,
+      nets: (await s.exec("zerotier-cli listnetworks")).stdout,
+      ufw: (await s.exec("ufw status verbose")).stdout,
+      nodeId: (await s.exec("cut -d: -f1 /var/lib/zerotier-one/identity.public")).stdout.trim(),
+    }));
+    assert.match(inside.info, /^200 info [0-9a-f]{10} \S+ ONLINE/);
+    assert.equal(inside.nodeId, members[0], "the guest runs the identity the stack authorised");
+    assert.match(inside.nets, new RegExp(`${networkId} .* OK PRIVATE zt[a-z2-7]{8} ${VM_ZT_IP}/24`));
+    assert.match(inside.ufw, /Status: active/);
+    assert.match(inside.ufw, /Default: deny \(incoming\)/);
+    assert.match(inside.ufw, /22\/tcp on zt[a-z2-7]{8}\s+ALLOW IN/);
+
+    // Its libvirt network address (the lease) no longer answers SSH.
+    const lease = (await virshLocal(["domifaddr", domainName, "--source", "lease"])).stdout;
+    const libvirtIp = /(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(lease)?.[1];
+    assert.ok(libvirtIp, `a lease on ${VIRT_NETWORK.name}: ${lease}`);
+    assert.ok(!(await sshPortOpen(libvirtIp)), `SSH on the libvirt address ${libvirtIp} is closed`);
+
+    const msgs = tg.messages(TG_TOKEN, TG_CHAT);
+    assert.equal(msgs.length, 1, JSON.stringify(msgs));
+    assert.match(msgs[0].text, /Build env 1: build-node build-1-node is up, ZeroTier IP 10\.214\.0\.201/);
+
+    assertNoSecrets("state", h.stateText(), {
+      "deploy key": deployKey,
+      "ZeroTier token": ztToken,
+      "Telegram token": TG_TOKEN,
+      "ZeroTier identity": String(findResource(h.stateDecrypted(), "zerotier-identity").outputs.stdout),
+    });
+    assertNoSecrets("log", r.log, {
+      "deploy key": deployKey,
+      "ZeroTier token": ztToken,
+      "Telegram token": TG_TOKEN,
+    });
+  });
+
+  it("preview right after up: no changes", async () => {
+    const p = await h.previewOk();
+    const changed = p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`);
+    assert.deepEqual(changed, []);
+  });
+
+  it("destroy: no domain, disk or seed on the host, no member on the controller", async () => {
+    const networkId = String(findResource(h.state(), "build-1-network").outputs.networkId);
+    await h.destroyOk();
+    assert.equal((await virshLocal(["dominfo", domainName])).code === 0, false, "domain gone");
+    const left = fs.readdirSync(lv.poolDir).filter((f) => f.startsWith(domainName));
+    assert.deepEqual(left, [], "no disk or seed left");
+    assert.equal(await zt.getNetwork(networkId).catch(() => undefined), undefined, "network gone");
+  });
+});
