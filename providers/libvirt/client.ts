@@ -8,9 +8,17 @@
  *
  * Plain module: the dynamic providers inline it by value, so it imports only providers/shared.
  */
-import { InputError, OperationError } from "../shared/errors";
+import { errorMessage, InputError, OperationError, redact } from "../shared/errors";
 import { pollUntil } from "../shared/retry";
 import { shellQuote, type SshSession, type SshTarget } from "../shared/ssh";
+import {
+  describeFetchFailure,
+  duplicateDomainError,
+  HOST_NETWORK_MARKS,
+  parseDuplicateDefine,
+  parseHostNetworks,
+  type HostNetworks,
+} from "./preflight";
 
 /** Virtualisation type of a domain: `kvm` (hardware acceleration) or `qemu` (TCG emulation). */
 export type DomainType = "kvm" | "qemu";
@@ -390,13 +398,23 @@ export class LibvirtClient {
     return (await this.virsh(["dumpxml", "--inactive", nameOrUuid])).stdout;
   }
 
-  /** Defines (or re-defines, same UUID) a domain from XML: one round trip, temp file removed. */
+  /**
+   * Defines (or re-defines, same UUID) a domain from XML: one round trip, temp file removed.
+   * libvirt refuses a name that another UUID holds (and leaves that domain alone): that becomes
+   * the InputError on `name`.
+   */
   async define(xml: string): Promise<void> {
-    await this.ssh.exec(`f=$(mktemp) && cat > "$f" && ${VIRSH} define "$f"; rc=$?; rm -f "$f"; exit $rc`, {
-      stdin: xml,
-      write: true,
-      step: "virsh define",
-    });
+    try {
+      await this.ssh.exec(`f=$(mktemp) && cat > "$f" && ${VIRSH} define "$f"; rc=$?; rm -f "$f"; exit $rc`, {
+        stdin: xml,
+        write: true,
+        step: "virsh define",
+      });
+    } catch (err) {
+      const dup = parseDuplicateDefine(errorMessage(err));
+      if (dup) throw duplicateDomainError(this.label, dup.name, this.ssh.target.host, dup.uuid);
+      throw err;
+    }
   }
 
   async start(uuid: string): Promise<void> {
@@ -478,6 +496,20 @@ export class LibvirtClient {
     );
   }
 
+  // --- networks ------------------------------------------------------------------------------
+
+  /** The host's libvirt networks (all, active), interfaces and bridges, in one round trip. */
+  async hostNetworks(): Promise<HostNetworks> {
+    const m = HOST_NETWORK_MARKS;
+    const r = await this.ssh.exec(
+      `echo ${m.all} && ${VIRSH} net-list --all --name && echo ${m.active} && ${VIRSH} net-list --name && ` +
+        `echo ${m.ifaces} && for d in /sys/class/net/*; do ` +
+        `if [ -d "$d/bridge" ]; then echo "bridge \${d##*/}"; else echo "iface \${d##*/}"; fi; done`,
+      { step: "list the host's libvirt networks and bridges" },
+    );
+    return parseHostNetworks(r.stdout);
+  }
+
   // --- files ---------------------------------------------------------------------------------
 
   async fileExists(path: string): Promise<boolean> {
@@ -502,15 +534,34 @@ export class LibvirtClient {
   async fetchVerified(url: string, dest: string, sha256: string, timeoutSeconds: number): Promise<void> {
     const tmp = `${dest}.g8os-download`;
     const q = shellQuote(tmp);
-    await this.ssh
-      .exec(
-        `mkdir -p ${shellQuote(dirOf(dest))} && curl -fsSL --max-time ${Math.ceil(timeoutSeconds)} -o ${q} ${shellQuote(url)}`,
-        { write: true, step: `download ${url}` },
-      )
-      .catch(async (err) => {
-        await this.removeFile(tmp);
-        throw err;
-      });
+    // A password in the URL stays out of every message.
+    const urlSecrets = [urlPassword(url)];
+    const shown = redact(url, urlSecrets);
+    const r = await this.ssh.exec(
+      `mkdir -p ${shellQuote(dirOf(dest))} && curl -fsSL --max-time ${Math.ceil(timeoutSeconds)} -o ${q} ${shellQuote(url)}`,
+      { write: true, check: false, step: `download ${shown}`, secrets: urlSecrets },
+    );
+    if (r.code !== 0) {
+      // curl may have written part of the file before failing: nothing partial stays in the pool.
+      await this.removeFile(tmp);
+      const curl = describeFetchFailure(r.stderr);
+      if (curl)
+        throw new InputError(
+          this.label,
+          "sourceUrl",
+          redact(
+            `the KVM host ${this.ssh.target.host} could not fetch ${url}: ${curl.said}; nothing was kept`,
+            urlSecrets,
+          ),
+          curl.fix,
+        );
+      throw new OperationError(
+        this.label,
+        `download ${shown}`,
+        redact(`exit status ${r.code}: ${(r.stderr || r.stdout).trim() || "(no output)"}`, urlSecrets),
+        "that curl is installed on the KVM host and the pool directory is writable",
+      );
+    }
     const actual = await this.sha256(tmp);
     if (actual !== sha256) {
       await this.removeFile(tmp);
@@ -547,21 +598,30 @@ export class LibvirtClient {
   /**
    * Writes a NoCloud seed ISO at `dest` (atomic rename). File bodies travel base64-encoded on
    * stdin, so user-data (secret) never appears on a command line. cloud-localds when present,
-   * else genisoimage with volume id `cidata`.
+   * else genisoimage with volume id `cidata`. `replace: false` (a new seed) refuses a file that is
+   * already there (another environment's seed, a leftover): InputError on `name`, file untouched.
    */
   async writeSeedIso(
     dest: string,
     files: { userData: string; metaData: string; networkConfig?: string },
     secrets: string[],
+    opts: { replace: boolean },
   ): Promise<void> {
     const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
     const stdin = `${b64(files.userData)}\n${b64(files.metaData)}\n${b64(files.networkConfig ?? "")}\n`;
     const out = shellQuote(dest);
     const tmp = shellQuote(`${dest}.g8os-tmp`);
+    const EXISTS = 17;
+    // Checked first (nothing built), and again atomically at the end: `ln` fails on an existing file.
+    const place = opts.replace
+      ? [`mv -f ${tmp} ${out}`]
+      : [`if ! ln ${tmp} ${out}; then [ -e ${out} ] && exit ${EXISTS}; exit 1; fi`];
     const script = [
       "set -e",
       "umask 077",
-      "d=$(mktemp -d); trap 'rm -rf \"$d\"' EXIT",
+      ...(opts.replace ? [] : [`if [ -e ${out} ]; then exit ${EXISTS}; fi`]),
+      // The temp ISO goes too when a step fails, so nothing half-built is left in the pool.
+      `d=$(mktemp -d); trap "rm -rf '$d' ${tmp}" EXIT`,
       "read -r u; read -r m; read -r n",
       'printf %s "$u" | base64 -d > "$d/user-data"',
       'printf %s "$m" | base64 -d > "$d/meta-data"',
@@ -574,14 +634,33 @@ export class LibvirtClient {
       `  (cd "$d" && genisoimage -quiet -output ${tmp} -volid cidata -joliet -rock user-data meta-data $( [ -n "$n" ] && echo network-config ))`,
       "fi",
       `chmod 0644 ${tmp}`,
-      `mv -f ${tmp} ${out}`,
+      ...place,
     ].join("\n");
-    await this.ssh.exec(`sh -c ${shellQuote(script)}`, {
+    const r = await this.ssh.exec(`sh -c ${shellQuote(script)}`, {
       stdin,
       write: true,
+      check: false,
       step: "build the cloud-init seed ISO",
       secrets,
     });
+    if (r.code === EXISTS)
+      throw new InputError(
+        this.label,
+        "name",
+        `${dest} already exists on the KVM host ${this.ssh.target.host} and is not this resource's ` +
+          "(another environment's seed, or a leftover); it was left untouched",
+        "choose another name, or remove the file if no domain uses it (virsh domblklist <domain> lists a domain's files)",
+      );
+    if (r.code !== 0)
+      throw new OperationError(
+        this.label,
+        "build the cloud-init seed ISO",
+        redact(`exit status ${r.code}: ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`, [
+          ...secrets,
+          this.ssh.target.privateKey,
+        ]),
+        "that cloud-localds (cloud-image-utils) or genisoimage is installed on the KVM host",
+      );
   }
 
   // --- host ----------------------------------------------------------------------------------
@@ -608,6 +687,16 @@ export class LibvirtClient {
   async resolveDomainType(setting: DomainTypeSetting): Promise<{ domainType: DomainType; reason: string }> {
     if (setting !== "auto") return { domainType: setting, reason: "set explicitly" };
     return decideDomainType(await this.probeKvm());
+  }
+}
+
+/** The password in a URL's user info ("" when none), to redact it from messages. */
+export function urlPassword(url: string): string {
+  try {
+    // As it appears in the URL text (percent-encoded), which is what messages would show.
+    return new URL(url).password;
+  } catch {
+    return "";
   }
 }
 

@@ -1,8 +1,11 @@
 /**
  * LibvirtDomain: a persistent libvirt domain (VM) on the KVM host.
  *
- * - create: define with a generated UUID (kept in the outputs), autostart, start, wait for the
- *   address (lease | agent | arp | any, with a deadline). If a step after `define` fails, the
+ * - create: refuse a name the host already uses (another environment's VM or a leftover: never
+ *   touched) and NICs on networks/bridges the host lacks, before anything is defined; then define
+ *   with a generated UUID (kept in the outputs), autostart, start, wait for the address (lease |
+ *   agent | arp | any, with a deadline). If autostart or start fails, the domain never ran: it is
+ *   undefined again, so a bad input leaves nothing behind. If waiting for the address fails, the
  *   error is a partial create: the engine records the domain and the next `up` finishes it
  *   (update re-defines a missing domain, starts it and waits again) instead of tripping over
  *   "domain already exists".
@@ -15,10 +18,19 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LibvirtConnectionArgs } from "./common";
-import { InputError, resourceLabel } from "../shared/errors";
+import { errorMessage, OperationError, resourceLabel } from "../shared/errors";
 import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { intInRange, type FieldRule, type Validator } from "../shared/validate";
-import { domainXml, parseDomainXml, randomMac, type DiskSpec, type DomainType, type NicSpec } from "./client";
+import {
+  domainXml,
+  parseDomainXml,
+  randomMac,
+  type DiskSpec,
+  type DomainType,
+  type LibvirtClient,
+  type NicSpec,
+} from "./client";
+import { duplicateDomainError, nicProblems, nicProblemsError } from "./preflight";
 import {
   absolutePath,
   checkFailures,
@@ -72,6 +84,16 @@ const nicsValidator: Validator = (v) => {
   return undefined;
 };
 
+/**
+ * virsh looks a domain up by id, then UUID, then name: a name that reads as an id or a UUID
+ * would find (and the duplicate check would report) some other domain.
+ */
+export const domainName: Validator = (v) =>
+  libvirtName(v) ??
+  (/^\d+$/.test(v as string) || /^[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}$/i.test(v as string)
+    ? "must not be all digits or a UUID (virsh would take it for a domain id or UUID)"
+    : undefined);
+
 const oneOf =
   (...allowed: string[]): Validator =>
   (v) =>
@@ -102,17 +124,41 @@ function xmlFor(p: ProviderProps, uuid: string, macs: string[], domainType: Doma
   });
 }
 
-/** Starts (if wanted and not running) and waits for the first NIC's address. Returns the address or "". */
-async function bringUp(
-  c: import("./client").LibvirtClient,
+/** Waits for the first NIC's address. Returns the address, or "" when none is wanted. */
+async function firstAddress(
+  c: LibvirtClient,
   p: ProviderProps,
   uuid: string,
   macs: string[],
 ): Promise<string> {
-  const info = await c.domainInfo(uuid);
-  if (info?.state !== "running") await c.start(uuid);
   if (p.addressSource === "none" || macs.length === 0) return "";
   return c.waitForAddress(uuid, macs[0], p.addressSource, p.addressTimeoutSeconds * 1000);
+}
+
+/** Starts (if not running) and waits for the first NIC's address. Returns the address or "". */
+async function bringUp(c: LibvirtClient, p: ProviderProps, uuid: string, macs: string[]): Promise<string> {
+  const info = await c.domainInfo(uuid);
+  if (info?.state !== "running") await c.start(uuid);
+  return firstAddress(c, p, uuid, macs);
+}
+
+/** Fails (InputError on `nics[i].network|bridge`) unless the host has every NIC's network or bridge. */
+async function requireNicTargets(c: LibvirtClient, label: string, p: ProviderProps): Promise<void> {
+  const nics = (p.nics ?? []) as NicSpec[];
+  if (nics.length === 0) return;
+  const problems = nicProblems(nics, await c.hostNetworks(), p.host);
+  if (problems.length) throw nicProblemsError(label, problems);
+}
+
+/** A start that failed after the new domain was undefined again: the cause, and that nothing is left. */
+function startFailed(label: string, err: unknown): OperationError {
+  const detail = (err as { detail?: unknown }).detail;
+  return new OperationError(
+    label,
+    "start the new domain",
+    `${typeof detail === "string" ? detail : errorMessage(err)}; the domain was undefined again, nothing is left behind`,
+    "that the disk, seed, kernel and initrd files exist on the KVM host, and /var/log/libvirt/qemu/<name>.log there",
+  );
 }
 
 export const domainProvider: pulumi.dynamic.ResourceProvider = {
@@ -121,7 +167,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     const label = resourceLabel(KIND, String(news.name));
     const rules: FieldRule[] = [
       ...connectionRules(inputs),
-      { path: "name", value: inputs.name, check: libvirtName },
+      { path: "name", value: inputs.name, check: domainName },
       {
         path: "memoryMiB",
         value: inputs.memoryMiB,
@@ -201,14 +247,11 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     const uuid = crypto.randomUUID();
     const macs: string[] = (inputs.nics as NicSpec[]).map((n) => n.mac ?? randomMac());
     return withLibvirt(inputs, label, async (c) => {
+      // A new resource owns no domain yet: any domain with this name is someone else's.
       const existing = await c.domainInfo(inputs.name);
-      if (existing)
-        throw new InputError(
-          label,
-          "name",
-          `a domain named ${inputs.name} already exists on ${inputs.host} (uuid ${existing.uuid}) and is not managed by this resource`,
-          `choose another name, or if it is a leftover remove it: virsh -c qemu:///system undefine ${inputs.name}`,
-        );
+      if (existing) throw duplicateDomainError(label, inputs.name, inputs.host, existing.uuid);
+      // libvirt defines a domain on a missing network or bridge and fails only at start.
+      if (inputs.running) await requireNicTargets(c, label, inputs);
       const dt = await c.resolveDomainType(inputs.domainType);
       await c.define(xmlFor(inputs, uuid, macs, dt.domainType));
       const outs: Record<string, unknown> = {
@@ -222,13 +265,24 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       };
       try {
         if (inputs.autostart) await c.setAutostart(uuid, true);
-        if (inputs.running) {
-          outs.ipAddress = await bringUp(c, inputs, uuid, macs);
-          outs.state = "running";
-        }
+        if (inputs.running) await c.start(uuid);
       } catch (err) {
-        // Defined but not (fully) up: record it so the next `up` finishes it via update.
-        throw partialCreateError(err, uuid, outs);
+        // It never ran, and the inputs need fixing first: take the definition back.
+        try {
+          await c.undefine(uuid);
+        } catch {
+          throw partialCreateError(err, uuid, outs);
+        }
+        throw startFailed(label, err);
+      }
+      if (inputs.running) {
+        try {
+          outs.ipAddress = await firstAddress(c, inputs, uuid, macs);
+          outs.state = "running";
+        } catch (err) {
+          // Running but no address yet (slow boot): record it so the next `up` finishes it via update.
+          throw partialCreateError(err, uuid, { ...outs, state: "running" });
+        }
       }
       return { id: uuid, outs: plainOutputs(outs) };
     });
@@ -278,8 +332,12 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         const facts = parseDomainXml(await c.dumpInactiveXml(uuid));
         needsDefine = facts.memoryMiB !== news.memoryMiB || facts.vcpus !== news.vcpus;
       }
+      // Only a domain about to be (re)started needs its networks: check them before stopping it.
+      if (news.running && (needsDefine || info?.state !== "running")) await requireNicTargets(c, label, news);
       if (needsDefine) {
         // Memory and vCPUs apply at the next start: stop, re-define with the same UUID and MACs.
+        // A missing domain is re-defined by UUID: a same-named domain of someone else makes
+        // `virsh define` refuse (duplicate name error) and stays untouched.
         if (info && info.state !== "shut off") await c.stop(uuid, news.shutdownTimeoutSeconds * 1000);
         await c.define(xmlFor(news, uuid, macs, dt.domainType));
       }

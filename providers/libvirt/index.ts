@@ -1,5 +1,6 @@
 /** libvirt/KVM over SSH: the plain client and the dynamic resources. */
 export * from "./client";
+export * from "./preflight";
 export { LibvirtVolume, volumeProvider, type LibvirtVolumeArgs } from "./volume";
 export { CloudInitSeed, seedProvider, seedContentHash, seedMetaData, type CloudInitSeedArgs } from "./seed";
 export {

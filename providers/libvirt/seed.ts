@@ -5,7 +5,8 @@
  * The meta-data's `instance-id` is derived from a hash of all the content: change the seed and the
  * guest's cloud-init sees a new instance on its next boot and re-runs its per-instance modules
  * (otherwise edits to cloud-init silently do nothing on an existing VM). A content change rebuilds
- * the ISO in place (same path), so the domain using it is not replaced.
+ * the ISO in place (same path), so the domain using it is not replaced. Create never overwrites a
+ * file that is already there (another environment's seed, a leftover): it fails naming `name`.
  *
  * user-data is a secret input (it carries keys and maybe passwords): it travels base64 on SSH stdin,
  * is secret in state, and is redacted from errors.
@@ -45,7 +46,8 @@ export function seedMetaData(name: string, hostName: string, contentHash: string
   return lines.join("\n") + "\n";
 }
 
-async function buildSeed(inputs: ProviderProps): Promise<Record<string, unknown>> {
+/** Builds the ISO; `replace` only for this resource's own file (update), never on create. */
+async function buildSeed(inputs: ProviderProps, replace: boolean): Promise<Record<string, unknown>> {
   const label = resourceLabel(KIND, inputs.name);
   const path = joinPath(inputs.poolDir, `${inputs.name}.iso`);
   const extra = inputs.extraMetaData ?? "";
@@ -53,9 +55,12 @@ async function buildSeed(inputs: ProviderProps): Promise<Record<string, unknown>
   const contentHash = seedContentHash(inputs.userData, extra, net);
   const metaData = seedMetaData(inputs.name, inputs.hostname ?? inputs.name, contentHash, extra);
   await withLibvirt(inputs, label, (c) =>
-    c.writeSeedIso(path, { userData: inputs.userData, metaData, networkConfig: net || undefined }, [
-      inputs.userData,
-    ]),
+    c.writeSeedIso(
+      path,
+      { userData: inputs.userData, metaData, networkConfig: net || undefined },
+      [inputs.userData],
+      { replace },
+    ),
   );
   return plainOutputs({
     ...inputs,
@@ -96,7 +101,7 @@ export const seedProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs) {
-    const outs = await buildSeed(inputs);
+    const outs = await buildSeed(inputs, false);
     return { id: outs.path as string, outs };
   },
 
@@ -118,7 +123,7 @@ export const seedProvider: pulumi.dynamic.ResourceProvider = {
           instanceId: olds.instanceId,
         }),
       };
-    return { outs: await buildSeed(news) };
+    return { outs: await buildSeed(news, true) };
   },
 
   async delete(id, props) {

@@ -41,11 +41,15 @@ const FILES = {
   startedDaemons: path.join(DIR, "started-daemons"),
 };
 
-export interface LibvirtTestbed {
+/** The KVM host part of the testbed: enough for tests that never boot a guest. */
+export interface LibvirtHostTestbed {
   /** Connection inputs for the libvirt resources (flat, as LibvirtVolumeArgs etc. take them). */
   connection: { host: string; port: number; user: string; privateKey: string; hostKeySha256: string };
   poolDir: string;
   network: HostNetworkSpec;
+}
+
+export interface LibvirtTestbed extends LibvirtHostTestbed {
   image: GuestImage;
   core0: Core0Fixture;
 }
@@ -188,15 +192,13 @@ export async function ensureLibvirtHost(): Promise<void> {
 }
 
 /**
- * Brings the libvirt testbed up (idempotent) and returns how to use it, including the guest
- * image and core0 fixture (built on first use: about 10 minutes, then cached).
+ * Brings up only the KVM host (daemons, sshd, pool, network: seconds) and returns how to reach it.
+ * For tests that define domains but boot none: they need not wait for the guest image.
  */
-export async function ensureLibvirtTestbed(log: (s: string) => void = () => {}): Promise<LibvirtTestbed> {
+export async function ensureLibvirtHostTestbed(): Promise<LibvirtHostTestbed> {
   // This process relies on the testbed: the lease keeps `testbed down` from pulling it away.
   takeLease();
   await ensureLibvirtHost();
-  const image = await ensureGuestImage(log);
-  const core0 = await ensureCore0Fixture();
   return {
     connection: {
       host: "127.0.0.1",
@@ -207,9 +209,18 @@ export async function ensureLibvirtTestbed(log: (s: string) => void = () => {}):
     },
     poolDir: POOL_DIR,
     network: VIRT_NETWORK,
-    image,
-    core0,
   };
+}
+
+/**
+ * Brings the libvirt testbed up (idempotent) and returns how to use it, including the guest
+ * image and core0 fixture (built on first use: about 10 minutes, then cached).
+ */
+export async function ensureLibvirtTestbed(log: (s: string) => void = () => {}): Promise<LibvirtTestbed> {
+  const host = await ensureLibvirtHostTestbed();
+  const image = await ensureGuestImage(log);
+  const core0 = await ensureCore0Fixture();
+  return { ...host, image, core0 };
 }
 
 /** Names of the domains the testbed's tests left behind. */
