@@ -21,7 +21,7 @@ export interface HostNetworks {
 }
 
 /** Section markers of the `hostNetworks` script's output. */
-export const HOST_NETWORK_MARKS = { all: "#g8os-all", active: "#g8os-active", ifaces: "#g8os-ifaces" };
+export const HOST_NETWORK_MARKS = { all: "@g8os-all", active: "@g8os-active", ifaces: "@g8os-ifaces" };
 
 /**
  * Parses the output of the `hostNetworks` script: the two net-list outputs after their markers,
