@@ -522,6 +522,20 @@ export class LibvirtClient {
     return r.stdout.trim().split(/\s+/)[0];
   }
 
+  /**
+   * Files in `dir` whose qcow2 backing file is `path`: other VMs' disks (maybe another
+   * environment's) on a shared base image. One round trip; `-U` reads images of running VMs.
+   */
+  async filesBackedBy(path: string, dir: string): Promise<string[]> {
+    const needle = shellQuote(`"backing-filename": ${JSON.stringify(path)}`);
+    const r = await this.ssh.exec(
+      `for f in ${shellQuote(dir)}/*; do [ -f "$f" ] && [ "$f" != ${shellQuote(path)} ] || continue; ` +
+        `qemu-img info -U --output=json "$f" 2>/dev/null | grep -qF ${needle} && echo "$f"; done; true`,
+      { step: `find disks backed by ${path}` },
+    );
+    return r.stdout.split("\n").filter(Boolean);
+  }
+
   async removeFile(path: string): Promise<void> {
     await this.ssh.exec(`rm -f ${shellQuote(path)}`, { write: true, step: `remove ${path}` });
   }

@@ -6,13 +6,16 @@
  *   with a larger virtual `size`.
  * An existing file is never overwritten: a base image with the pinned digest already there is
  * adopted (and then never deleted by this resource); anything else is an error.
+ * Several environments share one base image (its name carries the digest): delete keeps a base
+ * image that disks in the pool still use as backing file, so destroying the environment that
+ * downloaded it never breaks the disks of one that adopted it (the file stays as a cache).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LibvirtConnectionArgs } from "./common";
 import { InputError, resourceLabel } from "../shared/errors";
 import { diffFields, plainOutputs } from "../shared/dynamic";
 import { sha256Hex, intInRange, type FieldRule, type Validator } from "../shared/validate";
-import { joinPath } from "./client";
+import { dirOf, joinPath } from "./client";
 import {
   absolutePath,
   checkFailures,
@@ -128,7 +131,10 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props) {
     if (props.adopted) return;
     const label = resourceLabel(KIND, String(props.name));
-    await withLibvirt(props, label, (c) => c.removeFile(id));
+    await withLibvirt(props, label, async (c) => {
+      if (props.sourceUrl && (await c.filesBackedBy(id, dirOf(id))).length > 0) return;
+      await c.removeFile(id);
+    });
   },
 };
 

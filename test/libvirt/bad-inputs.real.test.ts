@@ -18,6 +18,7 @@ import { domainProvider } from "../../providers/libvirt/domain";
 import { seedProvider } from "../../providers/libvirt/seed";
 import { volumeProvider } from "../../providers/libvirt/volume";
 import { ensureLibvirtHostTestbed, type LibvirtHostTestbed } from "../testbed/libvirt";
+import { runLocal } from "../testbed/libvirt/local";
 import { checkedCreate, domainExists, suffix, virshLocal, type Props } from "./helpers";
 
 /** Asserts an error message carries every expected piece (plain substrings, shown on failure). */
@@ -338,6 +339,31 @@ describe("libvirt providers: bad inputs on the real KVM host", function () {
       assert.deepEqual(poolFiles(tb, name), [`${name}.iso`], "no temp ISO left");
       await seedProvider.delete!(r.id, up.outs!);
       assert.deepEqual(poolFiles(tb, name), []);
+    });
+
+    it("destroying the environment that downloaded a base image keeps it while another's disk uses it", async () => {
+      const name = `g8t-shared-base-${id}.qcow2`;
+      const blob = Buffer.from(`shared base ${id}\n`.repeat(512));
+      const src = `${tb.poolDir}/g8t-src-${id}.img`;
+      fs.writeFileSync(src, blob);
+      cleanup.files.push(src);
+      const base = await checkedCreate(volumeProvider, {
+        ...tb.connection,
+        name,
+        poolDir: tb.poolDir,
+        sourceUrl: `file://${src}`,
+        sha256: crypto.createHash("sha256").update(blob).digest("hex"),
+      });
+      cleanup.files.push(base.id);
+      // Environment 2's disk on the same base (it adopted the image).
+      const disk = `${tb.poolDir}/g8t-env2-disk-${id}.qcow2`;
+      cleanup.files.push(disk);
+      await runLocal(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base.id, disk]);
+      await volumeProvider.delete!(base.id, base.outs);
+      assert.ok(fs.readFileSync(base.id).equals(blob), "still there for environment 2's disk");
+      fs.rmSync(disk);
+      await volumeProvider.delete!(base.id, base.outs);
+      assert.ok(!fs.existsSync(base.id), "removed once nothing uses it");
     });
 
     it("a base image file with other content is refused and kept as it is", async () => {
