@@ -9,30 +9,22 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { pollUntil } from "../../providers/shared/retry";
 import { ZerotierClient } from "../../providers/zerotier/client";
 import { withSsh } from "../../providers/shared/ssh";
 import { assertNoSecrets, canLogIn, sshPortOpen } from "../build-host/fixtures";
 import { Harness, findResource } from "../harness";
 import { newKeyPair, suffix, virshLocal, type KeyPair } from "../libvirt/helpers";
-import { useTestbed, ZT_BRIDGE } from "../testbed";
-import {
-  ensureLibvirtTestbed,
-  libvirtProgramConfig,
-  VIRT_NETWORK,
-  type LibvirtTestbed,
-} from "../testbed/libvirt";
+import { useTestbed } from "../testbed";
+import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
-import { guestZerotierInstallCommand } from "../testbed/zerotier/guest";
 import { requireZerotierStandIn } from "../testbed/zerotier/service";
+import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./zerotier-node-config";
 
-const PROGRAM = path.join(__dirname, "programs", "zerotier-node.ts");
 const TG_TOKEN = "777002:vm-zerotier-e2e-bot-token-q4";
 const TG_CHAT = "-100778";
 /** Outside the addresses the build-host suites use on the shared ZeroTier bridge. */
 const VM_ZT_IP = "10.214.0.201";
-
-/** The host address of a libvirt network: the first address of its subnet (as networkXml makes it). */
-const libvirtGateway = (cidr: string) => cidr.replace(/\.0\/\d+$/, ".1");
 
 describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stand-in)", function () {
   this.timeout(40 * 60_000);
@@ -58,27 +50,17 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     stranger = await newKeyPair("mallory@elsewhere");
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-vm-zerotier-"));
     h = new Harness({
-      program: PROGRAM,
+      program: ZEROTIER_NODE_PROGRAM,
       stack: "build-1",
       stateFile: path.join(dir, "state.json"),
-      config: {
-        ...libvirtProgramConfig(lv),
-        "g8os:imageUrl": `file://${lv.image.disk}`,
-        "g8os:imageSha256": lv.image.sha256,
-        "g8os:domainName": domainName,
-        "g8os:groupKey": group.publicKey,
-        "g8os:zerotierApiUrl": info.url,
-        "g8os:zerotierToken": { secret: info.token },
-        "g8os:zerotierRoute": ZT_BRIDGE.cidr,
-        "g8os:zerotierAddress": VM_ZT_IP,
-        "g8os:zerotierBridge": ZT_BRIDGE.name,
-        "g8os:zerotierInstallCommand": guestZerotierInstallCommand(info, {
-          controllerVia: libvirtGateway(VIRT_NETWORK.cidr),
-        }),
-        "g8os:telegramApiRoot": tg.apiRoot,
-        "g8os:telegramBotToken": { secret: TG_TOKEN },
-        "g8os:telegramChatId": TG_CHAT,
-      },
+      config: zerotierNodeConfig({
+        libvirt: lv,
+        zerotier: info,
+        telegram: { apiRoot: tg.apiRoot, token: TG_TOKEN, chatId: TG_CHAT },
+        domainName,
+        groupKey: group.publicKey,
+        address: VM_ZT_IP,
+      }),
     });
   });
 
@@ -152,6 +134,32 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     const p = await h.previewOk();
     const changed = p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn}`);
     assert.deepEqual(changed, []);
+  });
+
+  it("a memory change restarts the guest in place (same UUID); it comes back on ZeroTier by itself, still closed elsewhere", async () => {
+    const before = String(findResource(h.state(), "build-1-node-domain").outputs.uuid);
+    h.setConfig("g8os:memoryMiB", "640");
+    const p = await h.previewOk();
+    const changed = p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+    assert.deepEqual(changed, ["update build-1-node-domain"]);
+    await h.upOk();
+    const domain = findResource(h.state(), "build-1-node-domain").outputs;
+    assert.equal(domain.uuid, before, "same domain, re-defined");
+    assert.equal(domain.memoryMiB, 640);
+    // No cloud-init this time: zerotier-one.service and ufw's saved rules bring it back.
+    const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
+    await pollUntil(async () => ((await canLogIn(VM_ZT_IP, deployKey)) ? true : { pending: "no SSH yet" }), {
+      timeoutMs: 10 * 60_000,
+      intervalMs: 5000,
+      what: "SSH over ZeroTier after the restart",
+    });
+    const ufw = await withSsh({ host: VM_ZT_IP, privateKey: deployKey }, { label: "test" }, (s) =>
+      s.exec("ufw status"),
+    );
+    assert.match(ufw.stdout, /Status: active/);
+    const lease = (await virshLocal(["domifaddr", domainName, "--source", "lease"])).stdout;
+    const libvirtIp = /(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(lease)?.[1];
+    if (libvirtIp) assert.ok(!(await sshPortOpen(libvirtIp)), "SSH on the libvirt address stays closed");
   });
 
   it("destroy: no domain, disk or seed on the host, no member on the controller", async () => {

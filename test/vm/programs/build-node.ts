@@ -4,12 +4,14 @@
  * zerotier-one) booting the debootstrapped Debian image's kernel directly.
  * Config (g8os:*): kvmHost, kvmPort, kvmPrivateKey (secret), kvmHostKey, poolDir, networkName,
  * networkBridge, networkCidr, imageUrl, imageSha256, kernel, initrd, cmdline, domainName, groupKey,
- * vmCount (default 1: more VMs named <domainName>-2.., created in parallel, for bench/vms.ts).
+ * vmCount (default 1: more VMs named <domainName>-2.., created in parallel, for bench/vms.ts),
+ * addressSource (default "none": no wait for the guest's address; "lease" waits for its DHCP lease).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { KvmHost } from "../../../components/kvm-host";
 import { imageVolume, UbuntuVm, type VmHostRef } from "../../../components/vm";
+import type { AddressSource } from "../../../providers/libvirt";
 
 const config = new pulumi.Config("g8os");
 const connection = {
@@ -62,8 +64,8 @@ const vms = Array.from({ length: vmCount }, (_, i) => {
       initrd: config.require("initrd"),
       cmdline: config.require("cmdline"),
     },
-    // Keep the run short: real.test.ts in test/libvirt proves lease + SSH on this image.
-    addressSource: "none",
+    // Default: keep the run short (real.test.ts in test/libvirt proves lease + SSH on this image).
+    addressSource: (config.get("addressSource") as AddressSource | undefined) ?? "none",
   });
 });
 const node = vms[0];

@@ -1,0 +1,138 @@
+/**
+ * A build-node VM on ZeroTier through the engine harness on the libvirt testbed (TCG guest):
+ * - wall time of the `up` that makes it usable (boot, zerotier-one install + join, SSH over ZeroTier,
+ *   ufw in the guest with its confirmation, key block, Telegram announcement), against the same VM
+ *   in sandbox mode up to its DHCP lease (boot only): the ratio is what ZeroTier and the lockdown cost;
+ * - remote calls of that `up`, and of a no-op `up` right after (goal: 0 writes).
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Harness } from "../test/harness";
+import { newKeyPair, suffix, virshLocal } from "../test/libvirt/helpers";
+import { ensureTestbed } from "../test/testbed";
+import { ensureLibvirtTestbed, libvirtProgramConfig } from "../test/testbed/libvirt";
+import { startTelegramEmulator } from "../test/testbed/telegram";
+import { requireZerotierStandIn } from "../test/testbed/zerotier/service";
+import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "../test/vm/zerotier-node-config";
+import type { BenchResult } from "./index";
+
+interface Calls {
+  ssh: number;
+  sshConnects: number;
+  zerotier: number;
+  writes: number;
+}
+
+function calls(file: string): Calls {
+  const ev = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { system: string; op: string; write: boolean })
+    : [];
+  fs.rmSync(file, { force: true });
+  return {
+    ssh: ev.filter((e) => e.system === "ssh" && e.op !== "connect").length,
+    sshConnects: ev.filter((e) => e.system === "ssh" && e.op === "connect").length,
+    zerotier: ev.filter((e) => e.system === "zerotier").length,
+    writes: ev.filter((e) => e.write).length,
+  };
+}
+
+const describeCalls = (c: Calls) =>
+  `${c.ssh} SSH commands over ${c.sshConnects} connections, ${c.zerotier} ZeroTier API calls, ${c.writes} writes`;
+
+async function timedUp(h: Harness): Promise<number> {
+  const t0 = Date.now();
+  await h.upOk();
+  return (Date.now() - t0) / 1000;
+}
+
+async function removeDomain(name: string): Promise<void> {
+  await virshLocal(["destroy", name]);
+  await virshLocal(["undefine", "--nvram", name]);
+}
+
+export async function run(): Promise<BenchResult[]> {
+  if (process.getuid?.() !== 0) return [];
+  const tb = await ensureTestbed({ hosts: 1 });
+  const lv = await ensureLibvirtTestbed();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-bench-vm-zt-"));
+  const groupKey = (await newKeyPair("bench")).publicKey;
+  const tg = await startTelegramEmulator();
+  const results: BenchResult[] = [];
+  try {
+    // Baseline: the same VM (image, size, direct boot) in sandbox mode, up to its lease.
+    const sandboxName = `g8t-vmb-${suffix()}`;
+    const sandbox = new Harness({
+      program: path.join(__dirname, "..", "test", "vm", "programs", "build-node.ts"),
+      stack: "build-1",
+      stateFile: path.join(dir, "sandbox.json"),
+      config: {
+        ...libvirtProgramConfig(lv),
+        "g8os:imageUrl": `file://${lv.image.disk}`,
+        "g8os:imageSha256": lv.image.sha256,
+        "g8os:domainName": sandboxName,
+        "g8os:groupKey": groupKey,
+        "g8os:addressSource": "lease",
+      },
+    });
+    let baseline: number;
+    try {
+      baseline = await timedUp(sandbox);
+    } finally {
+      await sandbox.destroy().catch(() => undefined);
+      await sandbox.close();
+      await removeDomain(sandboxName);
+    }
+
+    const ztName = `g8t-vmb-zt-${suffix()}`;
+    const traceFile = path.join(dir, "trace.jsonl");
+    const zt = new Harness({
+      program: ZEROTIER_NODE_PROGRAM,
+      stack: "build-1",
+      stateFile: path.join(dir, "zerotier.json"),
+      env: { G8OS_TRACE_FILE: traceFile },
+      config: zerotierNodeConfig({
+        libvirt: lv,
+        zerotier: requireZerotierStandIn(tb),
+        telegram: { apiRoot: tg.apiRoot, token: "777003:bench-bot-token-vm-zt", chatId: "-100779" },
+        domainName: ztName,
+        groupKey,
+        address: "10.214.0.202",
+      }),
+    });
+    try {
+      const seconds = await timedUp(zt);
+      const up = calls(traceFile);
+      results.push({
+        name: "vm-zerotier: up of a build-node VM on ZeroTier (join, SSH over ZeroTier, ufw, keys, announce) vs the sandbox VM up to its lease",
+        value: seconds,
+        unit: "s",
+        baseline,
+        ratio: seconds / baseline,
+        note: `${os.cpus().length} CPUs, TCG; ${describeCalls(up)}`,
+      });
+      await zt.upOk();
+      const noop = calls(traceFile);
+      results.push({
+        name: "vm-zerotier: remote calls of a no-op up (VM on ZeroTier)",
+        value: noop.ssh + noop.zerotier,
+        unit: "calls",
+        note: describeCalls(noop),
+      });
+    } finally {
+      await zt.destroy().catch(() => undefined);
+      await zt.close();
+      await removeDomain(ztName);
+    }
+  } finally {
+    await tg.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+if (require.main === module) run().then((r) => console.log(JSON.stringify(r, null, 2)));
