@@ -218,7 +218,9 @@ export class UbuntuVm extends pulumi.ComponentResource {
 
     if (zt && member) {
       // ufw: SSH only on the ZeroTier interface, lockout-proof (waits for SSH over ZeroTier first).
-      // A new host key (recycled VM) replaces it: delete first, so the reset never hits the new VM's rules.
+      // A new host key (recycled VM) replaces it: created on the new VM first (it waits for the VM
+      // to answer over ZeroTier), then the old one's delete finds another key at the address and
+      // leaves that VM alone. Deleting first would run while the new VM still boots, and fail.
       const firewall = new ZerotierOnlySsh(
         `${name}-firewall`,
         {
@@ -233,7 +235,6 @@ export class UbuntuVm extends pulumi.ComponentResource {
           ...child,
           dependsOn: [domain, member],
           replaceOnChanges: ["connection"],
-          deleteBeforeReplace: true,
         },
       );
       // The key group as a managed block, so membership changes reach the VM without recreating it.

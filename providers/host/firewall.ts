@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { OperationError, resourceLabel } from "../shared/errors";
 import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { tcpProbe } from "../shared/net";
+import { isHostKeyMismatch } from "../shared/ssh";
 import { pollUntil } from "../shared/retry";
 import { collectFailures, intInRange, ipv4, nonEmptyString } from "../shared/validate";
 import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
@@ -214,9 +215,16 @@ export const zerotierOnlySshProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id, props) {
     const p = props as ZerotierOnlySshOutputs;
     // Back to no firewall: the host is no longer g8os-managed.
-    await onHost(p.connection, resourceLabel(KIND, p.zerotierAddress), async (s) => {
-      await s.exec("ufw --force reset", { write: true, step: "reset ufw" });
-    });
+    try {
+      await onHost(p.connection, resourceLabel(KIND, p.zerotierAddress), async (s) => {
+        await s.exec("ufw --force reset", { write: true, step: "reset ufw" });
+      });
+    } catch (err) {
+      // Another host key at the address: not the machine this resource locked down (a recycled VM
+      // answers with its new key, and has its own firewall resource). Nothing of ours is left
+      // there, and that machine must not be touched.
+      if (!isHostKeyMismatch(err)) throw err;
+    }
   },
 };
 

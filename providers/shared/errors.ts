@@ -22,6 +22,12 @@ export class InputError extends Error {
     // sets no message (the engine then shows "undefined"): set it here as well.
     this.message = `${resource}: ${field}: ${problem}. Fix: ${fix}`;
     this.name = "InputError";
+    // Serialized, it has no stack either: the dynamic-provider host logs `${e}: ${e.stack}`.
+    if (!this.stack) this.stack = `${this.name}: ${this.message}`;
+  }
+
+  toString(): string {
+    return `${this.name}: ${this.message}`;
   }
 }
 
@@ -37,6 +43,11 @@ export class OperationError extends Error {
     // See InputError: a serialized provider would otherwise throw an error without a message.
     this.message = `${resource}: ${step} failed: ${detail}${hint ? `. Check: ${hint}` : ""}`;
     this.name = "OperationError";
+    if (!this.stack) this.stack = `${this.name}: ${this.message}`;
+  }
+
+  toString(): string {
+    return `${this.name}: ${this.message}`;
   }
 }
 

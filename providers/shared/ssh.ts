@@ -195,11 +195,14 @@ export async function withSsh<T>(
     });
   } catch (err) {
     if (mismatch) {
-      throw new OperationError(
-        opts.label,
-        `SSH to ${where}`,
-        `host key ${mismatch} does not match the pinned ${target.hostKeySha256}`,
-        "the host was reinstalled or someone is intercepting; if reinstalled, replace the resource so the key is pinned anew",
+      throw Object.assign(
+        new OperationError(
+          opts.label,
+          `SSH to ${where}`,
+          `host key ${mismatch} does not match the pinned ${target.hostKeySha256}`,
+          "the host was reinstalled or someone is intercepting; if reinstalled, replace the resource so the key is pinned anew",
+        ),
+        { hostKeyMismatch: true },
       );
     }
     const msg = redact(errorMessage(err), [target.privateKey]);
@@ -218,6 +221,11 @@ export async function withSsh<T>(
   } finally {
     conn.ssh.dispose();
   }
+}
+
+/** True for the error a connection throws when the host's key is not the pinned one. */
+export function isHostKeyMismatch(err: unknown): boolean {
+  return (err as { hostKeyMismatch?: boolean } | undefined)?.hostKeyMismatch === true;
 }
 
 /**
@@ -254,7 +262,7 @@ export async function withFirstReachable<T>(
       // tried again on the next address (host operations here are idempotent).
       if (session !== undefined && !lost) throw err;
       const msg = errorMessage(err);
-      if (/does not match the pinned/.test(msg)) throw err;
+      if (isHostKeyMismatch(err)) throw err;
       if (lost || !/authentication/i.test(msg)) unreachable.add(where);
       failures.push(`${t.user ?? "root"}@${where}: ${msg.replace(/^.*?failed: /, "")}`);
     }

@@ -11,7 +11,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { OperationError } from "../../providers/shared/errors";
-import { SshTarget, withSsh } from "../../providers/shared/ssh";
+import { isHostKeyMismatch, SshTarget, withSsh } from "../../providers/shared/ssh";
 import { TestHost, useTestbed } from "../testbed";
 
 describe("testbed hosts", function () {
@@ -67,6 +67,8 @@ describe("testbed hosts", function () {
     await assert.rejects(sshRun(h1(), "true", { hostKeySha256: h2().hostKeySha256 }), (e: Error) => {
       assert.ok(e instanceof OperationError, String(e));
       assert.match(e.message, /does not match the pinned/);
+      assert.ok(isHostKeyMismatch(e), "marked as a host-key mismatch for callers");
+      assert.strictEqual(String(e), `OperationError: ${e.message}`);
       assert.ok(e.message.includes(h1().hostKeySha256), "the message names the key the host presented");
       return true;
     });

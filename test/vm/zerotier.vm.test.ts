@@ -162,6 +162,36 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     if (libvirtIp) assert.ok(!(await sshPortOpen(libvirtIp)), "SSH on the libvirt address stays closed");
   });
 
+  it("recycle on ZeroTier (up --replace <generation URN>): a new VM with a new host key, same identity and IP, locked down again; nothing else changes", async () => {
+    const generationUrn = findResource(h.state(), "RandomId::build-1-node-generation").urn;
+    const oldKey = String((await h.previewOk()).outputs.hostKeySha256);
+    assert.match(oldKey, /^SHA256:/);
+    const oldDisk = String(findResource(h.state(), "LibvirtVolume::build-1-node-disk").id);
+    const memberBefore = String(findResource(h.state(), "build-1-node-member").outputs.memberId);
+    const r = await h.upOk({ replace: [generationUrn] });
+    const changed = r.steps.filter((s) => s.op !== "same");
+    for (const s of changed) assert.ok(s.urn.includes("build-1-node"), `replace touched ${s.op} ${s.urn}`);
+    const ops = Object.fromEntries(changed.map((s) => [s.urn.split("::").pop(), s.op]));
+    assert.equal(ops["build-1-node-firewall"], "replace", JSON.stringify(ops));
+    assert.equal(ops["build-1-node-member"], undefined, "same member (identity kept)");
+    assert.equal(String(findResource(h.state(), "build-1-node-member").outputs.memberId), memberBefore);
+    assert.notEqual(String(findResource(h.state(), "LibvirtVolume::build-1-node-disk").id), oldDisk);
+    assert.ok(!fs.existsSync(oldDisk), "the old disk is gone");
+    const newKey = String(r.outputs.hostKeySha256);
+    assert.notEqual(newKey, oldKey, "a recycled VM has a new host key");
+
+    const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
+    const ufw = await withSsh(
+      { host: VM_ZT_IP, privateKey: deployKey, hostKeySha256: newKey },
+      { label: "test" },
+      (s) => s.exec("ufw status"),
+    );
+    assert.match(ufw.stdout, /Status: active/);
+    assert.ok(await canLogIn(VM_ZT_IP, group.privateKey), "the group key works on the new VM");
+    const msgs = tg.messages(TG_TOKEN, TG_CHAT);
+    assert.equal(msgs.length, 2, "the new VM is announced");
+  });
+
   it("destroy: no domain, disk or seed on the host, no member on the controller", async () => {
     const networkId = String(findResource(h.state(), "build-1-network").outputs.networkId);
     await h.destroyOk();
