@@ -24,6 +24,7 @@ import {
   outcomeCommand,
   parseUfwStatus,
   policyCommands,
+  UFW_RESET,
   type UfwPolicy,
 } from "./ufw";
 
@@ -217,7 +218,7 @@ export const zerotierOnlySshProvider: pulumi.dynamic.ResourceProvider = {
     // Back to no firewall: the host is no longer g8os-managed.
     try {
       await onHost(p.connection, resourceLabel(KIND, p.zerotierAddress), async (s) => {
-        await s.exec("ufw --force reset", { write: true, step: "reset ufw" });
+        await s.exec(UFW_RESET, { write: true, step: "reset ufw" });
       });
     } catch (err) {
       // Another host key at the address: not the machine this resource locked down (a recycled VM

@@ -20,11 +20,17 @@ export interface UfwPolicy {
   allowZerotierUdp?: boolean;
 }
 
+/**
+ * `ufw --force reset`, robust: ufw backs up its rules under names stamped to the second and aborts
+ * ("... already exists. Aborting") when a reset in the same second made that backup: retry once.
+ */
+export const UFW_RESET = "ufw --force reset || { sleep 1; ufw --force reset; }";
+
 /** Commands that set the policy, one per element (run one at a time: each status matters). */
 export function policyCommands(p: UfwPolicy): string[] {
   const cmds = [
     // g8os owns the host's ufw policy: start from nothing so no older "allow 22" keeps SSH public.
-    "ufw --force reset",
+    UFW_RESET,
     "ufw default deny incoming",
     "ufw default allow outgoing",
     `ufw allow in on ${shellQuote(p.interfaceName)} to any port ${p.sshPort} proto tcp comment g8os-ssh-over-zerotier`,
