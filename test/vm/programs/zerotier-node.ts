@@ -11,41 +11,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { KvmHost } from "../../../components/kvm-host";
-import { imageVolume, UbuntuVm, type VmHostRef } from "../../../components/vm";
+import { testbedKvmHost } from "./testbed-host";
+import { UbuntuVm } from "../../../components/vm";
 import { ZerotierNetwork } from "../../../providers/zerotier";
 
 const config = new pulumi.Config("g8os");
-const connection = {
-  host: config.require("kvmHost"),
-  port: config.requireNumber("kvmPort"),
-  user: "root",
-  privateKey: config.requireSecret("kvmPrivateKey"),
-  hostKeySha256: config.require("kvmHostKey"),
-};
-const kvm = new KvmHost("kvm", {
-  ...connection,
-  poolDir: config.require("poolDir"),
-  network: {
-    name: config.require("networkName"),
-    bridge: config.require("networkBridge"),
-    cidr: config.require("networkCidr"),
-    forward: "none",
-  },
-  installPackages: false,
-});
-const host: VmHostRef = {
-  connection,
-  poolDir: kvm.poolDir,
-  networkName: kvm.networkName,
-  domainType: kvm.domainType,
-};
-const image = imageVolume(
-  "guest-image",
-  host,
-  { url: config.require("imageUrl"), sha256: config.require("imageSha256"), prefix: "g8t-vm-debian" },
-  { dependsOn: [kvm] },
-);
+const { host, image } = testbedKvmHost(config);
 const api = {
   backend: "controller" as const,
   apiUrl: config.require("zerotierApiUrl"),
