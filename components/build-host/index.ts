@@ -149,6 +149,7 @@ export class BuildHost extends pulumi.ComponentResource {
         sshPort: port,
         confirmTimeoutSec: args.firewallConfirmTimeoutSec,
         reachTimeoutSec: args.zerotier.timeoutSec,
+        displayName: args.hostName,
       },
       { ...child, dependsOn: [keys, member] },
     );

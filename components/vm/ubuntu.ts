@@ -230,6 +230,7 @@ export class UbuntuVm extends pulumi.ComponentResource {
           sshPort: 22,
           confirmTimeoutSec: args.firewallConfirmTimeoutSec,
           reachTimeoutSec: zt.timeoutSec ?? 600,
+          displayName: name,
         },
         {
           ...child,

@@ -1,15 +1,11 @@
 /**
- * The shell side of "SSH only over ZeroTier": the ufw policy and the dead-man switch that undoes
- * it unless confirmed. Pure string builders, unit-tested; the firewall resource runs them.
+ * The ufw policy g8os owns on a host, and how `ufw status verbose` is read against it. The
+ * commands that change ufw run inside the host-side dead-man switch (ufw-switch.ts).
  *
- * The dead-man switch: before ufw changes, a detached `sleep T` job is armed on the host. When it
- * wakes and finds no confirmation file, it restores the saved /etc/ufw and the previous
- * enabled/disabled state. The provider confirms only after a NEW SSH connection over ZeroTier
- * succeeded, so a broken ZeroTier path can never lock the host out for longer than T.
+ * g8os owns the whole incoming policy: deny by default, SSH only on the ZeroTier interface, and
+ * ZeroTier's own UDP port. Every rule carries a `g8os-` comment; any other rule (allow or deny,
+ * added by hand or by a tool) is drift: refresh reports it and the next `up` removes it.
  */
-import { shellQuote } from "../shared/ssh";
-
-export const STATE_DIR = "/var/lib/g8os/firewall";
 
 export interface UfwPolicy {
   /** ZeroTier interface allowed to reach SSH (e.g. ztabcdefgh). */
@@ -20,67 +16,50 @@ export interface UfwPolicy {
   allowZerotierUdp?: boolean;
 }
 
-/**
- * `ufw --force reset`, robust: ufw backs up its rules under names stamped to the second and aborts
- * ("... already exists. Aborting") when a reset in the same second made that backup: retry once.
- */
-export const UFW_RESET = "ufw --force reset || { sleep 1; ufw --force reset; }";
-
-/** Commands that set the policy, one per element (run one at a time: each status matters). */
-export function policyCommands(p: UfwPolicy): string[] {
-  const cmds = [
-    // g8os owns the host's ufw policy: start from nothing so no older "allow 22" keeps SSH public.
-    UFW_RESET,
-    "ufw default deny incoming",
-    "ufw default allow outgoing",
-    `ufw allow in on ${shellQuote(p.interfaceName)} to any port ${p.sshPort} proto tcp comment g8os-ssh-over-zerotier`,
-  ];
-  if (p.allowZerotierUdp ?? true) cmds.push("ufw allow 9993/udp comment g8os-zerotier");
-  cmds.push("ufw --force enable");
-  return cmds;
-}
-
-/** Saves /etc/ufw and whether ufw was active, under a token-named directory. */
-export function backupCommand(token: string): string {
-  const dir = `${STATE_DIR}/${token}`;
-  return (
-    `set -e; mkdir -p ${dir}/etc-ufw; cp -a /etc/ufw/. ${dir}/etc-ufw/; ` +
-    `if ufw status | grep -q '^Status: active'; then echo active > ${dir}/was; else echo inactive > ${dir}/was; fi`
-  );
-}
-
-/** Arms the switch: detached, survives the SSH session, restores unless `confirmed` appears in time. */
-export function armDeadManCommand(token: string, seconds: number): string {
-  const dir = `${STATE_DIR}/${token}`;
-  const restore =
-    `if [ ! -e ${dir}/confirmed ]; then ` +
-    `cp -a ${dir}/etc-ufw/. /etc/ufw/; ` +
-    `if [ "$(cat ${dir}/was)" = active ]; then ufw --force enable; ufw reload; else ufw --force disable; fi; ` +
-    `echo reverted > ${dir}/outcome; fi`;
-  return `setsid sh -c ${shellQuote(`sleep ${seconds}; ${restore}`)} > /dev/null 2>&1 < /dev/null & echo armed`;
-}
-
-export function confirmCommand(token: string): string {
-  return `touch ${STATE_DIR}/${token}/confirmed && echo confirmed > ${STATE_DIR}/${token}/outcome`;
-}
-
-/** Prints "reverted", "confirmed" or nothing (still pending). */
-export function outcomeCommand(token: string): string {
-  return `cat ${STATE_DIR}/${token}/outcome 2>/dev/null || true`;
-}
+/** Comment every rule g8os makes carries (ufw shows it after `#`). */
+export const RULE_TAG = "g8os-";
 
 export interface UfwStatus {
   active: boolean;
-  /** True when incoming is denied by default and SSH is allowed only on `interfaceName`. */
+  /** Incoming denied (or rejected) by default. */
+  denyIncoming: boolean;
+  /** SSH allowed, and only on the policy's interface. */
+  sshOnlyOnZerotier: boolean;
+  /** Rules g8os did not make, as ufw prints them. */
+  foreignRules: string[];
+  /** Active, deny by default, SSH only over ZeroTier, and no foreign rule. */
   enforced: boolean;
 }
 
 /** Interprets `ufw status verbose` against the policy. */
 export function parseUfwStatus(text: string, p: UfwPolicy): UfwStatus {
   const active = /^Status: active/m.test(text);
-  const denyIn = /^Default: (deny|reject) \(incoming\)/m.test(text);
-  const rule = new RegExp(`^${p.sshPort}(/tcp)?\\b(?!/udp)`);
-  const sshRules = text.split("\n").filter((l) => rule.test(l.trim()) && /ALLOW/.test(l));
-  const onlyZt = sshRules.length > 0 && sshRules.every((l) => l.includes(` on ${p.interfaceName}`));
-  return { active, enforced: active && denyIn && onlyZt };
+  const denyIncoming = /^Default: (deny|reject) \(incoming\)/m.test(text);
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => /^--\s+-+\s+--/.test(l.trim()));
+  const rules = start < 0 ? [] : lines.slice(start + 1).filter((l) => l.trim() !== "");
+  const sshRule = new RegExp(`^${p.sshPort}(/tcp)?\\b(?!/udp)`);
+  const sshRules = rules.filter((l) => sshRule.test(l.trim()) && /ALLOW/.test(l));
+  const sshOnlyOnZerotier =
+    sshRules.length > 0 && sshRules.every((l) => l.includes(` on ${p.interfaceName}`));
+  const foreignRules = rules
+    .filter((l) => !l.includes(`# ${RULE_TAG}`))
+    .map((l) => l.trim().replace(/\s{2,}/g, "  "));
+  return {
+    active,
+    denyIncoming,
+    sshOnlyOnZerotier,
+    foreignRules,
+    enforced: active && denyIncoming && sshOnlyOnZerotier && foreignRules.length === 0,
+  };
+}
+
+/** Why a status is not enforced, in words for refresh warnings and errors. */
+export function driftReasons(st: UfwStatus): string[] {
+  const out: string[] = [];
+  if (!st.active) out.push("ufw is inactive");
+  if (st.active && !st.denyIncoming) out.push("incoming traffic is not denied by default");
+  if (st.active && !st.sshOnlyOnZerotier) out.push("SSH is not allowed only on the ZeroTier interface");
+  if (st.foreignRules.length > 0) out.push(`rules g8os did not make: ${st.foreignRules.join("; ")}`);
+  return out;
 }

@@ -86,7 +86,22 @@ export class SshSession {
       e.connectionLost = true;
       throw e;
     }
-    const res: ExecResult = { stdout: r.stdout, stderr: r.stderr, code: r.code ?? -1 };
+    if (r.code === null || r.code === undefined) {
+      // No exit status: the channel closed under the command (the session or its sshd died,
+      // the path broke) or the command was killed by a signal. Either way not a normal failure.
+      const sig = (r as { signal?: string | null }).signal;
+      const e = new OperationError(
+        this.label,
+        opts.step ?? "remote command",
+        sig
+          ? `killed by signal ${sig} on ${this.target.host} before it finished`
+          : `the SSH session to ${this.target.host} ended before the command reported an exit status`,
+        "the host's network path (a ZeroTier change, a reboot)",
+      ) as OperationError & { connectionLost?: boolean };
+      e.connectionLost = true;
+      throw e;
+    }
+    const res: ExecResult = { stdout: r.stdout, stderr: r.stderr, code: r.code };
     if ((opts.check ?? true) && res.code !== 0) {
       const tail = (res.stderr || res.stdout).trim().split("\n").slice(-5).join(" | ");
       const secrets = [this.target.privateKey, ...(opts.secrets ?? [])];
@@ -182,6 +197,14 @@ export async function withSsh<T>(
       ssh.dispose();
       throw err;
     }
+    // node-ssh listens for connection errors only while connecting or opening a channel: a
+    // keepalive timeout later (the path died under an open session) would be an uncaught exception
+    // and kill the whole provider process. ssh2 ends the connection after emitting it, so a running
+    // command sees its channel close without an exit status, which exec reports as a lost session.
+    (ssh.connection as unknown as { on(event: "error", fn: (err: unknown) => void): void } | null)?.on(
+      "error",
+      () => undefined,
+    );
     trace({ system: "ssh", op: "connect", write: false, target: target.host });
     return { ssh, seen };
   };

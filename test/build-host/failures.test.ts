@@ -122,9 +122,9 @@ describe("build stack: failures leave the host reachable (testbed)", function ()
     const r = await h.up();
     assert.ok(r.failed, "up must fail");
     const err = r.errors.join("\n");
-    assert.match(err, /after enabling ufw/);
-    assert.match(err, /the dead-man switch restored the previous firewall/);
-    assert.match(err, /host stays reachable on its bootstrap address/);
+    assert.match(err, /confirm the lockdown over ZeroTier/);
+    assert.match(err, /Now: the dead-man switch restored the last confirmed firewall; ufw is inactive/);
+    assert.ok(err.includes(h3.address), "names the host's address");
     assert.ok(await canLogIn(h3.address, tb().bootstrapKey.privateKey), "reachable again");
     assert.match((await tb().exec(h3.name, "ufw status")).stdout, /Status: inactive/);
   });

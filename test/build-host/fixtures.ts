@@ -34,6 +34,8 @@ export function sshKeyPair(comment: string): KeyPair {
 export async function resetHost(tb: Testbed, host: TestHost): Promise<void> {
   const script = [
     "ufw --force reset >/dev/null 2>&1 || true",
+    // ufw's reset leaves timestamped backups: a fresh host has none.
+    "find /etc/ufw -maxdepth 1 -regextype posix-extended -regex '.*\\.[0-9]{8}_[0-9]{6}$' -delete",
     "for n in $(ls /var/lib/zerotier-one/networks.d 2>/dev/null | sed 's/\\.conf$//'); do zerotier-cli leave $n >/dev/null 2>&1 || true; done",
     `printf '%s\\n' '${tb.bootstrapKey.publicKey.trim()}' > /root/.ssh/authorized_keys`,
   ].join("; ");

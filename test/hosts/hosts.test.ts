@@ -98,21 +98,28 @@ describe("testbed hosts", function () {
     assert.match(effective.stdout, /^permitrootlogin without-password$/m);
   });
 
-  it("gives each host its own /root and /var/lib/zerotier-one, as SSH and exec both see them", async () => {
+  it("gives each host its own /root, /var/lib/zerotier-one and /var/lib/g8os, as SSH and exec both see them", async () => {
     // Other suites share these hosts (and may add keys or files): compare by a unique marker only.
     const marker = `g8t-marker-${crypto.randomBytes(6).toString("hex")}`;
     const ztFile = `/var/lib/zerotier-one/${marker}`;
+    const g8osFile = `/var/lib/g8os/${marker}`;
     const keysBefore = (await tb().exec("g8t-h1", "cat /root/.ssh/authorized_keys")).stdout;
     assert.ok(keysBefore.includes(tb().bootstrapKey.publicKey), "the bootstrap key is not authorised on h1");
     try {
-      await sshRun(h1(), `echo '# ${marker}' >> /root/.ssh/authorized_keys && echo ${marker} > ${ztFile}`);
-      const onH1 = await tb().exec("g8t-h1", `cat /root/.ssh/authorized_keys ${ztFile}`);
+      await sshRun(
+        h1(),
+        `echo '# ${marker}' >> /root/.ssh/authorized_keys && echo ${marker} > ${ztFile} && echo ${marker} > ${g8osFile}`,
+      );
+      const onH1 = await tb().exec("g8t-h1", `cat /root/.ssh/authorized_keys ${ztFile} ${g8osFile}`);
       assert.strictEqual(
         onH1.stdout.split(marker).length - 1,
-        2,
+        3,
         "exec sees h1's files as its SSH session does",
       );
-      const onH2 = await sshRun(h2(), "cat /root/.ssh/authorized_keys; ls -A /var/lib/zerotier-one");
+      const onH2 = await sshRun(
+        h2(),
+        "cat /root/.ssh/authorized_keys; ls -A /var/lib/zerotier-one; ls -A /var/lib/g8os",
+      );
       assert.ok(onH2.stdout.includes(tb().bootstrapKey.publicKey), "h2 lost its own authorized_keys");
       assert.ok(!onH2.stdout.includes(marker), "a write on h1 is visible on h2");
       const rootKeys = fs.existsSync("/root/.ssh/authorized_keys")
@@ -120,8 +127,12 @@ describe("testbed hosts", function () {
         : "";
       assert.ok(!rootKeys.includes(marker), "a write on h1 reached the machine's own /root");
       assert.ok(!fs.existsSync(ztFile), "a write on h1 reached the machine's /var/lib/zerotier-one");
+      assert.ok(!fs.existsSync(g8osFile), "a write on h1 reached the machine's /var/lib/g8os");
     } finally {
-      await tb().exec("g8t-h1", `sed -i '/${marker}/d' /root/.ssh/authorized_keys; rm -f ${ztFile}`);
+      await tb().exec(
+        "g8t-h1",
+        `sed -i '/${marker}/d' /root/.ssh/authorized_keys; rm -f ${ztFile} ${g8osFile}`,
+      );
     }
     assert.strictEqual((await tb().exec("g8t-h1", "cat /root/.ssh/authorized_keys")).stdout, keysBefore);
   });

@@ -61,7 +61,7 @@ function leftovers(): string[] {
   for (const l of rules.split("\n")) if (/G8T|g8t-(br|zt)0|10\.21[34]\./.test(l)) found.push(`iptables ${l}`);
   const hostsDir = path.join(STATE_DIR, "hosts");
   for (const h of fs.existsSync(hostsDir) ? fs.readdirSync(hostsDir) : []) {
-    for (const f of ["sshd.pid", "root", "ufw", "default-ufw", "zerotier-one"]) {
+    for (const f of ["sshd.pid", "root", "ufw", "default-ufw", "zerotier-one", "var-lib-g8os"]) {
       if (fs.existsSync(path.join(hostsDir, h, f))) found.push(`file ${h}/${f}`);
     }
   }

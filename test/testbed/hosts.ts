@@ -1,7 +1,8 @@
 /**
  * Test hosts: per-host state dirs, the bootstrap key, and each host's own sshd, started in the host's
  * network namespace inside a private mount + UTS namespace so that the host (and every SSH session
- * into it) has its own /root, /etc/ssh, /etc/ufw, /etc/default/ufw, /var/lib/zerotier-one and hostname.
+ * into it) has its own /root, /etc/ssh, /etc/ufw, /etc/default/ufw, /var/lib/zerotier-one, /var/lib/g8os
+ * and hostname.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -17,6 +18,8 @@ import { DEFAULT_HOSTS, HOST_NAME_PREFIX, MAX_HOSTS, TestHost } from "./types";
 
 export const SSH_PORT = 22;
 const ZEROTIER_DIR = "/var/lib/zerotier-one";
+/** Where the product keeps its state on a host (the firewall's dead-man switch): per host here. */
+const G8OS_DIR = "/var/lib/g8os";
 const SSHD_PRIVSEP_DIR = "/run/sshd";
 
 export function hostName(index: number): string {
@@ -58,6 +61,8 @@ export interface HostPaths {
   ufw: string;
   defaultUfw: string;
   zerotier: string;
+  /** The host's /var/lib/g8os. */
+  g8os: string;
   hostname: string;
   pidFile: string;
   log: string;
@@ -75,6 +80,7 @@ export function hostPaths(name: string): HostPaths {
     ufw: path.join(dir, "ufw"),
     defaultUfw: path.join(dir, "default-ufw"),
     zerotier: path.join(dir, "zerotier-one"),
+    g8os: path.join(dir, "var-lib-g8os"),
     hostname: path.join(dir, "hostname"),
     pidFile: path.join(dir, "sshd.pid"),
     log: path.join(dir, "sshd.log"),
@@ -142,7 +148,7 @@ function sshdConfig(p: HostPaths): string {
 export async function prepareFreshHostDir(name: string, bootstrapPublicKey: string): Promise<void> {
   const p = hostPaths(name);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
-  for (const old of [p.root, p.ufw, p.defaultUfw, p.zerotier, p.hostname, p.pidFile]) {
+  for (const old of [p.root, p.ufw, p.defaultUfw, p.zerotier, p.g8os, p.hostname, p.pidFile]) {
     fs.rmSync(old, { recursive: true, force: true });
   }
   fs.mkdirSync(path.join(p.root, ".ssh"), { recursive: true, mode: 0o700 });
@@ -155,6 +161,7 @@ export async function prepareFreshHostDir(name: string, bootstrapPublicKey: stri
   fs.writeFileSync(ufwConf, fs.readFileSync(ufwConf, "utf8").replace(/^ENABLED=.*$/m, "ENABLED=no"));
   fs.copyFileSync("/etc/default/ufw", p.defaultUfw);
   fs.mkdirSync(p.zerotier, { mode: 0o700 });
+  fs.mkdirSync(p.g8os, { mode: 0o755 });
   fs.writeFileSync(p.hostname, name + "\n");
 
   // /etc/ssh for the host: the client config from the system, but its own host key and sshd_config.
@@ -176,17 +183,23 @@ export async function prepareFreshHostDir(name: string, bootstrapPublicKey: stri
  * ZeroTier dir (a mount point only; `down` removes it again if still empty). /run/sshd, sshd's
  * standard privilege-separation dir, stays: other sshds on the machine need it too.
  */
-export function ensureSystemDirs(): { zerotierDir: boolean } {
+export function ensureSystemDirs(): { zerotierDir: boolean; g8osDir: boolean } {
   fs.mkdirSync(SSHD_PRIVSEP_DIR, { recursive: true, mode: 0o755 });
-  if (fs.existsSync(ZEROTIER_DIR)) return { zerotierDir: false };
-  fs.mkdirSync(ZEROTIER_DIR, { recursive: true, mode: 0o700 });
-  return { zerotierDir: true };
+  const made = (dir: string, mode: number): boolean => {
+    if (fs.existsSync(dir)) return false;
+    fs.mkdirSync(dir, { recursive: true, mode });
+    return true;
+  };
+  return { zerotierDir: made(ZEROTIER_DIR, 0o700), g8osDir: made(G8OS_DIR, 0o755) };
 }
 
 /** Removes what `ensureSystemDirs` created, when it is still empty (never anything else's data). */
-export function removeSystemDirs(created: { zerotierDir: boolean }): void {
-  if (created.zerotierDir && fs.existsSync(ZEROTIER_DIR) && fs.readdirSync(ZEROTIER_DIR).length === 0) {
-    fs.rmdirSync(ZEROTIER_DIR);
+export function removeSystemDirs(created: { zerotierDir: boolean; g8osDir?: boolean }): void {
+  for (const [dir, mine] of [
+    [ZEROTIER_DIR, created.zerotierDir],
+    [G8OS_DIR, created.g8osDir ?? false],
+  ] as const) {
+    if (mine && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
   }
 }
 
@@ -281,6 +294,7 @@ export async function startSshd(name: string, address: string): Promise<number> 
     `mount --bind ${q(p.ufw)} /etc/ufw`,
     `mount --bind ${q(p.defaultUfw)} /etc/default/ufw`,
     `mount --bind ${q(p.zerotier)} ${ZEROTIER_DIR}`,
+    `mount --bind ${q(p.g8os)} ${G8OS_DIR}`,
     `mount --bind ${q(p.hostname)} /etc/hostname`,
     `hostname ${q(name)}`,
     `exec /usr/sbin/sshd -D -f ${q(p.sshdConfig)} -E ${q(p.log)}`,
@@ -341,7 +355,7 @@ export async function stopHostProcesses(name: string): Promise<void> {
 /** Clears a host dir down to what must survive a `down`: the host key and the logs. */
 export function clearHostDir(name: string): void {
   const p = hostPaths(name);
-  for (const old of [p.root, p.ufw, p.defaultUfw, p.zerotier, p.hostname, p.pidFile, p.sshdConfig]) {
+  for (const old of [p.root, p.ufw, p.defaultUfw, p.zerotier, p.g8os, p.hostname, p.pidFile, p.sshdConfig]) {
     fs.rmSync(old, { recursive: true, force: true });
   }
 }

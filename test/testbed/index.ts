@@ -239,6 +239,7 @@ export async function ensureTestbed(opts: EnsureOptions = {}): Promise<Testbed> 
       created: {
         runNetnsMount: before ? before.created.runNetnsMount : !runNetnsIsMount(),
         zerotierDir: (before?.created.zerotierDir ?? false) || dirs.zerotierDir,
+        g8osDir: (before?.created.g8osDir ?? false) || dirs.g8osDir,
       },
     };
     // Recorded before anything is created, so `down` after a crash knows what to remove.

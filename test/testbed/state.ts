@@ -24,7 +24,7 @@ export interface TestbedState {
   /** Services whose `up` succeeded, by name. */
   services: string[];
   /** Things outside `.testbed/` that `up` created and `down` must remove again. */
-  created: { runNetnsMount: boolean; zerotierDir: boolean };
+  created: { runNetnsMount: boolean; zerotierDir: boolean; g8osDir?: boolean };
   updatedAt: string;
 }
 

@@ -136,6 +136,81 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     assert.deepEqual(changed, []);
   });
 
+  it("in the guest: a hand-added ufw rule is drift (refresh reports it, preview shows it, up removes it); a repair whose ZeroTier link drops right after enable is undone by the switch, no lockout; the next up converges", async () => {
+    const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
+    const guest = <T>(fn: (s: import("../../providers/shared/ssh").SshSession) => Promise<T>) =>
+      withSsh({ host: VM_ZT_IP, privateKey: group.privateKey }, { label: "test" }, fn);
+    const dev = String(findResource(h.state(), "ZerotierOnlySsh").outputs.interfaceName);
+    await guest((s) => s.exec("ufw allow 2222/tcp"));
+
+    const refreshed = await h.refreshOk();
+    const fw = findResource(h.state(), "ZerotierOnlySsh").outputs;
+    assert.deepEqual(fw.foreignRules, [
+      "2222/tcp  ALLOW IN  Anywhere",
+      "2222/tcp (v6)  ALLOW IN  Anywhere (v6)",
+    ]);
+    assert.match(refreshed.log, /firewall drift: rules g8os did not make: 2222\/tcp/);
+    const p = await h.previewOk();
+    const changed = p.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+    assert.deepEqual(changed, ["update build-1-node-firewall"]);
+    await h.upOk();
+    assert.doesNotMatch((await guest((s) => s.exec("ufw status"))).stdout, /2222/, "up removed the rule");
+
+    // Drift again, repaired while the drill breaks ZeroTier. A watcher inside the guest takes the
+    // ZeroTier NIC down the moment `ufw --force enable` has finished, and brings it back 60 s later
+    // (an outage that ends by itself).
+    await guest((s) => s.exec("ufw allow 3333/tcp"));
+    await h.refreshOk();
+    await guest((s) =>
+      s.exec(
+        `cat > /run/g8os-drill.sh && setsid sh /run/g8os-drill.sh ${dev} > /dev/null 2>&1 < /dev/null &`,
+        {
+          stdin: [
+            "end=$(( $(date +%s) + 900 ))",
+            "until pgrep -f '[u]fw --force enable' >/dev/null; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
+            "while pgrep -f '[u]fw --force enable' >/dev/null; do sleep 0.05; done",
+            'ip link set dev "$1" down; echo down > /run/g8os-drill',
+            'sleep 60; ip link set dev "$1" up; echo up > /run/g8os-drill',
+            "",
+          ].join("\n"),
+        },
+      ),
+    );
+    h.setConfig("g8os:firewallConfirmTimeoutSec", "90");
+    const failed = await h.up();
+    assert.ok(failed.failed, "the lockdown whose link dropped is not confirmed");
+    const err = failed.errors.join("\n");
+    assert.match(err, /ZerotierOnlySsh "build-1-node": confirm the lockdown over ZeroTier/, err);
+    assert.match(err, /Now: /);
+    // Once the outage ends the guest answers over ZeroTier: the switch restored the confirmed lockdown.
+    await pollUntil(async () => ((await canLogIn(VM_ZT_IP, deployKey)) ? true : { pending: "no SSH yet" }), {
+      timeoutMs: 5 * 60_000,
+      intervalMs: 3000,
+      what: "SSH over ZeroTier once the link is back",
+    });
+    const after = await guest(async (s) => ({
+      drill: (await s.exec("cat /run/g8os-drill")).stdout.trim(),
+      ufw: (await s.exec("ufw status")).stdout,
+      pending: (await s.exec("ls /var/lib/g8os/firewall")).stdout,
+    }));
+    assert.equal(after.drill, "up", "the drill ran");
+    assert.match(after.ufw, /Status: active/);
+    assert.doesNotMatch(after.pending, /^pending$/m, "nothing left pending");
+    assert.doesNotMatch(after.ufw, /3333/, "the switch restored the last confirmed firewall");
+
+    await h.refreshOk();
+    await h.upOk();
+    const ufw = await guest((s) => s.exec("ufw status"));
+    assert.doesNotMatch(ufw.stdout, /2222|3333/, "no rule g8os did not make");
+    assert.match(ufw.stdout, /22\/tcp on zt[a-z2-7]{8}\s+ALLOW/);
+    const again = await h.previewOk();
+    assert.deepEqual(
+      again.steps.filter((s) => s.op !== "same").map((s) => s.urn),
+      [],
+      "converged",
+    );
+  });
+
   it("a memory change restarts the guest in place (same UUID); it comes back on ZeroTier by itself, still closed elsewhere", async () => {
     const before = String(findResource(h.state(), "build-1-node-domain").outputs.uuid);
     h.setConfig("g8os:memoryMiB", "640");

@@ -48,7 +48,7 @@ const node = new UbuntuVm("build-1-node", {
   },
   zerotierInstallCommand: config.require("zerotierInstallCommand"),
   // TCG guests are slow: the confirmation SSH connection over ZeroTier may take a while.
-  firewallConfirmTimeoutSec: 240,
+  firewallConfirmTimeoutSec: config.getNumber("firewallConfirmTimeoutSec") ?? 240,
   extraNics: [{ bridge: config.require("zerotierBridge") }],
   directBoot: {
     kernel: config.require("kernel"),
