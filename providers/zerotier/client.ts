@@ -107,6 +107,8 @@ export class ZerotierApiError extends OperationError {
     hint: string | undefined,
     readonly status: number,
     readonly retryAfterMs?: number,
+    /** True when retrying cannot help (the server rejected what was sent), even for a 5xx. */
+    readonly permanent?: boolean,
   ) {
     super(resource, step, detail, hint);
     this.name = "ZerotierApiError";
@@ -525,7 +527,7 @@ export class ZerotierClient {
           // A 429 always backs off exponentially; what the server asked for is a floor, not the
           // whole wait (a missing or zero Retry-After must not make the retries hammer the API).
           if (err.status === 429) return backoffDelayMs(attempt, minDelay, maxWait, err.retryAfterMs);
-          return err.status === 0 || err.status >= 500;
+          return !err.permanent && (err.status === 0 || err.status >= 500);
         },
       },
     );
@@ -558,11 +560,17 @@ export class ZerotierClient {
   ): ZerotierApiError {
     const status = res.status;
     let serverSays = "";
+    // The controller's handlers answer 500 {"error":500,"description"} when the body they were
+    // sent throws in their JSON handling: the same body fails again, so it is not retried.
+    let controllerRejected = false;
     try {
       const j = JSON.parse(text) as Json;
       // Central: {"type","message"}; the controller: {"error":500,"description":"..."}.
       if (j && typeof j.message === "string") serverSays = `: ${j.message}`;
-      else if (j && typeof j.description === "string") serverSays = `: ${j.description}`;
+      else if (j && typeof j.description === "string") {
+        serverSays = `: ${j.description}`;
+        controllerRejected = this.opts.backend === "controller" && status === 500 && j.error === 500;
+      }
     } catch {
       // Non-JSON error bodies are summarised by the status alone.
     }
@@ -616,6 +624,16 @@ export class ZerotierClient {
         );
       }
       default:
+        if (controllerRejected)
+          return new ZerotierApiError(
+            this.label,
+            step,
+            detail(`${api} could not process the ${what} sent`),
+            "the values sent for this resource (the controller's JSON handling rejected them)",
+            status,
+            undefined,
+            true,
+          );
         return new ZerotierApiError(
           this.label,
           step,

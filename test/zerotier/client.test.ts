@@ -219,6 +219,26 @@ for (const backend of ["central", "controller"] as const) {
       });
     });
 
+    it("a controller 500 {error, description} for a rejected body is reported, not retried", async () => {
+      if (backend === "central") return; // Central answers bad bodies with 400 {type, message}
+      const net = await client.createNetwork(SPEC);
+      const before = zt.requestLog.length;
+      // ipAssignments entries must be strings: the controller's JSON handling throws on a number.
+      await assert.rejects(
+        client.request("POST", `/controller/network/${net.id}/member/${MEMBER}`, "member", {
+          ipAssignments: [5],
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof ZerotierApiError);
+          assert.equal(err.status, 500);
+          assert.match(err.message, /could not process the member sent: type must be string/);
+          assert.match(err.message, /Check: the values sent/);
+          return true;
+        },
+      );
+      assert.equal(zt.requestLog.length - before, 1, "not retried");
+    });
+
     it("404 on update names the object and suggests refresh", async () => {
       if (backend === "controller") return; // the controller upserts networks on POST
       await assert.rejects(
