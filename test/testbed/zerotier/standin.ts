@@ -1,10 +1,14 @@
 /**
  * A faithful stand-in for ZeroTier's management APIs (plain node http), serving both:
- * - Central API v1 under `/api/v1` (`Authorization: token|bearer <t>`, `config`-wrapped objects,
- *   POST = partial update, member POST = upsert, rate-limit headers, `{"type","message"}` errors);
- * - the self-hosted controller under `/controller` plus the node's `GET /status` (`X-ZT1-Auth` or
- *   `Authorization: Bearer`, flat objects, 401 body `{}`, member list `{id: revision}`,
- *   network create at `/controller/network/<controllerAddress>______`, DELETE returns the object).
+ * - Central API v1 under `/api/v1` (`Authorization: token|bearer <t>`, 403 for a bad token on
+ *   GET/POST /network and 401 elsewhere, `config`-wrapped objects, POST = partial update, member
+ *   POST = upsert, rate-limit headers with an HTTP-date reset, `{"type","message"}` errors);
+ * - the self-hosted controller under `/controller` plus the node's `GET /status` (`X-ZT1-Auth`,
+ *   `Authorization: Bearer` or `?auth=`, hex ids of either case, flat objects, IPv4 and IPv6
+ *   routes/pools/IPs, 401 body `{}`, 404 with an empty body, 500 `{"error":500,"description"}` for
+ *   a body its JSON handling throws on, member list `{id: revision}`, revisions only on change,
+ *   network create at `/controller/network` or `/controller/network/<controllerAddress>______`,
+ *   DELETE returns the object).
  * Behaviour pinned in /work/shared/facts/zerotier.md and by test/zerotier/standin.contract.test.ts.
  *
  * The ZeroTier protocol between a node and its controller is replaced by one endpoint, called by the
