@@ -2,7 +2,10 @@
  * The "ssh pub key group": the public SSH keys of the people who may log in to the build hosts,
  * fetched from one source:
  * - `itsyouonline`: an ItsYou.online-compatible API (client-credentials token, organization members,
- *   each member's public keys);
+ *   each member's public keys as that member shared them with the organization: `GET
+ *   /api/users/{u}/info`, whose `publicKeys` hold only keys granted through `user:publickey:<label>`;
+ *   `/api/users/{u}/publickeys` needs `user:admin`, which an organization's key never has). Members
+ *   who have not granted access are reported by name with the missing scope (`missingGrants`);
  * - `keys-url`: GitHub/GitLab-style `<baseUrl>/<user>.keys` (one key per line) for a list of users;
  * - `inline`: keys written in the stack config.
  * `extraKeys` (inline keys) can be added to either remote source, e.g. a break-glass key.
@@ -46,6 +49,16 @@ export interface InvalidKey {
   reason: string;
 }
 
+/** A member whose keys the organization may not (fully) read, and what the member has to share. */
+export interface MissingGrant {
+  user: string;
+  /**
+   * The scopes the member has not shared with the organization, e.g. `user:publickey:ssh`; when the
+   * server does not say which, `user:publickey:<label>` (any label the organization asks for).
+   */
+  scopes: string[];
+}
+
 export interface KeyGroup {
   /** Sorted, de-duplicated OpenSSH lines (`type base64 comment`), ready for authorized_keys. */
   keys: string[];
@@ -58,6 +71,27 @@ export interface KeyGroup {
   /** Members with no valid key, sorted. */
   membersWithoutKeys: string[];
   invalidKeys: InvalidKey[];
+  /**
+   * ItsYou.online members who have not shared (all) the `user:publickey` scopes the organization
+   * needs, sorted by user; `[]` for other sources. The API cannot tell "has no key" from "did not
+   * share one": both are listed. Their keys are missing from `keys` until they share a key with
+   * the organization on ItsYou.online.
+   */
+  missingGrants: MissingGrant[];
+}
+
+/** The generic scope named when the server does not list the missing ones. */
+const ANY_PUBLICKEY_SCOPE = "user:publickey:<label>";
+
+/** One sentence naming each member and the scope to share, for messages. */
+export function describeMissingGrants(organization: string, missing: MissingGrant[]): string {
+  return missing
+    .map(
+      (m) =>
+        `member "${m.user}" has not shared an SSH public key with organization "${organization}" ` +
+        `(scope ${m.scopes.join(", ")})`,
+    )
+    .join("; ");
 }
 
 export interface FetchKeyGroupOptions {
@@ -92,8 +126,9 @@ export async function fetchKeyGroup(
   let members: string[] = [];
   let raw: RawKey[] = [];
   let extra: string[] = [];
+  let missingGrants: MissingGrant[] = [];
   if (source.kind === "itsyouonline") {
-    ({ members, raw } = await fetchItsYouOnline(source, http, opts));
+    ({ members, raw, missingGrants } = await fetchItsYouOnline(source, http, opts));
     extra = source.extraKeys ?? [];
   } else if (source.kind === "keys-url") {
     ({ members, raw } = await fetchKeysUrl(source, http, opts));
@@ -110,17 +145,23 @@ export async function fetchKeyGroup(
   }
   raw = raw.concat(extra.map((text, i) => ({ user: "inline", label: `extraKeys[${i}]`, text })));
   if (source.kind === "inline") raw.forEach((k, i) => (k.label = `keys[${i}]`));
-  const group = buildGroup(members, raw);
+  const group = { ...buildGroup(members, raw), missingGrants };
   if (group.keys.length === 0) {
     const invalid = group.invalidKeys.length ? `; ${group.invalidKeys.length} key(s) were invalid` : "";
+    const grants =
+      missingGrants.length && source.kind === "itsyouonline"
+        ? `; ${describeMissingGrants(source.organization, missingGrants)}`
+        : "";
     throw new OperationError(
       label,
       "collect SSH keys",
-      `${describeSource(source)} gave no valid public key (members: ${group.members.length}${invalid}), ` +
+      `${describeSource(source)} gave no valid public key (members: ${group.members.length}${invalid}${grants}), ` +
         "so nobody could log in to the hosts",
       source.kind === "inline"
         ? "g8os:keyInline (OpenSSH public key lines)"
-        : "that the members have uploaded public keys, or add g8os:keyInline keys",
+        : missingGrants.length
+          ? "that the members accept the organization's request to share their SSH public key on ItsYou.online (the user:publickey scope), or add g8os:keyInline keys"
+          : "that the members have uploaded public keys, or add g8os:keyInline keys",
     );
   }
   return group;
@@ -141,7 +182,7 @@ export function describeSource(source: KeySourceSpec): string {
 }
 
 /** Validates, de-duplicates and sorts raw keys; pure, exported for tests. */
-export function buildGroup(members: string[], raw: RawKey[]): KeyGroup {
+export function buildGroup(members: string[], raw: RawKey[]): Omit<KeyGroup, "missingGrants"> {
   const invalidKeys: InvalidKey[] = [];
   const byBody = new Map<string, { line: string; owner: string; blob: Buffer }>();
   for (const k of raw) {
@@ -290,7 +331,7 @@ async function fetchItsYouOnline(
   source: Extract<KeySourceSpec, { kind: "itsyouonline" }>,
   http: KeySourceHttp,
   opts: FetchKeyGroupOptions,
-): Promise<{ members: string[]; raw: RawKey[] }> {
+): Promise<{ members: string[]; raw: RawKey[]; missingGrants: MissingGrant[] }> {
   const label = opts.label ?? "SshKeyGroup";
   const secret = opts.clientSecret;
   if (!secret) {
@@ -336,17 +377,25 @@ async function fetchItsYouOnline(
 
   // The /users listing is the documented one; older servers only have the organization object.
   let members: string[];
+  // What the /users listing says each member has not shared yet (`missingscopes`), when it says.
+  const missingListed = new Map<string, string[]>();
   const usersUrl = joinUrl(source.baseUrl, `/api/organizations/${org}/users`);
-  const listed = await http.json<{ users?: Array<{ username?: string }> }>(
+  const listed = await http.json<{ users?: Array<{ username?: string; missingscopes?: unknown }> }>(
     usersUrl,
     "list organization members",
     auth,
     tokenSecrets,
   );
   if (listed.status === 200 && Array.isArray(listed.body?.users)) {
-    members = listed.body.users
-      .map((u) => u.username)
-      .filter((u): u is string => typeof u === "string" && u !== "");
+    members = [];
+    for (const u of listed.body.users) {
+      if (typeof u?.username !== "string" || u.username === "") continue;
+      members.push(u.username);
+      const scopes = (Array.isArray(u.missingscopes) ? u.missingscopes : []).filter(
+        (x): x is string => typeof x === "string" && /^user:publickey(:|$)/.test(x),
+      );
+      if (scopes.length) missingListed.set(u.username, scopes);
+    }
   } else if (listed.status === 404) {
     const orgUrl = joinUrl(source.baseUrl, `/api/organizations/${org}`);
     const o = await http.json<{ members?: string[]; owners?: string[] }>(
@@ -373,20 +422,38 @@ async function fetchItsYouOnline(
   members = [...new Set(members)];
 
   const raw: RawKey[] = [];
+  const missing = new Map<string, string[]>(missingListed);
   const perUser = await mapLimited(members, opts.concurrency ?? 4, async (user) => {
-    const url = joinUrl(source.baseUrl, `/api/users/${encodeURIComponent(user)}/publickeys`);
-    const ans = await http.json<Array<{ label?: string; publickey?: string }>>(
+    // A third party reads keys only as the user shared them: `info` is limited to the user's grants.
+    const url = joinUrl(source.baseUrl, `/api/users/${encodeURIComponent(user)}/info`);
+    const ans = await http.json<{ publicKeys?: Array<{ label?: string; publickey?: string }> }>(
       url,
       `read keys of ${user}`,
       auth,
       tokenSecrets,
     );
     if (ans.status === 404) return [] as RawKey[]; // a member without an account any more: reported as keyless
-    if (ans.status !== 200 || !Array.isArray(ans.body)) throw accessError(label, url, ans.status);
-    return ans.body.map((k, i) => ({ user, label: k.label || `#${i}`, text: String(k.publickey ?? "") }));
+    // 401/403: the user authorized nothing for this organization. 200 without publicKeys: the
+    // user authorized it, but shared no key.
+    const granted = ans.status === 200 && Array.isArray(ans.body?.publicKeys);
+    if (ans.status === 401 || ans.status === 403 || (ans.status === 200 && !granted)) {
+      if (!missing.has(user)) missing.set(user, [ANY_PUBLICKEY_SCOPE]);
+      return [] as RawKey[];
+    }
+    if (ans.status !== 200 || !ans.body || typeof ans.body !== "object")
+      throw accessError(label, url, ans.status);
+    return ans.body.publicKeys!.map((k, i) => ({
+      user,
+      label: k?.label || `#${i}`,
+      text: String(k?.publickey ?? ""),
+    }));
   });
   for (const keys of perUser) raw.push(...keys);
-  return { members, raw };
+  const missingGrants = [...missing.entries()]
+    .filter(([user]) => members.includes(user))
+    .map(([user, scopes]) => ({ user, scopes: [...new Set(scopes)].sort() }))
+    .sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
+  return { members, raw, missingGrants };
 }
 
 function accessError(label: string, url: string, status: number): OperationError {
@@ -395,7 +462,7 @@ function accessError(label: string, url: string, status: number): OperationError
     "read key source",
     `${url} answered HTTP ${status}`,
     status === 401 || status === 403
-      ? "that the organization's API key (g8os:itsyouonlineClientId) may read members and their public keys"
+      ? "that the organization's API key (g8os:itsyouonlineClientId) may list the organization's members"
       : "that source.baseUrl is an ItsYou.online-compatible API",
   );
 }

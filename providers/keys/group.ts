@@ -8,15 +8,22 @@
  *   stale keys are never silently kept.
  * - read (refresh) fetches too; it needs the client secret, so the secret is kept in the outputs,
  *   encrypted (additionalSecretOutputs).
- * - A group with no valid key at all is an error (nobody could log in); invalid keys and members
- *   without keys are reported in outputs, not errors (one bad paste must not block the build).
+ * - A group with no valid key at all is an error (nobody could log in); invalid keys, members
+ *   without keys and members who have not granted the organization their keys (`missingGrants`,
+ *   naming user and scope) are reported in outputs, not errors (one member must not block the build).
  * - delete does nothing remote: the source is not ours.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, resourceLabel } from "../shared/errors";
 import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
 import { collectFailures, type FieldRule, httpUrl, nonEmptyString, sshPublicKey } from "../shared/validate";
-import { fetchKeyGroup, type InvalidKey, type KeyGroup, type KeySourceSpec } from "./client";
+import {
+  fetchKeyGroup,
+  type InvalidKey,
+  type KeyGroup,
+  type KeySourceSpec,
+  type MissingGrant,
+} from "./client";
 
 export interface SshKeyGroupInputs {
   /** Resource name, for messages. */
@@ -34,7 +41,7 @@ export interface SshKeyGroupOutputs extends KeyGroup {
 
 const KIND = "SshKeyGroup";
 /** Outputs that mirror the source: any change there is an update. */
-const FETCHED = ["keys", "members", "membersWithoutKeys", "invalidKeys"];
+const FETCHED = ["keys", "members", "membersWithoutKeys", "invalidKeys", "missingGrants"];
 
 function label(i: { name?: unknown }): string {
   return resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
@@ -184,6 +191,8 @@ export class SshKeyGroup extends pulumi.dynamic.Resource {
   declare readonly members: pulumi.Output<string[]>;
   declare readonly membersWithoutKeys: pulumi.Output<string[]>;
   declare readonly invalidKeys: pulumi.Output<InvalidKey[]>;
+  /** ItsYou.online members who have not shared their keys with the organization, and the scopes. */
+  declare readonly missingGrants: pulumi.Output<MissingGrant[]>;
 
   constructor(name: string, args: SshKeyGroupArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.source) {
@@ -202,6 +211,7 @@ export class SshKeyGroup extends pulumi.dynamic.Resource {
         members: undefined,
         membersWithoutKeys: undefined,
         invalidKeys: undefined,
+        missingGrants: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "clientSecret"] },
       "keys",

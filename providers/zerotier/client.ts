@@ -28,13 +28,19 @@ export interface ZerotierConnection {
 export interface ZerotierClientOptions extends ZerotierConnection {
   /** Who is calling, for error messages: `ZerotierNetwork "build"`. Default "ZeroTier API". */
   label?: string;
-  /** Attempts per request for 429/5xx/connection errors. Default 6. */
+  /** Attempts per request for 429/5xx/connection errors (the first included). Default 6. */
   attempts?: number;
-  /** First backoff delay. Default 250 ms. */
+  /**
+   * First backoff delay; it doubles per attempt (with jitter: each wait is between half and all
+   * of it), up to `maxRateLimitWaitMs`. Default 250 ms, so 6 attempts wait about 4 to 8 s in all.
+   */
   minDelayMs?: number;
   /** Per-request timeout. Default 30 s. */
   requestTimeoutMs?: number;
-  /** Longest wait honoured for a rate-limit reset or Retry-After. Default 10 s. */
+  /**
+   * Longest single wait: caps the backoff and any `Retry-After` / `X-Ratelimit-Reset` the server
+   * asks for (a far-off reset is not waited for whole; the attempts run out instead). Default 10 s.
+   */
   maxRateLimitWaitMs?: number;
 }
 
@@ -101,6 +107,8 @@ export class ZerotierApiError extends OperationError {
     hint: string | undefined,
     readonly status: number,
     readonly retryAfterMs?: number,
+    /** True when retrying cannot help (the server rejected what was sent), even for a 5xx. */
+    readonly permanent?: boolean,
   ) {
     super(resource, step, detail, hint);
     this.name = "ZerotierApiError";
@@ -140,6 +148,54 @@ export function cidrContains(cidr: string, ip: string): boolean {
   if (!c || a === undefined) return false;
   const m = netmask(c.bits);
   return (c.addr & m) >>> 0 === (a & m) >>> 0;
+}
+
+/**
+ * Reads a `Retry-After` header (RFC 9110 section 10.2.3: delay seconds or an HTTP date) as a wait
+ * in ms from `nowMs`; `undefined` when absent or unreadable (never NaN, never negative).
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+}
+
+/**
+ * Reads an `X-Ratelimit-Reset` header as the absolute time (ms since epoch) the window resets.
+ * go-ztcentral (client.go) documents it as an HTTP date (`Tue, 06 Aug 2024 20:53:48 UTC`); other
+ * rate limiters send Unix seconds, so both are read. A small number (below one year of seconds) is
+ * taken as seconds from now. `undefined` when absent or unreadable.
+ */
+export function parseRateLimitReset(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const n = Number(v);
+    if (n >= 1e12) return n; // already milliseconds
+    if (n >= 31_536_000) return n * 1000; // Unix seconds
+    return nowMs + n * 1000; // seconds from now
+  }
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? at : undefined;
+}
+
+/**
+ * The wait before retry number `attempt` (1 = after the first failure): exponential backoff from
+ * `minMs` with jitter (between half and all of the step, so parallel clients spread out), never
+ * shorter than what the server asked for (`serverWaitMs`), never longer than `maxMs`.
+ */
+export function backoffDelayMs(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  serverWaitMs?: number,
+  random: () => number = Math.random,
+): number {
+  const step = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  const jittered = step / 2 + random() * (step / 2);
+  return Math.min(maxMs, Math.max(jittered, serverWaitMs ?? 0));
 }
 
 /**
@@ -186,6 +242,15 @@ function ipOrder(a: string, b: string): number {
 }
 
 type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `v` when it is a JSON object, else `{}` (a null `config`, `dns`, `v4AssignMode`...). */
+function objectOr(v: unknown): Json {
+  return isObject(v) ? v : {};
+}
 
 /** Talks to one ZeroTier API. Stateless apart from the cached controller address and rate-limit view. */
 export class ZerotierClient {
@@ -234,10 +299,11 @@ export class ZerotierClient {
 
   async listNetworks(): Promise<string[]> {
     if (this.opts.backend === "central") {
-      const list = (await this.request("GET", "/network", "network list")) as Json[];
-      return list.map((n) => String(n.id));
+      const list = await this.request("GET", "/network", "network list");
+      return (Array.isArray(list) ? list : []).filter(isObject).map((n) => String(n.id));
     }
-    return (await this.request("GET", "/controller/network", "network list")) as string[];
+    const list = await this.request("GET", "/controller/network", "network list");
+    return (Array.isArray(list) ? list : []).filter((x): x is string => typeof x === "string");
   }
 
   /** The network, or `undefined` when it does not exist (deleted outside, never created). */
@@ -276,9 +342,10 @@ export class ZerotierClient {
 
   async listMembers(networkId: string): Promise<string[]> {
     const raw = await this.request("GET", `${this.networkPath(networkId)}/member`, "member list");
-    if (this.opts.backend === "central") return (raw as Json[]).map((m) => String(m.nodeId));
+    if (this.opts.backend === "central")
+      return (Array.isArray(raw) ? raw : []).filter(isObject).map((m) => String(m.nodeId));
     // The controller answers {"<memberId>": revision}.
-    return Object.keys(raw as Json);
+    return Object.keys(objectOr(raw));
   }
 
   /** The member, or `undefined` when it (or its network) does not exist. */
@@ -335,21 +402,27 @@ export class ZerotierClient {
 
   private toNetwork(raw: Json): Network {
     const central = this.opts.backend === "central";
-    const cfg = (central ? raw.config : raw) as Json;
-    const pools = (Array.isArray(cfg.ipAssignmentPools) ? cfg.ipAssignmentPools : []) as Json[];
-    const routes = (Array.isArray(cfg.routes) ? cfg.routes : []) as Json[];
+    // Central's spec allows `config: null` and nulls in most optional fields: read them as unset.
+    const cfg = objectOr(central ? raw.config : raw);
+    const pools = (Array.isArray(cfg.ipAssignmentPools) ? cfg.ipAssignmentPools : []).filter(isObject);
+    const routes = (Array.isArray(cfg.routes) ? cfg.routes : []).filter(
+      (r): r is Json => isObject(r) && typeof r.target === "string",
+    );
     // The controller initialises dns to [] until it is set; Central may answer servers: null.
-    const dns = (cfg.dns && !Array.isArray(cfg.dns) ? cfg.dns : {}) as Json;
+    const dns = objectOr(cfg.dns);
     const n = normaliseNetworkConfig({
       name: String(cfg.name ?? ""),
       description: central ? String(raw.description ?? "") : undefined,
       private: cfg.private !== false,
-      ipAssignmentPools: pools.map((p) => ({ start: String(p.ipRangeStart), end: String(p.ipRangeEnd) })),
+      ipAssignmentPools: pools.map((p) => ({
+        start: String(p.ipRangeStart ?? ""),
+        end: String(p.ipRangeEnd ?? ""),
+      })),
       routes: routes.map((r) => ({ target: String(r.target), via: r.via ? String(r.via) : null })),
-      v4AutoAssign: !!(cfg.v4AssignMode as Json | undefined)?.zt,
+      v4AutoAssign: !!objectOr(cfg.v4AssignMode).zt,
       dns: {
         domain: String(dns.domain ?? ""),
-        servers: Array.isArray(dns.servers) ? dns.servers.map(String) : [],
+        servers: Array.isArray(dns.servers) ? dns.servers.filter((x) => typeof x === "string") : [],
       },
       rulesSource: central ? String(raw.rulesSource ?? "") : undefined,
     });
@@ -374,9 +447,9 @@ export class ZerotierClient {
 
   private toMember(raw: Json, networkId: string, memberId: string): Member {
     const central = this.opts.backend === "central";
-    const cfg = (central ? raw.config : raw) as Json;
+    const cfg = objectOr(central ? raw.config : raw);
     const ips = Array.isArray(cfg.ipAssignments)
-      ? cfg.ipAssignments.map((s) => canonicalIPv4(String(s)))
+      ? cfg.ipAssignments.filter((s) => typeof s === "string").map(canonicalIPv4)
       : [];
     return {
       networkId,
@@ -407,6 +480,7 @@ export class ZerotierClient {
   async request(method: string, path: string, what: string, body?: unknown): Promise<unknown> {
     const step = `${method} ${path}`;
     const maxWait = this.opts.maxRateLimitWaitMs ?? 10_000;
+    const minDelay = this.opts.minDelayMs ?? 250;
     return retry(
       async () => {
         await this.paceForRateLimit(maxWait);
@@ -446,12 +520,14 @@ export class ZerotierClient {
       },
       {
         attempts: this.opts.attempts ?? 6,
-        minDelayMs: this.opts.minDelayMs ?? 250,
+        minDelayMs: minDelay,
         maxDelayMs: maxWait,
-        retryable: (err) => {
+        retryable: (err, attempt) => {
           if (!(err instanceof ZerotierApiError)) return false;
-          if (err.status === 429) return err.retryAfterMs ?? true;
-          return err.status === 0 || err.status >= 500;
+          // A 429 always backs off exponentially; what the server asked for is a floor, not the
+          // whole wait (a missing or zero Retry-After must not make the retries hammer the API).
+          if (err.status === 429) return backoffDelayMs(attempt, minDelay, maxWait, err.retryAfterMs);
+          return !err.permanent && (err.status === 0 || err.status >= 500);
         },
       },
     );
@@ -484,9 +560,17 @@ export class ZerotierClient {
   ): ZerotierApiError {
     const status = res.status;
     let serverSays = "";
+    // The controller's handlers answer 500 {"error":500,"description"} when the body they were
+    // sent throws in their JSON handling: the same body fails again, so it is not retried.
+    let controllerRejected = false;
     try {
       const j = JSON.parse(text) as Json;
+      // Central: {"type","message"}; the controller: {"error":500,"description":"..."}.
       if (j && typeof j.message === "string") serverSays = `: ${j.message}`;
+      else if (j && typeof j.description === "string") {
+        serverSays = `: ${j.description}`;
+        controllerRejected = this.opts.backend === "controller" && status === 500 && j.error === 500;
+      }
     } catch {
       // Non-JSON error bodies are summarised by the status alone.
     }
@@ -508,7 +592,9 @@ export class ZerotierClient {
           this.label,
           step,
           detail(`${api} forbids this ${what} operation for this token`),
-          "the token's account owns the network and may change it (not a read-only or other organisation's token)",
+          this.opts.backend === "central"
+            ? "the API token is current and copied whole (Central answers 403 for an unknown token too), and its account owns the network and may change it"
+            : "the token is the controller's authtoken.secret and this address is allowed (allowManagementFrom)",
           status,
         );
       case 404:
@@ -520,17 +606,34 @@ export class ZerotierClient {
           status,
         );
       case 429: {
-        const ra = Number(res.headers.get("retry-after"));
+        const now = Date.now();
+        let wait = parseRetryAfter(res.headers.get("retry-after"), now);
+        if (wait === undefined) {
+          const reset = parseRateLimitReset(res.headers.get("x-ratelimit-reset"), now);
+          if (reset !== undefined) wait = Math.max(0, reset - now);
+        }
         return new ZerotierApiError(
           this.label,
           step,
-          detail("rate limited"),
-          "fewer parallel operations, or a paid plan for a higher limit",
+          detail(`${api} rate limited the calls`),
+          this.opts.backend === "central"
+            ? "fewer parallel operations (pulumi up --parallel), or a paid Central plan for a higher limit"
+            : "fewer parallel operations (pulumi up --parallel), and whether a proxy in front of the controller limits calls",
           status,
-          Number.isFinite(ra) && ra >= 0 ? Math.min(ra * 1000, maxWait) : undefined,
+          wait === undefined ? undefined : Math.min(wait, maxWait),
         );
       }
       default:
+        if (controllerRejected)
+          return new ZerotierApiError(
+            this.label,
+            step,
+            detail(`${api} could not process the ${what} sent`),
+            "the values sent for this resource (the controller's JSON handling rejected them)",
+            status,
+            undefined,
+            true,
+          );
         return new ZerotierApiError(
           this.label,
           step,
@@ -545,9 +648,10 @@ export class ZerotierClient {
     const remaining = h.get("x-ratelimit-remaining");
     const reset = h.get("x-ratelimit-reset");
     if (remaining === null) return;
-    this.rateRemaining = Number(remaining);
-    // Reset is a Unix time in seconds (as go-ztcentral reads it).
-    this.rateResetAtMs = reset === null ? undefined : Number(reset) * 1000;
+    const left = Number(remaining);
+    this.rateRemaining = Number.isFinite(left) ? left : undefined;
+    // go-ztcentral documents an HTTP date; Unix seconds are read too (parseRateLimitReset).
+    this.rateResetAtMs = parseRateLimitReset(reset, Date.now());
   }
 
   /** Waits for the rate-limit window to reset when the last answer said none are left. */

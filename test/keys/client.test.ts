@@ -61,12 +61,15 @@ describe("keys: fetchKeyGroup from an ItsYou.online-compatible API", () => {
     assert.deepEqual(g.invalidKeys, [
       { user: "bob", label: "pasted-wrong", reason: "key body is not valid base64" },
     ]);
-    // The client secret travels only in the token call; members and keys use the token.
+    // alice and bob share their keys (the stand-in's default); carol has none to share.
+    assert.deepEqual(g.missingGrants, [{ user: "carol", scopes: ["user:publickey:<label>"] }]);
+    // The client secret travels only in the token call; members and keys use the token. Keys come
+    // from `info` (what each user shared), never `publickeys` (user:admin only).
     assert.deepEqual(iyo.requests.map((r) => `${r.method} ${r.path} ${r.status}`).sort(), [
       "GET /api/organizations/gig_build/users 200",
-      "GET /api/users/alice/publickeys 200",
-      "GET /api/users/bob/publickeys 200",
-      "GET /api/users/carol/publickeys 200",
+      "GET /api/users/alice/info 200",
+      "GET /api/users/bob/info 200",
+      "GET /api/users/carol/info 200",
       "POST /v1/oauth/access_token 200",
     ]);
   });
@@ -118,6 +121,68 @@ describe("keys: fetchKeyGroup from an ItsYou.online-compatible API", () => {
     assert.ok(err instanceof OperationError);
     assert.match(err.message, /organization "nope" not found/);
     assert.match(err.message, /g8os:keyOrganization/);
+  });
+
+  it("a member who authorized nothing for the organization is named with the scope to grant; the others' keys stay", async () => {
+    iyo.setGrants("bob", null);
+    const g = await fetchKeyGroup(source, { clientSecret: SECRET });
+    assert.deepEqual(g.keys, [alice1, alice2].sort(), "bob's keys are not readable");
+    assert.deepEqual(
+      g.missingGrants.map((m) => [m.user, m.scopes]),
+      [
+        ["bob", ["user:publickey:<label>"]],
+        ["carol", ["user:publickey:<label>"]],
+      ],
+    );
+    assert.ok(g.membersWithoutKeys.includes("bob"));
+  });
+
+  it("a member who authorized the organization but shared no key is named too", async () => {
+    iyo.setGrants("alice", []);
+    const g = await fetchKeyGroup(source, { clientSecret: SECRET });
+    assert.deepEqual(g.keys, [bob]);
+    assert.deepEqual(
+      g.missingGrants.map((m) => m.user),
+      ["alice", "carol"],
+    );
+  });
+
+  it("names the exact scope the organization requires when the members listing says it is missing", async () => {
+    await iyo.stop();
+    iyo = await startItsYouOnlineStandIn({
+      clientId: "gig_build",
+      clientSecret: SECRET,
+      organizations: { gig_build: ["alice", "bob"] },
+      users: { alice: [{ label: "laptop", publickey: alice1 }], bob: [{ label: "work", publickey: bob }] },
+      requiredScopes: { gig_build: ["user:publickey:ssh"] },
+      // alice shares her laptop key as the "ssh" key the organization asks for; bob shared another label.
+      grants: {
+        alice: [{ requestedlabel: "ssh", reallabel: "laptop" }],
+        bob: [{ requestedlabel: "backup", reallabel: "work" }],
+      },
+    });
+    source = { ...source, baseUrl: iyo.url, clientId: "gig_build" } as KeySourceSpec;
+    const g = await fetchKeyGroup(source, { clientSecret: SECRET });
+    assert.deepEqual(g.keys, [alice1, bob].sort(), "what was shared is used");
+    assert.deepEqual(g.missingGrants, [{ user: "bob", scopes: ["user:publickey:ssh"] }]);
+  });
+
+  it("no member granted access: the error names each member and the scope, and how to fix it", async () => {
+    for (const u of ["alice", "bob", "carol"]) iyo.setGrants(u, null);
+    const err = await fetchKeyGroup(source, { clientSecret: SECRET, label: 'SshKeyGroup "build"' }).catch(
+      (e) => e,
+    );
+    assert.ok(err instanceof OperationError);
+    assert.match(err.message, /gave no valid public key/);
+    for (const u of ["alice", "bob", "carol"])
+      assert.ok(
+        err.message.includes(
+          `member "${u}" has not shared an SSH public key with organization "gig_build" (scope user:publickey:<label>)`,
+        ),
+        err.message,
+      );
+    assert.match(err.message, /accept the organization's request to share their SSH public key/);
+    assert.ok(!err.message.includes(SECRET));
   });
 
   it("retries a 5xx and succeeds", async () => {

@@ -55,6 +55,18 @@ describe("keys: SshKeyGroup provider", () => {
     assert.equal((await provider.diff!(id, upd.outs, inputs)).changes, false);
   });
 
+  it("a member granting access later is a change: missingGrants empties and the keys arrive", async () => {
+    iyo.setGrants("bob", null);
+    const { id, outs } = await create();
+    assert.deepEqual(outs.keys, [alice]);
+    assert.deepEqual(outs.missingGrants, [{ user: "bob", scopes: ["user:publickey:<label>"] }]);
+    iyo.setGrants("bob", undefined);
+    assert.equal((await provider.diff!(id, outs, inputs)).changes, true);
+    const upd = (await provider.update!(id, outs, inputs)) as { outs: SshKeyGroupOutputs };
+    assert.deepEqual(upd.outs.keys, [alice, bob].sort());
+    assert.deepEqual(upd.outs.missingGrants, []);
+  });
+
   it("a member removed at the source makes diff report a change; refresh (read) picks it up", async () => {
     const { id, outs } = await create();
     iyo.setUsers("gig_build", ["alice"]);

@@ -1,8 +1,19 @@
 /**
  * HTTP stand-ins for the SSH key sources, on loopback ephemeral ports, mutable while a test runs:
  * - `startItsYouOnlineStandIn`: the ItsYou.online API subset the key group uses (client-credentials
- *   token, organization members, user public keys), with ItsYou.online's answer shapes and errors
- *   (401 bad credentials or token, 404 unknown organization or user);
+ *   token, organization members, a user's public keys), with ItsYou.online's answer shapes and
+ *   errors (401 bad credentials or token, 403 missing scope, 404 unknown organization or user) and
+ *   its access rules (itsyouonline/identityserver `specifications/api/itsyouonline.raml`; written
+ *   down in docs/protocols/itsyouonline.md):
+ *   - the token of an organization's API key (client credentials) acts for that organization;
+ *   - `GET /api/users/{u}/publickeys` needs `user:admin`, which only the user's own tokens carry:
+ *     403 for an organization's token;
+ *   - `GET /api/users/{u}/info` answers a `userview` limited to what the user authorized the
+ *     organization to see: `publicKeys` holds only the keys shared through `user:publickey:<label>`
+ *     grants (labelled with the requested label), and is absent when none is shared; a user who
+ *     authorized nothing for the organization answers 403;
+ *   - `GET /api/organizations/{id}/users` lists, per member, the organization's required scopes the
+ *     member has not shared yet (`missingscopes`);
  * - `startKeysEndpointStandIn`: GitHub/GitLab-style `/<user>.keys` (text, one key per line, 404 for
  *   an unknown user).
  */
@@ -15,9 +26,23 @@ export interface PublicKeyEntry {
   publickey: string;
 }
 
+/** One shared key: the label the organization asked for -> the label of the user's real key. */
+export interface PublicKeyGrant {
+  requestedlabel: string;
+  reallabel: string;
+}
+
 export interface ItsYouOnlineStandInOptions {
   clientId: string;
   clientSecret: string;
+  /**
+   * User name -> the `user:publickey:<label>` grants the user gave the organization that owns the
+   * API key (`clientId`; one organization per stand-in); `null` = the user authorized nothing for it. A user missing here shares every key under its own label (so
+   * tests that do not care about grants see every key).
+   */
+  grants?: Record<string, PublicKeyGrant[] | null>;
+  /** Organization -> the scopes members must share with it (e.g. `user:publickey:ssh`). Default none. */
+  requiredScopes?: Record<string, string[]>;
   /** Organization globalid -> member user names. */
   organizations: Record<string, string[]>;
   /** User name -> their public keys. A member missing here answers 404 (no such user). */
@@ -40,6 +65,8 @@ export interface ItsYouOnlineStandIn {
   setUsers(organization: string, members: string[]): void;
   /** Replaces a user's keys (creating the user); `undefined` deletes the user. */
   setKeys(user: string, keys: PublicKeyEntry[] | undefined): void;
+  /** Replaces a user's grants to the client's organization (`null`: none; `undefined`: share all). */
+  setGrants(user: string, grants: PublicKeyGrant[] | null | undefined): void;
   /** Answers the next `n` requests with this 5xx status. */
   failNext(n: number, status?: number): void;
   stop(): Promise<void>;
@@ -66,7 +93,25 @@ export async function startItsYouOnlineStandIn(
 ): Promise<ItsYouOnlineStandIn> {
   const orgs = new Map(Object.entries(opts.organizations).map(([k, v]) => [k, [...v]]));
   const users = new Map(Object.entries(opts.users).map(([k, v]) => [k, [...v]]));
+  const grants = new Map(Object.entries(opts.grants ?? {}));
   const tokens = new Set<string>();
+
+  /** The grants of `user`, defaulting to every key shared under its own label. */
+  function grantsOf(user: string): PublicKeyGrant[] | null {
+    const g = grants.get(user);
+    if (g !== undefined) return g;
+    return (users.get(user) ?? []).map((k) => ({ requestedlabel: k.label, reallabel: k.label }));
+  }
+
+  /** Required scopes of `org` that `user` has not shared (only `user:publickey[:label]` is modelled). */
+  function missingScopes(org: string, user: string): string[] {
+    const g = grantsOf(user) ?? [];
+    return (opts.requiredScopes?.[org] ?? []).filter((scope) => {
+      const m = /^user:publickey(?::(.+))?$/.exec(scope);
+      if (!m) return false;
+      return m[1] === undefined ? g.length === 0 : !g.some((x) => x.requestedlabel === m[1]);
+    });
+  }
   const requests: RecordedHttpRequest[] = [];
   let failures: { n: number; status: number } = { n: 0, status: 500 };
 
@@ -104,7 +149,11 @@ export async function startItsYouOnlineStandIn(
       if (opts.withoutUsersListing || !members) return send(404, { error: "organization not found" });
       return send(200, {
         haseditpermissions: false,
-        users: members.map((username) => ({ username, role: "member", missingscopes: [] })),
+        users: members.map((username) => ({
+          username,
+          role: "member",
+          missingscopes: missingScopes(decodeURIComponent(m![1]), username),
+        })),
       });
     }
     m = /^\/api\/organizations\/([^/]+)$/.exec(u.pathname);
@@ -117,9 +166,37 @@ export async function startItsYouOnlineStandIn(
     }
     m = /^\/api\/users\/([^/]+)\/publickeys$/.exec(u.pathname);
     if (m) {
-      const keys = users.get(decodeURIComponent(m[1]));
+      // securedBy user:admin: an organization's client-credentials token never has it.
+      return send(403, { error: "Forbidden" });
+    }
+    m = /^\/api\/users\/([^/]+)\/info$/.exec(u.pathname);
+    if (m) {
+      const username = decodeURIComponent(m[1]);
+      const keys = users.get(username);
       if (!keys) return send(404, { error: "user not found" });
-      return send(200, keys);
+      const g = grantsOf(username);
+      if (g === null) return send(403, { error: "Forbidden" });
+      const view: Record<string, unknown> = {
+        username,
+        firstname: "",
+        lastname: "",
+        emailaddresses: [],
+        validatedemailaddresses: [],
+        phonenumbers: [],
+        validatedphonenumbers: [],
+        addresses: [],
+        bankaccounts: [],
+        digitalwallet: [],
+        organizations: [],
+        avatar: [],
+        ownerof: { emailaddresses: [] },
+      };
+      const shared = g
+        .map((x) => ({ label: x.requestedlabel, key: keys.find((k) => k.label === x.reallabel) }))
+        .filter((x) => x.key !== undefined)
+        .map((x) => ({ label: x.label, publickey: x.key!.publickey }));
+      if (shared.length > 0) view.publicKeys = shared;
+      return send(200, view);
     }
     return send(404, { error: "not found" });
   });
@@ -129,6 +206,7 @@ export async function startItsYouOnlineStandIn(
     requests,
     setUsers: (organization, members) => void orgs.set(organization, [...members]),
     setKeys: (user, keys) => void (keys ? users.set(user, [...keys]) : users.delete(user)),
+    setGrants: (user, g) => void (g === undefined ? grants.delete(user) : grants.set(user, g && [...g])),
     failNext: (n, status = 500) => (failures = { n, status }),
     stop: () => close(server),
   };

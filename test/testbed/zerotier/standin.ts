@@ -1,10 +1,14 @@
 /**
  * A faithful stand-in for ZeroTier's management APIs (plain node http), serving both:
- * - Central API v1 under `/api/v1` (`Authorization: token|bearer <t>`, `config`-wrapped objects,
- *   POST = partial update, member POST = upsert, rate-limit headers, `{"type","message"}` errors);
- * - the self-hosted controller under `/controller` plus the node's `GET /status` (`X-ZT1-Auth` or
- *   `Authorization: Bearer`, flat objects, 401 body `{}`, member list `{id: revision}`,
- *   network create at `/controller/network/<controllerAddress>______`, DELETE returns the object).
+ * - Central API v1 under `/api/v1` (`Authorization: token|bearer <t>`, 403 for a bad token on
+ *   GET/POST /network and 401 elsewhere, `config`-wrapped objects, POST = partial update, member
+ *   POST = upsert, rate-limit headers with an HTTP-date reset, `{"type","message"}` errors);
+ * - the self-hosted controller under `/controller` plus the node's `GET /status` (`X-ZT1-Auth`,
+ *   `Authorization: Bearer` or `?auth=`, hex ids of either case, flat objects, IPv4 and IPv6
+ *   routes/pools/IPs, 401 body `{}`, 404 with an empty body, 500 `{"error":500,"description"}` for
+ *   a body its JSON handling throws on, member list `{id: revision}`, revisions only on change,
+ *   network create at `/controller/network` or `/controller/network/<controllerAddress>______`,
+ *   DELETE returns the object).
  * Behaviour pinned in /work/shared/facts/zerotier.md and by test/zerotier/standin.contract.test.ts.
  *
  * The ZeroTier protocol between a node and its controller is replaced by one endpoint, called by the
@@ -15,16 +19,21 @@
  *     -> 200 {status:"ACCESS_DENIED", authorized:false} for a private network and an unauthorised member
  *        (the member record is created on first request, unauthorised, as a real controller does);
  *     -> 200 {status:"OK", authorized:true, name, private, ipAssignments:["10.x.y.z/bits"], routes, dns, mtu}.
- *   Auto-assigned IPv4s are picked here and only here (never when a member is created), from the pools,
- *   first free address inside a route without `via`, which also gives the prefix length.
+ *   Auto-assigned IPv4s are picked here and only here (never when a member is created), the way
+ *   EmbeddedNetworkController does (see `autoAssign`): not "the first free address", so tests never
+ *   assert an exact auto-assigned address.
  *   POST /_agent/attach {peer} -> plugs a node's veth peer (already moved into this process's network
  *   namespace) into `attachBridge`: the agent cannot enter the root namespace itself on every machine.
  *
  * Test hooks: `setFault({status, count, retryAfterS?, pathPrefix?})` or `POST /_fault` (same body) makes
- * the next `count` API calls fail with `status`; `requestLog` records method, path and status.
+ * the next `count` API calls fail with `status` (a 429 carries `Retry-After` only when `retryAfterS`
+ * is given); `setCentralNulls(mode)` makes Central render the nulls its spec allows;
+ * `requestLog` records method, path, status and time. The protocol is written down in
+ * docs/protocols/zerotier.md, with the upstream sources of each behaviour.
  */
 import * as http from "http";
 import * as crypto from "crypto";
+import * as net from "net";
 import type { AddressInfo } from "net";
 
 type Json = Record<string, unknown>;
@@ -43,6 +52,11 @@ export interface StandInOptions {
   /** Central requests per second per token before 429. Default 100 (a paid account). */
   rateLimitPerSecond?: number;
   /**
+   * Form of Central's `X-Ratelimit-Reset`: `http-date` (default; what go-ztcentral's client.go
+   * documents, e.g. `Tue, 06 Aug 2024 20:53:48 GMT`) or `unix-seconds`.
+   */
+  rateLimitResetFormat?: "http-date" | "unix-seconds";
+  /**
    * Bridge (in this process's network namespace) that `POST /_agent/attach {peer}` enslaves a node
    * agent's veth peer to. Unset = attach answers 501 (loopback tests manage no interfaces).
    */
@@ -53,7 +67,7 @@ export interface Fault {
   status: number;
   /** How many API calls fail. */
   count: number;
-  /** Retry-After seconds sent with a 429. Default 0. */
+  /** Retry-After seconds sent with a 429. Default: no Retry-After header (Central may omit it). */
   retryAfterS?: number;
   /** Only calls whose path starts with this (e.g. "/api/v1"). Default every API call. */
   pathPrefix?: string;
@@ -63,7 +77,16 @@ export interface LoggedRequest {
   method: string;
   path: string;
   status: number;
+  /** When the request arrived (ms since epoch), for tests of retry spacing. */
+  at: number;
 }
+
+/**
+ * How Central renders optional fields its spec (zerotier/docs static/openapi/central/v1.json) marks
+ * nullable: `none` (default) = values as stored; `empty` = empty strings and lists, and unset DNS,
+ * as `null`; `config` = `config: null` on networks and members (the rest as `empty`).
+ */
+export type CentralNulls = "none" | "empty" | "config";
 
 export interface ZerotierStandIn {
   /** Root URL: `http://<bind>:<port>`. The controller's apiUrl is this. */
@@ -74,6 +97,7 @@ export interface ZerotierStandIn {
   port: number;
   setFault(f: Fault): void;
   clearFaults(): void;
+  setCentralNulls(mode: CentralNulls): void;
   requestLog: LoggedRequest[];
   /** Writes (POST/DELETE) among the logged API calls, for "no-op makes no writes" tests. */
   writeCount(): number;
@@ -125,8 +149,32 @@ interface NetworkRec {
   members: Map<string, MemberRec>;
 }
 
-const HEX16 = /^[0-9a-f]{16}$/;
-const HEX10 = /^[0-9a-f]{10}$/;
+// The controller's routes accept either case (EmbeddedNetworkController.cpp: `[0-9a-fA-F]{16}`) and
+// parse the id as a number, so `ABC...` names the same record as `abc...`.
+const HEX16 = /^[0-9a-fA-F]{16}$/;
+const HEX10 = /^[0-9a-fA-F]{10}$/;
+
+/** Thrown by the POST handlers for input the real controller's JSON handling throws on (-> 500). */
+class ControllerInputError extends Error {}
+
+/** An IP text as the controller stores it: IPv4 dotted, IPv6 lower case; undefined when not an IP. */
+function canonicalIp(s: unknown): string | undefined {
+  if (typeof s !== "string") return undefined;
+  if (net.isIPv4(s)) return s;
+  if (net.isIPv6(s)) return s.toLowerCase();
+  return undefined;
+}
+
+/** `ip/bits` with bits valid for the family (InetAddress::netmaskBitsValid), canonical; else undefined. */
+function canonicalTarget(s: unknown): string | undefined {
+  if (typeof s !== "string") return undefined;
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const ip = canonicalIp(m[1]);
+  const bits = Number(m[2]);
+  if (!ip || bits > (net.isIPv4(ip) ? 32 : 128)) return undefined;
+  return `${ip}/${bits}`;
+}
 
 function ip2n(s: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
@@ -154,6 +202,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   const requestLog: LoggedRequest[] = [];
   const rateLimit = opts.rateLimitPerSecond ?? 100;
   const rateWindows = new Map<string, { second: number; used: number }>();
+  let centralNulls: CentralNulls = "none";
 
   // ---- model ----
 
@@ -215,22 +264,24 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       n.v4AssignMode = { zt: typeof v === "string" ? v === "zt" : !!(v as Json | null)?.zt };
     }
     if (Array.isArray(b.routes)) {
+      // IPv4 and IPv6 targets are kept; invalid ones are dropped silently, and a `via` of the other
+      // family becomes null (EmbeddedNetworkController.cpp, network POST, "routes").
       n.routes = [];
       for (const r of b.routes as Json[]) {
-        const target = typeof r?.target === "string" ? r.target : "";
-        const [ip, bits] = target.split("/");
-        // Invalid targets are dropped silently, like the real controller.
-        if (ip2n(ip) === undefined || !/^\d{1,2}$/.test(bits ?? "") || Number(bits) > 32) continue;
-        const via = typeof r.via === "string" && ip2n(r.via) !== undefined ? r.via : null;
-        n.routes.push({ target, via });
+        const target = canonicalTarget(r?.target);
+        if (!target) continue;
+        const via = canonicalIp(r.via);
+        const sameFamily = via !== undefined && net.isIPv4(via) === net.isIPv4(target.split("/")[0]);
+        n.routes.push({ target, via: sameFamily ? via : null });
       }
     }
     if (Array.isArray(b.ipAssignmentPools)) {
+      // Both ends must be IPs of one family, IPv4 or IPv6 (same source, "ipAssignmentPools").
       n.ipAssignmentPools = [];
       for (const p of b.ipAssignmentPools as Json[]) {
-        const s = String(p?.ipRangeStart ?? "");
-        const e = String(p?.ipRangeEnd ?? "");
-        if (ip2n(s) !== undefined && ip2n(e) !== undefined)
+        const s = canonicalIp(p?.ipRangeStart);
+        const e = canonicalIp(p?.ipRangeEnd);
+        if (s && e && net.isIPv4(s) === net.isIPv4(e))
           n.ipAssignmentPools.push({ ipRangeStart: s, ipRangeEnd: e });
       }
     }
@@ -241,8 +292,6 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
         servers: Array.isArray(d.servers) ? d.servers.map(String) : [],
       };
     }
-    n.revision++;
-    n.lastModified = Date.now();
   }
 
   function applyMember(m: MemberRec, b: Json): void {
@@ -257,11 +306,42 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       }
     }
     if (Array.isArray(b.ipAssignments)) {
-      m.ipAssignments = (b.ipAssignments as unknown[]).map(String).filter((s) => ip2n(s) !== undefined);
+      // The controller reads each entry as a string (a number or null throws: 500) and keeps the
+      // ones that parse as IPv4 or IPv6 (EmbeddedNetworkController.cpp, member POST, "ipAssignments").
+      const ips: string[] = [];
+      for (const x of b.ipAssignments as unknown[]) {
+        if (typeof x !== "string") throw new ControllerInputError("type must be string, but is " + typeof x);
+        const ip = canonicalIp(x);
+        if (ip) ips.push(ip);
+      }
+      m.ipAssignments = ips;
     }
     if (Array.isArray(b.tags)) m.tags = b.tags;
     if (Array.isArray(b.capabilities)) m.capabilities = (b.capabilities as unknown[]).map(Number).sort();
-    m.revision++;
+  }
+
+  /**
+   * Runs `change` on a record and bumps its revision only when what it stores changed: DB.cpp /
+   * FileDB.cpp save a record (and increment `revision`) only when it differs from the stored one.
+   * A new record (`isNew`) is always saved, so it starts at revision 1.
+   */
+  function saveNetwork(n: NetworkRec, isNew: boolean, change: () => void): void {
+    const view = (): string =>
+      JSON.stringify({ ...renderControllerNetwork(n), revision: 0, d: n.description, r: n.rulesSource });
+    const before = view();
+    change();
+    if (isNew || view() !== before) {
+      n.revision++;
+      n.lastModified = Date.now();
+    }
+  }
+
+  function saveMember(m: MemberRec, isNew: boolean, change: () => void): void {
+    const view = (): string =>
+      JSON.stringify({ ...renderControllerMember(m), revision: 0, d: m.description, h: m.hidden });
+    const before = view();
+    change();
+    if (isNew || view() !== before) m.revision++;
   }
 
   function renderControllerNetwork(n: NetworkRec): Json {
@@ -292,6 +372,20 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   }
 
   function renderCentralNetwork(n: NetworkRec): Json {
+    const out = renderCentralNetworkPlain(n);
+    if (centralNulls === "none") return out;
+    const cfg = out.config as Json;
+    if (!out.description) out.description = null;
+    if (!cfg.name) cfg.name = null;
+    if (!(cfg.routes as unknown[]).length) cfg.routes = null;
+    if (!(cfg.ipAssignmentPools as unknown[]).length) cfg.ipAssignmentPools = null;
+    if (!n.v4AssignMode.zt) cfg.v4AssignMode = null;
+    if (Array.isArray(n.dns)) cfg.dns = null;
+    if (centralNulls === "config") out.config = null;
+    return out;
+  }
+
+  function renderCentralNetworkPlain(n: NetworkRec): Json {
     const members = [...n.members.values()];
     const flat = renderControllerNetwork(n);
     delete flat.rulesSource;
@@ -336,6 +430,19 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   }
 
   function renderCentralMember(m: MemberRec): Json {
+    const out = renderCentralMemberPlain(m);
+    if (centralNulls === "none") return out;
+    const cfg = out.config as Json;
+    if (!out.name) out.name = null;
+    if (!out.description) out.description = null;
+    if (!m.ipAssignments.length) cfg.ipAssignments = null;
+    if (!m.tags.length) cfg.tags = null;
+    if (!m.capabilities.length) cfg.capabilities = null;
+    if (centralNulls === "config") out.config = null;
+    return out;
+  }
+
+  function renderCentralMemberPlain(m: MemberRec): Json {
     return {
       id: `${m.nwid}-${m.id}`,
       type: "Member",
@@ -356,28 +463,56 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     };
   }
 
-  /** Picks the first free pool address inside a route without `via` (the route gives the prefix). */
+  /**
+   * IPv4 auto-assignment as EmbeddedNetworkController.cpp does it when a member asks for its config:
+   * nothing when the member already holds an IPv4 inside one of the routes; else, pool by pool (IPv4
+   * pools with start != 0 and end >= start), candidates `start + (counter % (end - start))` with the
+   * counter starting at the low 32 bits of the member's address and growing by one per try (at most
+   * 1000 tries, and no more than the pool holds), skipping addresses ending in .255, addresses whose
+   * first containing IPv4 route (with or without `via`) has a zero-length prefix or is missing, and
+   * addresses any member of the network holds. IPv6 auto-assignment (6plane, rfc4193, zt) is not
+   * modelled: v6AssignMode is stored only.
+   */
   function autoAssign(n: NetworkRec, m: MemberRec): void {
     if (!n.v4AssignMode.zt || m.noAutoAssignIps) return;
-    if (
-      m.ipAssignments.some((ip) =>
-        n.routes.some((r) => !r.via && inCidr(r.target, ip2n(ip) ?? -1) !== undefined),
-      )
-    )
-      return;
+    const v4Routes = n.routes
+      .map((r) => {
+        const [ip, bits] = r.target.split("/");
+        return { addr: ip2n(ip), bits: Number(bits) };
+      })
+      .filter((r): r is { addr: number; bits: number } => r.addr !== undefined);
+    const firstRouteBits = (a: number): number => {
+      for (const r of v4Routes) {
+        const mask = r.bits === 0 ? 0 : (0xffffffff << (32 - r.bits)) >>> 0;
+        if ((a & mask) >>> 0 === r.addr) return r.bits;
+      }
+      return -1;
+    };
+    const containedIn = (a: number): boolean =>
+      v4Routes.some((r) => {
+        const mask = r.bits === 0 ? 0 : (0xffffffff << (32 - r.bits)) >>> 0;
+        return (a & mask) >>> 0 === (r.addr & mask) >>> 0;
+      });
+    if (m.ipAssignments.some((ip) => ip2n(ip) !== undefined && containedIn(ip2n(ip)!))) return;
     const used = new Set<string>();
     for (const o of n.members.values()) for (const ip of o.ipAssignments) used.add(ip);
+    const low32 = Number(BigInt(`0x${m.id}`) & 0xffffffffn);
     for (const p of n.ipAssignmentPools) {
-      const s = ip2n(p.ipRangeStart)!;
-      const e = ip2n(p.ipRangeEnd)!;
-      // Bounded: pools are at most a /16 worth of candidates here.
-      for (let a = s; a <= e && a - s < 65536; a++) {
+      const s = ip2n(p.ipRangeStart);
+      const e = ip2n(p.ipRangeEnd);
+      if (s === undefined || e === undefined || e < s || s === 0) continue;
+      const len = e - s;
+      let counter = low32;
+      for (let k = s, tries = 0; k <= e && tries < 1000; k++, tries++) {
+        const a = len > 0 ? s + (counter % len) : s;
+        counter = (counter + 1) >>> 0;
+        if ((a & 0xff) === 0xff) continue;
         const ip = n2ip(a);
-        if (used.has(ip)) continue;
-        if (!n.routes.some((r) => !r.via && inCidr(r.target, a) !== undefined)) continue;
-        m.ipAssignments = [...m.ipAssignments, ip];
-        m.revision++;
-        return;
+        if (firstRouteBits(a) > 0 && !used.has(ip)) {
+          m.ipAssignments = [...m.ipAssignments, ip];
+          m.revision++;
+          return;
+        }
       }
     }
   }
@@ -420,6 +555,9 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   function handleCentral(method: string, parts: string[], req: http.IncomingMessage, raw: string): Reply {
     const tok = centralToken(req);
     if (tok !== opts.token && (!opts.readOnlyToken || tok !== opts.readOnlyToken)) {
+      // central/v1.json lists 403 (no 401) for GET and POST /network; the other paths list 401.
+      if (parts.length === 1 && parts[0] === "network" && (method === "GET" || method === "POST"))
+        return centralError(403, "forbidden", "invalid or missing API token");
       return centralError(401, "unauthorized", "Authorization header missing or invalid token");
     }
     if (method !== "GET" && tok === opts.readOnlyToken) {
@@ -453,7 +591,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
         do id = controllerAddress + crypto.randomBytes(3).toString("hex");
         while (networks.has(id));
         const n = newNetwork(id);
-        applyCentralNetwork(n, body, cfg);
+        saveNetwork(n, true, () => applyCentralNetwork(n, body, cfg));
         networks.set(id, n);
         return { status: 200, body: renderCentralNetwork(n) };
       }
@@ -464,7 +602,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     if (parts.length === 2) {
       if (method === "GET") return { status: 200, body: renderCentralNetwork(n) };
       if (method === "POST") {
-        applyCentralNetwork(n, body, cfg);
+        saveNetwork(n, false, () => applyCentralNetwork(n, body, cfg));
         return { status: 200, body: renderCentralNetwork(n) };
       }
       if (method === "DELETE") {
@@ -476,17 +614,27 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     if (parts.length === 3 && method === "GET") {
       return { status: 200, body: [...n.members.values()].map(renderCentralMember) };
     }
-    if (parts.length !== 4 || !HEX10.test(memberId))
+    if (parts.length !== 4 || !/^[0-9a-f]{10}$/.test(memberId))
       return centralError(404, "not_found", "member not found");
     let m = n.members.get(memberId);
     if (method === "POST") {
       // Upsert: a member that never joined can be created and pre-authorised.
+      const isNew = !m;
       if (!m) n.members.set(memberId, (m = newMember(nwid, memberId)));
-      if ("name" in body) m.name = String(body.name ?? "");
-      if ("description" in body) m.description = String(body.description ?? "");
-      if ("hidden" in body) m.hidden = !!body.hidden;
-      applyMember(m, cfg);
-      return { status: 200, body: renderCentralMember(m) };
+      const rec = m;
+      try {
+        saveMember(rec, isNew, () => {
+          if ("name" in body) rec.name = String(body.name ?? "");
+          if ("description" in body) rec.description = String(body.description ?? "");
+          if ("hidden" in body) rec.hidden = !!body.hidden;
+          applyMember(rec, cfg);
+        });
+      } catch (err) {
+        if (isNew) n.members.delete(memberId);
+        if (err instanceof ControllerInputError) return centralError(400, "internal", "JSON error");
+        throw err;
+      }
+      return { status: 200, body: renderCentralMember(rec) };
     }
     if (!m) return centralError(404, "not_found", "member not found");
     if (method === "GET") return { status: 200, body: renderCentralMember(m) };
@@ -503,19 +651,44 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     applyNetwork(n, cfg);
   }
 
-  function controllerAuthorised(req: http.IncomingMessage): boolean {
+  /**
+   * OneService.cpp takes the token from `X-ZT1-Auth`, `Authorization: Bearer <t>` or the `auth`
+   * query parameter (`?auth=<t>`).
+   */
+  function controllerAuthorised(req: http.IncomingMessage, url: URL): boolean {
     const h = req.headers["x-zt1-auth"];
     if (h === opts.token) return true;
+    if (url.searchParams.get("auth") === opts.token) return true;
     const m = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     return !!m && m[1] === opts.token;
+  }
+
+  /** The controller's answer to input its JSON handling throws on. */
+  function controllerFailure(description: string): Reply {
+    return { status: 500, body: { error: 500, description } };
+  }
+
+  /** A 404 from the controller has an empty body (the route matched nothing it knows). */
+  const NOT_FOUND: Reply = { status: 404 };
+
+  function createControllerNetwork(body: Json): Reply {
+    let id: string;
+    do id = controllerAddress + crypto.randomBytes(3).toString("hex");
+    while (networks.has(id));
+    const n = newNetwork(id);
+    saveNetwork(n, true, () => applyNetwork(n, body));
+    networks.set(id, n);
+    return { status: 200, body: renderControllerNetwork(n) };
   }
 
   function handleController(method: string, parts: string[], raw: string): Reply {
     // parts: ["controller", "network", nwid, "member", memberId]
     let body: Json = {};
     if (method === "POST" || method === "PUT") {
+      // An empty body is read as {} (our callers send none on some upserts); anything else must be
+      // a JSON object, or the controller's parser throws and it answers 500.
       const b = parseBody(raw);
-      if (!b) return { status: 400, body: { message: "body JSON is invalid" } };
+      if (!b) return controllerFailure("JSON parse error: body is not a JSON object");
       body = b;
       method = "POST";
     }
@@ -526,56 +699,65 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
         body: { controller: true, apiVersion: 4, clock: Date.now(), databaseReady: true },
       };
     }
-    if (parts[1] !== "network") return { status: 404, body: {} };
+    if (parts[1] !== "network") return NOT_FOUND;
     if (parts.length === 2) {
       if (method === "GET") return { status: 200, body: [...networks.keys()].sort() };
+      // POST /controller/network (no id): a new network with a random id under this controller.
+      if (method === "POST") return createControllerNetwork(body);
       return { status: 405, body: {} };
     }
     const nwidPart = parts[2];
-    if (parts.length === 3 && nwidPart.endsWith("______") && method === "POST") {
+    if (parts.length === 3 && /^[0-9a-fA-F]{10}______$/.test(nwidPart) && method === "POST") {
       // Only this controller's own address may prefix its networks (else 400, like the real one).
-      if (nwidPart !== `${controllerAddress}______`) return { status: 400, body: {} };
-      let id: string;
-      do id = controllerAddress + crypto.randomBytes(3).toString("hex");
-      while (networks.has(id));
-      const n = newNetwork(id);
-      applyNetwork(n, body);
-      networks.set(id, n);
-      return { status: 200, body: renderControllerNetwork(n) };
+      if (nwidPart.slice(0, 10).toLowerCase() !== controllerAddress) return { status: 400, body: {} };
+      return createControllerNetwork(body);
     }
-    if (!HEX16.test(nwidPart)) return { status: 404, body: {} };
-    let n = networks.get(nwidPart);
+    if (!HEX16.test(nwidPart)) return NOT_FOUND;
+    const nwid = nwidPart.toLowerCase();
+    let n = networks.get(nwid);
     if (parts.length === 3) {
       if (method === "POST") {
-        if (!n) networks.set(nwidPart, (n = newNetwork(nwidPart)));
-        applyNetwork(n, body);
-        return { status: 200, body: renderControllerNetwork(n) };
+        const isNew = !n;
+        if (!n) networks.set(nwid, (n = newNetwork(nwid)));
+        const rec = n;
+        saveNetwork(rec, isNew, () => applyNetwork(rec, body));
+        return { status: 200, body: renderControllerNetwork(rec) };
       }
-      if (!n) return { status: 404, body: {} };
+      if (!n) return NOT_FOUND;
       if (method === "GET") return { status: 200, body: renderControllerNetwork(n) };
       if (method === "DELETE") {
-        networks.delete(nwidPart);
+        networks.delete(nwid);
         return { status: 200, body: renderControllerNetwork(n) };
       }
       return { status: 405, body: {} };
     }
-    if (!n || parts[3] !== "member") return { status: 404, body: {} };
+    if (!n || parts[3] !== "member") return NOT_FOUND;
     if (parts.length === 4) {
       if (method !== "GET") return { status: 405, body: {} };
       const list: Json = {};
       for (const m of n.members.values()) list[m.id] = m.revision;
       return { status: 200, body: list };
     }
-    const memberId = parts[4];
-    if (parts.length !== 5 || !HEX10.test(memberId)) return { status: 404, body: {} };
+    if (parts.length !== 5 || !HEX10.test(parts[4])) return NOT_FOUND;
+    const memberId = parts[4].toLowerCase();
     let m = n.members.get(memberId);
     if (method === "POST") {
+      const isNew = !m;
       if (!m) n.members.set(memberId, (m = newMember(n.id, memberId)));
-      if ("name" in body) m.name = String(body.name ?? "");
-      applyMember(m, body);
-      return { status: 200, body: renderControllerMember(m) };
+      const rec = m;
+      try {
+        saveMember(rec, isNew, () => {
+          if ("name" in body) rec.name = String(body.name ?? "");
+          applyMember(rec, body);
+        });
+      } catch (err) {
+        if (isNew) n.members.delete(memberId);
+        if (err instanceof ControllerInputError) return controllerFailure(err.message);
+        throw err;
+      }
+      return { status: 200, body: renderControllerMember(rec) };
     }
-    if (!m) return { status: 404, body: {} };
+    if (!m) return NOT_FOUND;
     if (method === "GET") return { status: 200, body: renderControllerMember(m) };
     if (method === "DELETE") {
       n.members.delete(memberId);
@@ -587,14 +769,17 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   /** Stands for a node asking its controller for the network config (see the file comment). */
   function handleAgentConfig(raw: string, remote: string): Reply {
     const b = parseBody(raw);
-    const nwid = String(b?.nwid ?? "");
-    const nodeId = String(b?.nodeId ?? "");
+    const nwid = String(b?.nwid ?? "").toLowerCase();
+    const nodeId = String(b?.nodeId ?? "").toLowerCase();
     if (!HEX16.test(nwid) || !HEX10.test(nodeId))
       return { status: 400, body: { message: "nwid and nodeId required" } };
     const n = networks.get(nwid);
     if (!n) return { status: 404, body: { status: "NOT_FOUND" } };
     let m = n.members.get(nodeId);
-    if (!m) n.members.set(nodeId, (m = newMember(nwid, nodeId)));
+    if (!m) {
+      n.members.set(nodeId, (m = newMember(nwid, nodeId)));
+      m.revision = 1; // a new record is saved once (see saveMember)
+    }
     m.lastSeen = Date.now();
     m.clientVersion = String(b?.clientVersion ?? "1.14.2");
     m.physicalAddress = typeof b?.physicalAddress === "string" ? b.physicalAddress : remote;
@@ -635,7 +820,10 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       headers: {
         "x-ratelimit-limit": String(rateLimit),
         "x-ratelimit-remaining": String(Math.max(0, rateLimit - w.used)),
-        "x-ratelimit-reset": String(second + 1),
+        "x-ratelimit-reset":
+          opts.rateLimitResetFormat === "unix-seconds"
+            ? String(second + 1)
+            : new Date((second + 1) * 1000).toUTCString(),
       },
     };
   }
@@ -670,7 +858,8 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     const fault = takeFault(path);
     if (fault) {
       const headers = { ...extra };
-      if (fault.status === 429) headers["retry-after"] = String(fault.retryAfterS ?? 0);
+      if (fault.status === 429 && fault.retryAfterS !== undefined)
+        headers["retry-after"] = String(fault.retryAfterS);
       const body = isCentral ? { type: "injected", message: `injected fault ${fault.status}` } : {};
       return { status: fault.status, body, headers };
     }
@@ -678,7 +867,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       const r = handleCentral(method, path.split("/").slice(3), req, raw);
       return { ...r, headers: { ...extra, ...(r.headers ?? {}) } };
     }
-    if (!controllerAuthorised(req)) return { status: 401, body: {} };
+    if (!controllerAuthorised(req, url)) return { status: 401, body: {} };
     if (path === "/status") {
       if (method !== "GET") return { status: 405, body: {} };
       return {
@@ -713,6 +902,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
   }
 
   const server = http.createServer((req, res) => {
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
@@ -732,7 +922,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
       }
       const path = new URL(req.url ?? "/", "http://standin").pathname;
       if (!path.startsWith("/_")) {
-        requestLog.push({ method: req.method ?? "GET", path, status: reply.status });
+        requestLog.push({ method: req.method ?? "GET", path, status: reply.status, at: arrivedAt });
         if (requestLog.length > 5000) requestLog.splice(0, requestLog.length - 5000);
       }
       const text = reply.body === undefined ? "" : JSON.stringify(reply.body);
@@ -758,6 +948,7 @@ export async function startZerotierStandIn(opts: StandInOptions): Promise<Zeroti
     port: addr.port,
     setFault: (f) => faults.push({ ...f }),
     clearFaults: () => faults.splice(0, faults.length),
+    setCentralNulls: (mode) => (centralNulls = mode),
     requestLog,
     writeCount: () => requestLog.filter((r) => r.method !== "GET").length,
     stop: () =>
