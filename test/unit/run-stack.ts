@@ -6,6 +6,10 @@ export interface StackRun {
   resources?: { type: string; name: string; inputs: Record<string, unknown> }[];
   outputs?: Record<string, unknown>;
   error?: string;
+  /** The thrown error's name (ConfigError, StackSelectionError...). */
+  errorName?: string;
+  /** True when the program threw a pulumi.RunError (printed by the CLI without a stack trace). */
+  runError?: boolean;
 }
 
 export function runStackUnderMocks(

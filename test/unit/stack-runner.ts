@@ -85,7 +85,17 @@ async function main(): Promise<void> {
     outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
   } catch (err) {
     reported = true;
-    process.stdout.write(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }) + "\n");
+    // Let registrations started before the throw reach the mock, so tests can assert there were none.
+    await new Promise((r) => setTimeout(r, 50));
+    process.stdout.write(
+      JSON.stringify({
+        error: err instanceof Error ? err.message : String(err),
+        errorName: err instanceof Error ? err.name : typeof err,
+        // The CLI prints a RunError's message alone; anything else as "unhandled exception" + stack.
+        runError: pulumi.RunError.isInstance(err),
+        resources,
+      }) + "\n",
+    );
     return;
   }
   // Let pending registrations settle before reporting.
