@@ -31,6 +31,14 @@ export class ConfigError extends pulumi.RunError {
   }
 }
 
+/** Every key a reader was asked for in this process, in order, repeats included (tests compare it with the schema). */
+const READ: string[] = [];
+
+/** The keys read so far (a copy). */
+export function keysRead(): string[] {
+  return [...READ];
+}
+
 /** Path of the project file whose `config:` schema lists the known keys. */
 export const PROJECT_FILE = path.join(__dirname, "..", "Pulumi.yaml");
 
@@ -62,6 +70,7 @@ export class ConfigReader {
 
   /** A program reading a key the schema lacks is a bug: reported, so tests and users see it. */
   private declared(key: string): void {
+    READ.push(key);
     if (!this.known.includes(key))
       this.add(
         key,

@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { buildEnv } from "./build";
+import { ConfigReader } from "./config-reader";
 import { g8osGrid } from "./grid";
 import { selectStack } from "./select";
 
@@ -33,8 +34,10 @@ export function asRunError(err: unknown): pulumi.RunError {
 /** Runs the program for the current stack and returns its outputs. */
 export function main(): ReturnType<typeof buildEnv> | ReturnType<typeof g8osGrid> {
   try {
-    const config = new pulumi.Config("g8os");
-    const sel = selectStack(pulumi.getStack(), config.get("envNumber"));
+    const r = new ConfigReader();
+    const env = r.string("envNumber", { example: "1" });
+    r.done();
+    const sel = selectStack(pulumi.getStack(), env);
     return sel.kind === "build" ? buildEnv(sel) : g8osGrid(sel);
   } catch (err) {
     throw asRunError(err);

@@ -9,6 +9,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { didYouMean } from "../shared/validate";
 
 /** Where the source comes from: a git repository at a ref, or a local directory (tests, dev). */
 export interface AppSource {
@@ -116,7 +117,18 @@ export class BuildTreeError extends Error {
   }
 }
 
-const APP_KEYS = [
+/** The fields of an app file, per section (unknown ones are errors with the nearest known name). */
+export const APP_FIELDS = {
+  source: ["git", "ref", "path"],
+  build: ["steps"],
+  "build.steps[]": ["name", "run", "timeoutSeconds"],
+  "outputs[]": ["from", "to", "mode"],
+  "processes[]": ["name", "args", "env", "cwd"],
+  "tests[]": ["name", "process", "command", "expectExitCode", "expectOutput", "timeoutSeconds"],
+  resources: ["memoryMb", "cpu"],
+};
+
+export const APP_KEYS = [
   "name",
   "source",
   "build",
@@ -141,9 +153,28 @@ function parseApp(
     return undefined;
   }
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) {
-    if (!APP_KEYS.includes(k)) report(k, "is not a known field", `use only ${APP_KEYS.join(", ")}`);
-  }
+  const unknownKeys = (o: unknown, at: string, known: string[]) => {
+    if (!o || typeof o !== "object" || Array.isArray(o)) return;
+    for (const k of Object.keys(o)) {
+      if (known.includes(k)) continue;
+      const near = didYouMean(k, known);
+      report(
+        at ? `${at}.${k}` : k,
+        `is not a known field${near ? ` (did you mean ${near}?)` : ""}`,
+        near ? `rename it to ${near}` : `use only ${known.join(", ")}`,
+      );
+    }
+  };
+  unknownKeys(d, "", APP_KEYS);
+  unknownKeys(d.build, "build", APP_FIELDS.build);
+  unknownKeys(d.resources, "resources", APP_FIELDS.resources);
+  const each = (list: unknown, at: string, known: string[]) => {
+    if (Array.isArray(list)) list.forEach((o, i) => unknownKeys(o, `${at}[${i}]`, known));
+  };
+  each((d.build as { steps?: unknown } | undefined)?.steps, "build.steps", APP_FIELDS["build.steps[]"]);
+  each(d.outputs, "outputs", APP_FIELDS["outputs[]"]);
+  each(d.processes, "processes", APP_FIELDS["processes[]"]);
+  each(d.tests, "tests", APP_FIELDS["tests[]"]);
   const str = (field: string, v: unknown, fix: string): string | undefined => {
     if (typeof v === "string" && v.trim() !== "") return v;
     report(field, v === undefined ? "is missing" : "must be a non-empty string", fix);
@@ -185,10 +216,7 @@ function parseApp(
       "add `source: {git: <url>, ref: <branch>}` or `source: {path: <dir>}`",
     );
   } else {
-    for (const k of Object.keys(s)) {
-      if (!["git", "ref", "path"].includes(k))
-        report(`source.${k}`, "is not a known field", "use git + ref, or path");
-    }
+    unknownKeys(s, "source", APP_FIELDS.source);
     if ((s.git === undefined) === (s.path === undefined)) {
       report(
         "source",

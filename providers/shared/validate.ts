@@ -279,5 +279,8 @@ export function didYouMean(name: string, known: string[]): string | undefined {
       bestD = d;
     }
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4))) return best;
+  // A shortened name (`timeout` for `timeoutSeconds`): a known name it starts.
+  const n = name.toLowerCase();
+  return n.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(n)) : undefined;
 }
