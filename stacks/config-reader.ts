@@ -44,9 +44,23 @@ export const PROJECT_FILE = path.join(__dirname, "..", "Pulumi.yaml");
 
 /** The keys of Pulumi.yaml's `config:` schema (without the `g8os:` namespace). */
 export function schemaKeys(file = PROJECT_FILE): string[] {
+  return Object.keys(schemaDefaults(file));
+}
+
+/**
+ * Each schema key's default as the CLI hands it to the program when the stack leaves the key unset:
+ * primitives as text, lists as JSON (pulumi/pulumi sdk/go/common/workspace, createConfigValue).
+ */
+export function schemaDefaults(file = PROJECT_FILE): Record<string, string | undefined> {
   const yaml = require("js-yaml") as typeof import("js-yaml");
-  const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
-  return Object.keys(doc?.config ?? {});
+  const doc = yaml.load(fs.readFileSync(file, "utf8")) as
+    { config?: Record<string, { default?: unknown } | null> } | undefined;
+  return Object.fromEntries(
+    Object.entries(doc?.config ?? {}).map(([k, v]) => {
+      const d = v?.default;
+      return [k, d === undefined ? undefined : typeof d === "object" ? JSON.stringify(d) : String(d)];
+    }),
+  );
 }
 
 /** `["a", "b"]` as the user would type it in `pulumi config set --path` / Pulumi.<stack>.yaml. */
@@ -58,10 +72,12 @@ export class ConfigReader {
   private readonly config: pulumi.Config;
   readonly problems: string[] = [];
   private readonly known: string[];
+  private readonly defaults: Record<string, string | undefined>;
 
   constructor(readonly namespace = "g8os") {
     this.config = new pulumi.Config(namespace);
-    this.known = schemaKeys();
+    this.defaults = schemaDefaults();
+    this.known = Object.keys(this.defaults);
   }
 
   private full(key: string): string {
@@ -84,9 +100,13 @@ export class ConfigReader {
     return rt.isConfigSecret ? rt.isConfigSecret(this.full(key)) : true;
   }
 
-  /** The raw text of a key, or undefined when unset (never logs, also for secrets). */
+  /**
+   * The raw text of a key, or undefined when unset (never logs, also for secrets). A value equal to
+   * the schema default counts as unset: it is what the CLI passes for a key the stack leaves unset.
+   */
   private raw(key: string): string | undefined {
-    return pulumi.runtime.getConfig(this.full(key));
+    const v = pulumi.runtime.getConfig(this.full(key));
+    return v === this.defaults[key] ? undefined : v;
   }
 
   /** True when the key is set at all (even to ""). */
@@ -109,7 +129,7 @@ export class ConfigReader {
     opts: { required?: boolean; example?: string; check?: Validator; default?: string } = {},
   ): string | undefined {
     this.declared(key);
-    const v = this.config.get(key);
+    const v = this.raw(key);
     const setCmd = `\`pulumi config set ${this.full(key)} ${opts.example ?? "<value>"}\``;
     if (v === undefined) {
       if (opts.required) this.add(key, "is required", setCmd);

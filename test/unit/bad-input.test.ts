@@ -218,12 +218,12 @@ const CASES: Case[] = [
     base: "build",
     set: { "g8os:telegramChatId": "" },
     where: g8("telegramChatId"),
-    says: /is set but empty/,
+    says: /is required/,
   },
   {
     what: "topic id zero",
     base: "build",
-    set: { "g8os:telegramTopicId": "0" },
+    set: { "g8os:telegramTopicId": "-5" },
     where: g8("telegramTopicId"),
     says: /whole number from 1/,
   },
@@ -749,7 +749,7 @@ const CASES: Case[] = [
   {
     what: "grid file path empty",
     base: "grid",
-    set: { "g8os:gridFile": "" },
+    set: { "g8os:gridFile": "  " },
     where: g8("gridFile"),
     says: /is set but empty/,
   },

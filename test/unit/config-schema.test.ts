@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError } from "../../stacks";
-import { ConfigReader, schemaKeys } from "../../stacks/config-reader";
+import { ConfigReader, schemaDefaults, schemaKeys } from "../../stacks/config-reader";
 import { didYouMean } from "../../providers/shared/validate";
 import { validBuildConfig, vmConfig } from "./fixtures";
 import { runStacksUnderMocks, type BatchRun } from "./run-stack";
@@ -104,6 +104,61 @@ describe("config schema (Pulumi.yaml) and the keys the program reads", function 
     assert.strictEqual(didYouMean("ZeroTierPools", known), "zerotierPools");
     assert.strictEqual(didYouMean("timeout", known), "timeoutSeconds");
     assert.strictEqual(didYouMean("colour", known), undefined);
+  });
+});
+
+describe("config as the CLI passes it (schema defaults filled in)", function () {
+  this.timeout(300_000);
+
+  it("every schema key has a default, so the CLI requires no key of the other stack kind", () => {
+    const d = schemaDefaults();
+    assert.deepStrictEqual(
+      Object.keys(d).filter((k) => d[k] === undefined),
+      [],
+      "keys the CLI would demand in every stack",
+    );
+  });
+
+  it("valid stacks with every unset key at its schema default run as without them", () => {
+    const d = schemaDefaults();
+    /** The CLI hands the program every key: the stack's value, else the schema default. */
+    const cli = (cfg: Record<string, string | { secret: string }>) => {
+      const out = { ...cfg };
+      for (const [k, v] of Object.entries(d))
+        if (!(`g8os:${k}` in out) && v !== undefined) out[`g8os:${k}`] = v;
+      return out;
+    };
+    const runs: BatchRun[] = [
+      { stack: "build-1", config: cli(validBuildConfig()) },
+      { stack: "build-1", config: cli({ ...validBuildConfig(), ...vmConfig() }) },
+      { stack: "grid-1", config: cli({ "g8os:gridRedisPassword": { secret: "grid-pw" } }) },
+    ];
+    const results = runStacksUnderMocks(runs.map((r) => ({ ...r, preview: false })));
+    results.forEach((r, i) => assert.strictEqual(r.error, undefined, `${runs[i].stack}: ${r.error}`));
+    // The defaults did what leaving the keys unset does: default pool and the VMs' default addresses.
+    const net = (results[0].resources ?? []).find((x) => x.type.endsWith("zerotier:Network"));
+    assert.deepStrictEqual(net?.inputs.ipAssignmentPools, [{ start: "10.147.17.10", end: "10.147.17.250" }]);
+    const members = (results[1].resources ?? [])
+      .filter((x) => x.type.endsWith("zerotier:Member"))
+      .map((m) => (m.inputs.ipAssignments as string[])[0])
+      .sort();
+    assert.deepStrictEqual(members, [
+      "10.147.17.1",
+      "10.147.17.2",
+      "10.147.17.3",
+      "10.147.17.4",
+      "10.147.17.5",
+    ]);
+    // Required keys left at their "" default are still reported as required, with the fix.
+    const bare = runStacksUnderMocks([{ stack: "build-1", config: cli({}) }])[0];
+    assert.match(
+      bare.error ?? "",
+      /g8os:telegramChatId: is required\. Fix: `pulumi config set g8os:telegramChatId/,
+    );
+    assert.match(
+      bare.error ?? "",
+      /g8os:bootstrapPrivateKey: \(SSH private key for the physical host\) is required/,
+    );
   });
 });
 
