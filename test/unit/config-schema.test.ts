@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { asRunError } from "../../stacks";
-import { ConfigReader, schemaDefaults, schemaKeys } from "../../stacks/config-reader";
+import { ConfigReader, PROJECT_FILE, schemaDefaults, schemaKeys } from "../../stacks/config-reader";
 import { didYouMean } from "../../providers/shared/validate";
 import { validBuildConfig, vmConfig } from "./fixtures";
 import { runStacksUnderMocks, type BatchRun } from "./run-stack";
@@ -116,6 +116,16 @@ describe("config as the CLI passes it (schema defaults filled in)", function () 
       Object.keys(d).filter((k) => d[k] === undefined),
       [],
       "keys the CLI would demand in every stack",
+    );
+    // A declared type makes the CLI check the key itself and stop at the first mismatch.
+    const yaml = require("js-yaml") as typeof import("js-yaml");
+    const doc = yaml.load(fs.readFileSync(PROJECT_FILE, "utf8")) as { config: Record<string, object> };
+    assert.deepStrictEqual(
+      Object.entries(doc.config)
+        .filter(([, v]) => "type" in v || "secret" in v)
+        .map(([k]) => k),
+      [],
+      "keys the CLI would check one at a time (type) or refuse with their plain default (secret)",
     );
   });
 
