@@ -10,7 +10,7 @@ import { AppBuild } from "../providers/build/app-build";
 import type { TestNode } from "../providers/build/app-test";
 import { BuildTreeError, loadBuildTree, type AppSpec } from "../providers/build/tree";
 import type { HostConnection } from "../providers/host";
-import { httpUrl, nonEmptyString } from "../providers/shared/validate";
+import { httpUrl, nonEmptyString, opensshPublicKey, type Validator } from "../providers/shared/validate";
 import type { ConfigReader } from "./config-reader";
 
 export interface BuildRunSettings {
@@ -26,26 +26,53 @@ export interface BuildRunSettings {
   maxTestsPerNode?: number;
 }
 
-function list(r: ConfigReader, key: string): string[] {
-  const raw = pulumi.runtime.getConfig(`g8os:${key}`);
-  if (raw === undefined) return [];
-  try {
-    const v = JSON.parse(raw) as unknown;
-    if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v;
-  } catch {
-    // reported below
+/** A gateway base URL: http(s), and not already ending in /ipfs (the stack appends /ipfs/<cid>). */
+const gatewayBase: Validator = (v) =>
+  httpUrl(v) ??
+  (/\/ipfs\/?$/.test(new URL(v as string).pathname)
+    ? "ends in /ipfs/, but plists are fetched from <gateway>/ipfs/<cid>: give the gateway's base URL"
+    : undefined);
+
+/** A git remote the deploy key can push to: ssh://, git@host:path, or file:// (tests). */
+const gitRemote: Validator = (v) =>
+  typeof v === "string" && (/^(ssh|file):\/\/\S+$/.test(v) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+$/.test(v))
+    ? undefined
+    : "is not an SSH git URL (ssh://git@host/path.git or git@host:path.git)";
+
+/** known_hosts lines: `<host[,host...]> <key type> <base64> [comment]`, each key parsed. */
+const knownHostsText: Validator = (v) => {
+  if (typeof v !== "string") return "must be known_hosts text";
+  const lines = v.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+  if (lines.length === 0) return "holds no known_hosts line";
+  for (const [i, line] of lines.entries()) {
+    const [hosts, ...key] = line.trim().split(/\s+/);
+    const why =
+      hosts && key.length >= 2
+        ? opensshPublicKey(2048)(key.join(" "))
+        : "is not `<host> <key type> <base64 key>`";
+    if (why) return `line ${i + 1} ${why}`;
   }
-  r.problem(key, 'must be a list of strings, e.g. ["master", "develop"]');
-  return [];
-}
+  return undefined;
+};
 
 /** Reads the build-run settings into the same reader (one error for every problem); undefined = off. */
 export function readBuildRunSettings(r: ConfigReader): BuildRunSettings | undefined {
   const treeDir = r.string("buildTreeDir");
   if (treeDir === undefined) return undefined;
-  const branches = list(r, "templatesBranches");
-  if (branches.length === 0)
-    r.problem("templatesBranches", 'must list the templates repo branches, e.g. ["master"]');
+  const branches =
+    r.list("templatesBranches", {
+      example: ["master"],
+      check: (b) =>
+        typeof b === "string" && /^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(b) && !b.includes("..")
+          ? undefined
+          : "is not a git branch name",
+    }) ?? [];
+  if (branches.length === 0 && !r.isSet("templatesBranches"))
+    r.add(
+      "templatesBranches",
+      "is required with buildTreeDir",
+      `\`pulumi config set g8os:templatesBranches '["master"]'\``,
+    );
   const settings: BuildRunSettings = {
     treeDir,
     apps: [],
@@ -53,27 +80,37 @@ export function readBuildRunSettings(r: ConfigReader): BuildRunSettings | undefi
     ipfsApiUrl:
       r.string("ipfsApiUrl", { required: true, example: "http://10.147.17.2:5001", check: httpUrl }) ?? "",
     ipfsGatewayUrl:
-      r.string("ipfsGatewayUrl", { required: true, example: "http://10.147.17.2:8080", check: httpUrl }) ??
-      "",
+      r.string("ipfsGatewayUrl", {
+        required: true,
+        example: "http://10.147.17.2:8080",
+        check: gatewayBase,
+      }) ?? "",
     templates: {
       repoUrl:
         r.string("templatesRepoUrl", {
           required: true,
           example: "ssh://git@git.example.com/gig/ays_templates.git",
+          check: gitRemote,
         }) ?? "",
       branches,
       knownHosts:
         r.string("templatesKnownHosts", {
           required: true,
           example: '"git.example.com ssh-ed25519 AAAA..."',
+          check: knownHostsText,
         }) ?? "",
     },
   };
   try {
     settings.apps = loadBuildTree(treeDir, { knownBranches: branches }).apps;
   } catch (err) {
+    // One line per file problem, each saying which key pointed at the tree.
     if (err instanceof BuildTreeError)
-      r.problem("buildTreeDir", `points at a build tree with problems:\n${err.message}`);
+      r.addLines(
+        err.problems.map(
+          (p) => `${p.file} (build tree of g8os:buildTreeDir): ${p.field}: ${p.problem}. Fix: ${p.fix}`,
+        ),
+      );
     else throw err;
   }
   return settings;

@@ -8,11 +8,14 @@ import {
   hostname,
   httpUrl,
   intInRange,
-  ipv4,
+  itsyouonlineOrganization,
+  noSurroundingSpaces,
   nonEmptyString,
+  opensshPublicKey,
   parseIPv4,
   sha256Hex,
-  sshPublicKey,
+  unencryptedPrivateKey,
+  type Validator,
 } from "../providers/shared/validate";
 import { offsetIPv4, VM_ADDRESS_OFFSETS } from "../components/vm/cloud-init";
 import { readBuildRunSettings, type BuildRunSettings } from "./build-runs";
@@ -102,16 +105,21 @@ function checkFixedAddress(
 ): number | undefined {
   const n = parseIPv4(ip);
   if (n === undefined) {
-    r.problem(key, `"${ip}" is not an IPv4 address`);
+    r.add(key, `"${ip}" is not an IPv4 address`, `set a fixed address like 10.147.17.5`);
     return undefined;
   }
-  if (!inAnyRoute(n, n, zerotier.routes))
-    r.problem(key, `${ip} is not inside any of zerotierRoutes (${zerotier.routes.join(", ")})`);
+  if (zerotier.routes.some((c) => !cidr(c)) && !inAnyRoute(n, n, zerotier.routes))
+    r.add(
+      key,
+      `${ip} is not inside any of zerotierRoutes (${zerotier.routes.join(", ")})`,
+      "pick an address inside a route, or add a route that contains it",
+    );
   zerotier.pools.forEach((p, i) => {
     if (n >= parseIPv4(p.start)! && n <= parseIPv4(p.end)!)
-      r.problem(
+      r.add(
         key,
-        `${ip} is inside zerotierPools[${i}] (${p.start}-${p.end}); pick a fixed address outside the auto-assign pools`,
+        `${ip} is inside zerotierPools[${i}] (${p.start}-${p.end})`,
+        "pick a fixed address outside the auto-assign pools",
       );
   });
   return n;
@@ -121,14 +129,17 @@ const booleanText = (v: unknown) => (v === "true" || v === "false" ? undefined :
 
 /** Reads the VM keys (only when vmsEnabled): images pinned by sha256, fixed addresses, flags. */
 function readVmConfig(r: ConfigReader, zerotier: ZerotierSettings, hostZtIp: string): VmSettings | undefined {
-  if ((r.string("vmsEnabled", { check: booleanText, default: "false" }) ?? "false") !== "true")
+  if (
+    (r.string("vmsEnabled", { check: booleanText, example: "true", default: "false" }) ?? "false") !== "true"
+  )
     return undefined;
   const pinned = (urlKey: string, shaKey: string, defaultUrl?: string, required = true) => {
+    const example = "https://example.org/image";
     const url = defaultUrl
-      ? r.string(urlKey, { check: httpUrl, default: defaultUrl })!
+      ? r.string(urlKey, { check: httpUrl, example, default: defaultUrl })!
       : required
-        ? r.string(urlKey, { required: true, example: "https://example.org/image", check: httpUrl })
-        : r.string(urlKey, { check: httpUrl });
+        ? r.string(urlKey, { required: true, example, check: httpUrl })
+        : r.string(urlKey, { check: httpUrl, example });
     if (url === undefined) return undefined;
     const sha256 = r.string(shaKey, {
       required: true,
@@ -141,24 +152,34 @@ function readVmConfig(r: ConfigReader, zerotier: ZerotierSettings, hostZtIp: str
   const image = pinned("vmImageUrl", "vmImageSha256", DEFAULT_UBUNTU_IMAGE_URL)!;
   const core0Kernel = pinned("core0KernelUrl", "core0KernelSha256") ?? { url: "", sha256: "" };
   const core0Initrd = pinned("core0InitrdUrl", "core0InitrdSha256", undefined, false);
-  const flags = stringList(r, "core0KernelFlags") ?? [];
-  flags.forEach((f, i) => {
-    if (!/^[a-z][a-z0-9_.-]*(=[A-Za-z0-9_.:/-]+)?$/.test(f))
-      r.problem(
-        `core0KernelFlags[${i}]`,
-        `"${f}" must be one word or key=value without spaces (e.g. "development")`,
-      );
-  });
+  if (!core0Initrd && r.isSet("core0InitrdSha256"))
+    r.add(
+      "core0InitrdSha256",
+      "is set but core0InitrdUrl is not",
+      "set g8os:core0InitrdUrl, or remove the digest",
+    );
+  const flags =
+    r.list("core0KernelFlags", {
+      example: ["development"],
+      check: (f) =>
+        typeof f === "string" && /^[a-z][a-z0-9_.-]*(=[A-Za-z0-9_.:/-]+)?$/.test(f)
+          ? undefined
+          : "must be one word or key=value without spaces",
+    }) ?? [];
   const base = parseIPv4(hostZtIp) === undefined ? "0.0.0.0" : hostZtIp;
   const fixed = (key: string, offset: number) => {
-    const ip = r.string(key, { default: offsetIPv4(base, offset) })!;
+    const ip = r.string(key, { example: "10.147.17.5", default: offsetIPv4(base, offset) })!;
     checkFixedAddress(r, key, ip, zerotier);
     return ip;
   };
-  const core0List =
-    stringList(r, "core0ZerotierIps") ?? VM_ADDRESS_OFFSETS.core0.map((o) => offsetIPv4(base, o));
+  const core0Set = r.list("core0ZerotierIps", { example: ["10.147.17.3", "10.147.17.4"] });
+  const core0List = core0Set ?? VM_ADDRESS_OFFSETS.core0.map((o) => offsetIPv4(base, o));
   if (core0List.length !== 2)
-    r.problem("core0ZerotierIps", `must list exactly 2 addresses, one per core0 node`);
+    r.add(
+      "core0ZerotierIps",
+      `lists ${core0List.length} address${core0List.length === 1 ? "" : "es"}; there are 2 core0 nodes`,
+      'list exactly 2 addresses, e.g. ["10.147.17.3", "10.147.17.4"]',
+    );
   core0List.forEach((ip, i) => checkFixedAddress(r, `core0ZerotierIps[${i}]`, ip, zerotier));
   const settings: VmSettings = {
     image,
@@ -168,40 +189,31 @@ function readVmConfig(r: ConfigReader, zerotier: ZerotierSettings, hostZtIp: str
     buildNodeZerotierIp: fixed("buildNodeZerotierIp", VM_ADDRESS_OFFSETS.buildNode),
     core0ZerotierIps: [core0List[0] ?? "", core0List[1] ?? ""],
     cockpitZerotierIp: fixed("cockpitZerotierIp", VM_ADDRESS_OFFSETS.cockpit),
-    core0VerifyRedis: r.string("core0VerifyRedis", { check: booleanText, default: "false" }) === "true",
+    core0VerifyRedis:
+      r.string("core0VerifyRedis", { check: booleanText, example: "true", default: "false" }) === "true",
     kvmDomainType: "auto",
   };
   const dt = r.string("kvmDomainType", { default: "auto" })!;
   if (dt === "auto" || dt === "kvm" || dt === "qemu") settings.kvmDomainType = dt;
-  else r.problem("kvmDomainType", `is "${dt}"; use "auto", "kvm" or "qemu"`);
-  const all = [
-    hostZtIp,
-    settings.buildNodeZerotierIp,
-    ...settings.core0ZerotierIps,
-    settings.cockpitZerotierIp,
+  else r.add("kvmDomainType", `is "${dt}"`, 'use "auto", "kvm" or "qemu"');
+  // Each machine's address, under the key that set it (or that its default comes from).
+  const all: [string, string][] = [
+    ["buildHostZerotierIp", hostZtIp],
+    ["buildNodeZerotierIp", settings.buildNodeZerotierIp],
+    ...core0List.map((ip, i): [string, string] => [`core0ZerotierIps[${i}]`, ip]),
+    ["cockpitZerotierIp", settings.cockpitZerotierIp],
   ];
-  const dup = all.find((ip, i) => all.indexOf(ip) !== i);
-  if (dup)
-    r.problem(
-      "buildNodeZerotierIp",
-      `${dup} is used twice among the host and VM addresses; give each its own`,
-    );
+  all.forEach(([key, ip], i) => {
+    const first = all.findIndex(([, other]) => other === ip);
+    if (first < i)
+      r.add(key, `${ip} is also the address of ${all[first][0]}`, "give each machine its own fixed address");
+  });
   return settings;
 }
 
 /** Ubuntu 24.04 (noble); its sha256 must be configured (g8os:vmImageSha256). */
 export const DEFAULT_UBUNTU_IMAGE_URL =
   "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img";
-
-function stringList(r: ConfigReader, key: string): string[] | undefined {
-  const v = new pulumi.Config("g8os").getObject<unknown>(key);
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    r.problem(key, `must be a list of strings, e.g. ["a", "b"]`);
-    return undefined;
-  }
-  return v as string[];
-}
 
 function ipv4FromNumber(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
@@ -218,92 +230,171 @@ function inAnyRoute(a: number, b: number, routes: string[]): boolean {
   });
 }
 
-/** Parses `start-end` pools and checks each lies inside a route. */
+/** Parses `start-end` pools and checks each lies inside a route and overlaps no other pool. */
 function parsePools(r: ConfigReader, pools: string[], routes: string[]): { start: string; end: string }[] {
-  const out: { start: string; end: string }[] = [];
+  const out: { start: string; end: string; i: number; a: number; b: number }[] = [];
   pools.forEach((p, i) => {
+    const key = `zerotierPools[${i}]`;
     const [start, end, extra] = p.split("-").map((s) => s.trim());
     const a = start ? parseIPv4(start) : undefined;
     const b = end ? parseIPv4(end) : undefined;
     if (extra !== undefined || a === undefined || b === undefined) {
-      r.problem(
-        `zerotierPools[${i}]`,
-        `"${p}" is not a pool; use "<first IP>-<last IP>", e.g. "10.147.17.10-10.147.17.250"`,
-      );
+      r.add(key, `"${p}" is not a pool`, 'use "<first IP>-<last IP>", e.g. "10.147.17.10-10.147.17.250"');
       return;
     }
     if (a > b) {
-      r.problem(`zerotierPools[${i}]`, `"${p}" starts after it ends; swap the two addresses`);
+      r.add(key, `"${p}" starts after it ends`, "swap the two addresses");
       return;
     }
-    if (!inAnyRoute(a, b, routes))
-      r.problem(
-        `zerotierPools[${i}]`,
-        `"${p}" is not inside any of zerotierRoutes (${routes.join(", ")}); add a route that contains it`,
+    if (routes.length > 0 && !inAnyRoute(a, b, routes))
+      r.add(
+        key,
+        `"${p}" is not inside any of zerotierRoutes (${routes.join(", ")})`,
+        "add a route that contains it, or move the pool inside a route",
       );
-    out.push({ start, end });
+    const other = out.find((o) => a <= o.b && o.a <= b);
+    if (other)
+      r.add(
+        key,
+        `"${p}" overlaps zerotierPools[${other.i}] (${other.start}-${other.end})`,
+        "make the pools disjoint (or merge them into one)",
+      );
+    out.push({ start, end, i, a, b });
   });
-  return out;
+  return out.map(({ start, end }) => ({ start, end }));
+}
+
+/** A Telegram chat id: a number (groups are negative) or a public @channelname. */
+const telegramChat: Validator = (v) =>
+  typeof v === "string" && /^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$/.test(v)
+    ? undefined
+    : "is not a Telegram chat id (a number like -1001234567890, or @channelname)";
+
+/** A login name as Linux accepts it (useradd's default NAME_REGEX, plus upper case). */
+const unixUser: Validator = (v) =>
+  noSurroundingSpaces(v) ??
+  (typeof v === "string" && /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v)
+    ? undefined
+    : "is not a user name (letters, digits, '_', '.', '-'; starts with a letter or '_')");
+
+/** A user name of a keys-url source: one path segment, no blanks around it. */
+const keysUser: Validator = (v) =>
+  noSurroundingSpaces(v) ??
+  (typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,98}$/.test(v)
+    ? undefined
+    : "is not a user name (letters, digits, '_', '.', '-')");
+
+/** Reads a whole number of seconds (or another bounded integer) into `set`, or reports the key. */
+function bounded(
+  r: ConfigReader,
+  key: string,
+  min: number,
+  max: number,
+  what: string,
+  example: number,
+  set: (n: number) => void,
+): void {
+  const raw = r.string(key, { example: String(example) });
+  if (raw === undefined || raw.trim() === "") return;
+  const n = Number(raw);
+  if (intInRange(min, max)(n))
+    r.add(
+      key,
+      `is ${JSON.stringify(raw)}; ${what} must be a whole number from ${min} to ${max}`,
+      `\`pulumi config set g8os:${key} ${example}\``,
+    );
+  else set(n);
 }
 
 /** Reads and validates the build stack's config; throws one ConfigError listing every problem. */
 export function readBuildConfig(envNumber: number): BuildConfig {
   const r = new ConfigReader();
+  r.checkUnknownKeys();
 
   const telegram: TelegramSettings = {
-    botToken: r.secret("telegramBotToken", { required: true, what: "Telegram bot token" }),
+    botToken: r.secret("telegramBotToken", {
+      required: true,
+      what: "Telegram bot token",
+      // Bot API tokens are <bot id>:<35 chars> (core.telegram.org/bots/api#authorizing-your-bot).
+      check: (v) =>
+        typeof v === "string" && /^\d+:[A-Za-z0-9_-]{10,}$/.test(v.trim())
+          ? undefined
+          : "does not look like a bot token (<bot id>:<secret>, as @BotFather prints it)",
+    }),
     chatId:
-      r.string("telegramChatId", { required: true, example: "-1001234567890", check: nonEmptyString }) ?? "",
+      r.string("telegramChatId", { required: true, example: "-1001234567890", check: telegramChat }) ?? "",
     topicId: undefined,
-    apiRoot: r.string("telegramApiRoot", { check: httpUrl, default: "https://api.telegram.org" })!,
+    apiRoot: r.string("telegramApiRoot", {
+      check: httpUrl,
+      example: "https://api.telegram.org",
+      default: "https://api.telegram.org",
+    })!,
   };
-  const topic = r.string("telegramTopicId");
-  if (topic !== undefined) {
-    const n = Number(topic);
-    if (intInRange(1, 2 ** 31)(n))
-      r.problem("telegramTopicId", "must be a positive whole number (the forum topic's message_thread_id)");
-    else telegram.topicId = n;
-  }
+  bounded(
+    r,
+    "telegramTopicId",
+    1,
+    2 ** 31,
+    "the forum topic's message_thread_id",
+    2,
+    (n) => (telegram.topicId = n),
+  );
 
   const backend = r.string("zerotierBackend", { default: "central" })!;
-  if (backend !== "central" && backend !== "controller") {
-    r.problem("zerotierBackend", `is "${backend}"; use "central" or "controller"`);
-  }
-  const routes = stringList(r, "zerotierRoutes") ?? ["10.147.17.0/24"];
-  routes.forEach((c, i) => {
-    const why = cidr(c);
-    if (why) r.problem(`zerotierRoutes[${i}]`, `"${c}" ${why}`);
-  });
+  if (backend !== "central" && backend !== "controller")
+    r.add("zerotierBackend", `is "${backend}"`, 'use "central" or "controller"');
+  const routes = r.list("zerotierRoutes", { example: ["10.147.17.0/24"], check: cidr }) ?? ["10.147.17.0/24"];
+  if (routes.length === 0)
+    r.add("zerotierRoutes", "is an empty list", 'list at least one CIDR, e.g. ["10.147.17.0/24"]');
   const zerotier: ZerotierSettings = {
     backend: backend === "controller" ? "controller" : "central",
-    apiUrl: r.string("zerotierApiUrl", { check: httpUrl, default: "https://api.zerotier.com/api/v1" })!,
-    token: r.secret("zerotierToken", { required: true, what: "ZeroTier API token" }),
-    networkName: r.string("zerotierNetworkName", { default: `g8os-build-${envNumber}` })!,
+    apiUrl: r.string("zerotierApiUrl", {
+      check: httpUrl,
+      example: "https://api.zerotier.com/api/v1",
+      default: "https://api.zerotier.com/api/v1",
+    })!,
+    token: r.secret("zerotierToken", { required: true, what: "ZeroTier API token", check: nonEmptyString }),
+    networkName: r.string("zerotierNetworkName", {
+      check: (v) => noSurroundingSpaces(v),
+      default: `g8os-build-${envNumber}`,
+    })!,
     pools: [],
     routes,
   };
-  const ztTimeout = r.string("zerotierTimeoutSec");
-  if (ztTimeout !== undefined) {
-    const n = Number(ztTimeout);
-    if (intInRange(5, 3600)(n))
-      r.problem("zerotierTimeoutSec", "must be a whole number of seconds from 5 to 3600");
-    else zerotier.timeoutSec = n;
-  }
-  zerotier.pools = parsePools(r, stringList(r, "zerotierPools") ?? ["10.147.17.10-10.147.17.250"], routes);
+  bounded(r, "zerotierTimeoutSec", 5, 3600, "seconds", 120, (n) => (zerotier.timeoutSec = n));
+  const pools = r.list("zerotierPools", { example: ["10.147.17.10-10.147.17.250"] });
+  zerotier.pools = parsePools(
+    r,
+    pools ?? ["10.147.17.10-10.147.17.250"],
+    routes.filter((c) => !cidr(c)),
+  );
+  if (pools && pools.length === 0)
+    r.add("zerotierPools", "is an empty list", 'list at least one pool, e.g. ["10.147.17.10-10.147.17.250"]');
 
   const source = r.string("keySource", { default: "itsyouonline" })!;
-  const inline = stringList(r, "keyInline") ?? [];
-  inline.forEach((k, i) => {
-    const why = sshPublicKey(k);
-    if (why) r.problem(`keyInline[${i}]`, why);
-  });
+  const inline =
+    r.list("keyInline", { example: ["ssh-ed25519 AAAA... alice@laptop"], check: opensshPublicKey(2048) }) ??
+    [];
   let keySource: KeySourceSettings;
   if (source === "itsyouonline") {
     keySource = {
       kind: "itsyouonline",
-      baseUrl: r.string("keySourceUrl", { check: httpUrl, default: "https://itsyou.online" })!,
-      organization: r.string("keyOrganization", { default: "gig_build" })!,
-      clientId: r.string("itsyouonlineClientId", { required: true, example: "<client id>" }) ?? "",
+      baseUrl: r.string("keySourceUrl", {
+        check: httpUrl,
+        example: "https://itsyou.online",
+        default: "https://itsyou.online",
+      })!,
+      organization: r.string("keyOrganization", {
+        check: itsyouonlineOrganization,
+        example: "gig_build",
+        default: "gig_build",
+      })!,
+      clientId:
+        r.string("itsyouonlineClientId", {
+          required: true,
+          example: "<client id>",
+          check: noSurroundingSpaces,
+        }) ?? "",
       clientSecret: r.secret("itsyouonlineClientSecret", {
         required: true,
         what: "ItsYou.online client secret",
@@ -311,9 +402,13 @@ export function readBuildConfig(envNumber: number): BuildConfig {
       extraKeys: inline,
     };
   } else if (source === "keys-url") {
-    const users = stringList(r, "keyUsers") ?? [];
+    const users = r.list("keyUsers", { example: ["alice", "bob"], check: keysUser }) ?? [];
     if (users.length === 0)
-      r.problem("keyUsers", `must list at least one user for keySource keys-url, e.g. ["alice", "bob"]`);
+      r.add(
+        "keyUsers",
+        "must list at least one user for keySource keys-url",
+        `\`pulumi config set g8os:keyUsers '["alice", "bob"]'\``,
+      );
     keySource = {
       kind: "keys-url",
       baseUrl:
@@ -322,10 +417,15 @@ export function readBuildConfig(envNumber: number): BuildConfig {
       extraKeys: inline,
     };
   } else if (source === "inline") {
-    if (inline.length === 0) r.problem("keyInline", `must list at least one public key for keySource inline`);
+    if (inline.length === 0 && !r.isSet("keyInline"))
+      r.add(
+        "keyInline",
+        "must list at least one public key for keySource inline",
+        `\`pulumi config set g8os:keyInline '["ssh-ed25519 AAAA... alice@laptop"]'\``,
+      );
     keySource = { kind: "inline", keys: inline };
   } else {
-    r.problem("keySource", `is "${source}"; use "itsyouonline", "keys-url" or "inline"`);
+    r.add("keySource", `is "${source}"`, 'use "itsyouonline", "keys-url" or "inline"');
     keySource = { kind: "inline", keys: inline };
   }
 
@@ -333,33 +433,18 @@ export function readBuildConfig(envNumber: number): BuildConfig {
   // default pool leaves free (fixed addresses must stay outside the auto-assign pools).
   const firstRoute = routes.find((c) => !cidr(c));
   const defaultZtIp = firstRoute ? ipv4FromNumber((parseIPv4(firstRoute.split("/")[0])! >>> 0) + 1) : "";
-  const hostZtIp = r.string("buildHostZerotierIp", { check: ipv4, default: defaultZtIp })!;
-  const hostZtNum = parseIPv4(hostZtIp);
-  if (hostZtNum !== undefined) {
-    if (!inAnyRoute(hostZtNum, hostZtNum, routes)) {
-      r.problem(
-        "buildHostZerotierIp",
-        `${hostZtIp} is not inside any of zerotierRoutes (${routes.join(", ")})`,
-      );
-    }
-    zerotier.pools.forEach((p, i) => {
-      if (hostZtNum >= parseIPv4(p.start)! && hostZtNum <= parseIPv4(p.end)!) {
-        r.problem(
-          "buildHostZerotierIp",
-          `${hostZtIp} is inside zerotierPools[${i}] (${p.start}-${p.end}); pick a fixed address outside the auto-assign pools`,
-        );
-      }
-    });
-  }
-  const port = Number(r.string("buildHostPort", { default: "22" }));
-  if (intInRange(1, 65535)(port)) r.problem("buildHostPort", "must be a TCP port from 1 to 65535");
+  const hostZtIp = r.string("buildHostZerotierIp", { example: "10.147.17.1", default: defaultZtIp })!;
+  if (hostZtIp) checkFixedAddress(r, "buildHostZerotierIp", hostZtIp, zerotier);
+  let port = 22;
+  bounded(r, "buildHostPort", 1, 65535, "a TCP port", 22, (n) => (port = n));
   const buildHost: BuildHostSettings = {
     name: r.string("buildHostName", { required: true, example: "ovh4", check: hostname }) ?? "",
     zerotierIp: hostZtIp,
     address: r.string("buildHostAddress", { required: true, example: "203.0.113.10", check: hostname }) ?? "",
     port,
-    user: r.string("buildHostUser", { default: "root", check: nonEmptyString })!,
+    user: r.string("buildHostUser", { default: "root", example: "root", check: unixUser })!,
     hostKeySha256: r.string("buildHostKeySha256", {
+      example: "SHA256:<43 base64 chars>",
       check: (v) =>
         typeof v === "string" && /^SHA256:[A-Za-z0-9+/]{43}$/.test(v)
           ? undefined
@@ -368,23 +453,27 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     bootstrapPrivateKey: r.secret("bootstrapPrivateKey", {
       required: true,
       what: "SSH private key for the physical host",
+      check: unencryptedPrivateKey,
     }),
     zerotierInstallCommand: r.string("zerotierInstallCommand", { check: nonEmptyString }),
   };
-  const confirm = r.string("firewallConfirmTimeoutSec");
-  if (confirm !== undefined) {
-    const n = Number(confirm);
-    if (intInRange(10, 3600)(n))
-      r.problem("firewallConfirmTimeoutSec", "must be a whole number of seconds from 10 to 3600");
-    else buildHost.firewallConfirmTimeoutSec = n;
-  }
+  bounded(
+    r,
+    "firewallConfirmTimeoutSec",
+    10,
+    3600,
+    "seconds",
+    90,
+    (n) => (buildHost.firewallConfirmTimeoutSec = n),
+  );
 
   const vms = readVmConfig(r, zerotier, hostZtIp);
   const buildRuns = readBuildRunSettings(r);
   if (buildRuns && !vms) {
-    r.problem(
+    r.add(
       "buildTreeDir",
-      "is set but the VMs are off: build runs need the build node and core0 nodes. Fix: `pulumi config set g8os:vmsEnabled true`",
+      "is set but the VMs are off: build runs need the build node and core0 nodes",
+      "`pulumi config set g8os:vmsEnabled true`",
     );
   }
 

@@ -3,27 +3,33 @@
  * redis, and apps installed as core0 containers. Its desired state is the grid file
  * (components/grid/spec.ts); config holds the file's path and the nodes' redis password.
  */
-import * as path from "path";
-import { G8osGrid, loadGridSpec, GridSpecError } from "../components/grid";
+import { G8osGrid, loadGridSpec, GridSpecError, type GridSpec } from "../components/grid";
 import { ConfigError, ConfigReader } from "./config-reader";
 import type { StackSelection } from "./select";
 
 /** Builds the grid for environment `sel.envNumber`. */
 export function g8osGrid(sel: StackSelection) {
   const r = new ConfigReader();
-  const file = r.string("gridFile", { default: `grid/grid-${sel.envNumber}.yaml` })!;
+  r.checkUnknownKeys();
+  const file = r.string("gridFile", {
+    example: `grid/grid-${sel.envNumber}.yaml`,
+    default: `grid/grid-${sel.envNumber}.yaml`,
+  })!;
   const redisPassword = r.secret("gridRedisPassword", {
     required: true,
     what: "redis password of the grid's core0 nodes",
   });
-  r.done();
-  let spec;
+  // The grid file's problems join the config's: one report for both.
+  let spec: GridSpec | undefined;
   try {
-    spec = loadGridSpec(path.resolve(file));
+    // Relative to the project (the CLI runs the program there); messages show the path as set.
+    spec = loadGridSpec(file);
   } catch (err) {
-    if (err instanceof GridSpecError) throw new ConfigError(err.problems);
-    throw err;
+    if (err instanceof GridSpecError) r.addLines(err.problems);
+    else throw err;
   }
+  r.done();
+  if (!spec) throw new ConfigError(["grid file: not loaded"]);
   const grid = new G8osGrid(`grid-${sel.envNumber}`, { spec, redisPassword });
   return {
     stackKind: "grid" as const,

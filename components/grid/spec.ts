@@ -4,10 +4,13 @@
  *
  * ```yaml
  * network: 8056c2e21c000001        # the G8OS management ZeroTier network id (16 hex)
+ * routes: [10.147.17.0/24]         # optional: the network's routes; node addresses must be inside
  * nodes:
  *   - name: node1
  *     address: 10.147.17.3         # the node's ZeroTier IP
  *     port: 6379                   # optional, default 6379
+ *     memoryMb: 4096               # optional capacity: apps on the node may not need more
+ *     cpu: 4                       # optional capacity (CPUs)
  * apps:
  *   - name: redis
  *     node: node1
@@ -20,38 +23,70 @@
  *       - { name: /usr/bin/redis-server, args: ["--port", "6379"] }
  *       - { name: /bin/sh, args: ["-c", "setup"], oneshot: true }   # runs to completion
  * ```
+ *
+ * Unknown keys are errors (with the nearest known key), so a typo never silently drops a setting.
  */
 import * as fs from "fs";
-import { hexId, hostname, httpUrl, intInRange } from "../../providers/shared/validate";
+import {
+  cidr,
+  didYouMean,
+  hexId,
+  hostname,
+  httpUrl,
+  intInRange,
+  parseIPv4,
+} from "../../providers/shared/validate";
 
 export interface GridNodeSpec {
+  /** Node name, unique in the file: lowercase letters, digits, dashes (max 63). */
   name: string;
+  /** The node's ZeroTier IP (or host name); inside `routes` when the file lists them. */
   address: string;
+  /** core0 redis port. Default 6379. */
   port: number;
+  /** Memory the node offers to apps, MiB. Unset = not checked. */
+  memoryMb?: number;
+  /** CPUs the node offers to apps. Unset = not checked. */
+  cpu?: number;
 }
 
 export interface GridProcessSpec {
+  /** Program to run (absolute path in the container). */
   name: string;
+  /** Its arguments. Default none. */
   args?: string[];
+  /** Working directory (absolute). Default the container's. */
   dir?: string;
+  /** Extra environment. Default none. */
   env?: Record<string, string>;
   /** A command that runs to completion (setup) rather than a service left running. Default false. */
   oneshot?: boolean;
 }
 
 export interface GridAppSpec {
+  /** App name, unique in the file: lowercase letters, digits, dashes (max 63). */
   name: string;
+  /** Name of the node (nodes[].name) it runs on. */
   node: string;
+  /** plist URL: http(s) (e.g. an IPFS gateway path) or file:///path on the node. */
   plist: string;
+  /** Memory it needs, MiB; checked against the node's memoryMb when both are set. */
   memoryMb?: number;
+  /** CPUs it needs; checked against the node's cpu when both are set. */
   cpu?: number;
+  /** Host port -> container port, each 1 to 65535. */
   ports?: Record<string, number>;
+  /** Container environment (string values). */
   env?: Record<string, string>;
+  /** Processes started in order; at least one. */
   processes: GridProcessSpec[];
 }
 
 export interface GridSpec {
+  /** The management network id (16 hex). */
   network: string;
+  /** The management network's routes (CIDRs), when the file gives them. */
+  routes?: string[];
   nodes: GridNodeSpec[];
   apps: GridAppSpec[];
 }
@@ -68,15 +103,63 @@ export class GridSpecError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const TOP_KEYS = ["network", "routes", "nodes", "apps"];
+const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu"];
+const APP_KEYS = ["name", "node", "plist", "memoryMb", "cpu", "ports", "env", "processes"];
+const PROCESS_KEYS = ["name", "args", "dir", "env", "oneshot"];
+
+/** True for a YAML mapping (not a list, not a scalar). */
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** True when `n` (numeric IPv4) is inside the CIDR `c` (already validated). */
+function inCidr(n: number, c: string): boolean {
+  const [ip, bits] = c.split("/");
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  return (n & mask) >>> 0 === (parseIPv4(ip)! & mask) >>> 0;
+}
 
 /** Validates a parsed grid document; `file` is only used in messages. */
 export function parseGridSpec(doc: unknown, file: string): GridSpec {
   const problems: string[] = [];
   const bad = (field: string, problem: string, fix: string) =>
     problems.push(`${file}: ${field}: ${problem}. Fix: ${fix}`);
-  const d = (doc ?? {}) as Record<string, unknown>;
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
-    bad("(top)", "is not a mapping", "write `network:`, `nodes:` and `apps:` keys");
+  const d = (isMap(doc) ? doc : {}) as Record<string, unknown>;
+  if (!isMap(doc)) bad("(top)", "is not a mapping", "write `network:`, `nodes:` and `apps:` keys");
+  const unknownKeys = (o: unknown, field: string, known: string[]) => {
+    if (!isMap(o)) return;
+    for (const k of Object.keys(o)) {
+      if (known.includes(k)) continue;
+      const near = didYouMean(k, known);
+      bad(
+        field ? `${field}.${k}` : k,
+        `is not a known field${near ? ` (did you mean ${near}?)` : ""}`,
+        near ? `rename it to ${near}` : `use only ${known.join(", ")}`,
+      );
+    }
+  };
+  unknownKeys(doc, "", TOP_KEYS);
+  const whole = (field: string, v: unknown, min: number, max: number, example: string) => {
+    if (v === undefined) return undefined;
+    if (typeof v === "number" && !intInRange(min, max)(v)) return v;
+    bad(field, `${JSON.stringify(v)} is not a whole number from ${min} to ${max}`, `e.g. ${example}`);
+    return undefined;
+  };
+
+  let routes: string[] | undefined;
+  if (d.routes !== undefined) {
+    if (!Array.isArray(d.routes) || d.routes.length === 0)
+      bad("routes", "must be a non-empty list of CIDRs", "write e.g. `routes: [10.147.17.0/24]`");
+    else {
+      routes = [];
+      d.routes.forEach((c: unknown, i: number) => {
+        const why = cidr(c);
+        if (why) bad(`routes[${i}]`, `${JSON.stringify(c)} ${why}`, "write e.g. 10.147.17.0/24");
+        else routes!.push(c as string);
+      });
+    }
+  }
 
   const network = String(d.network ?? "");
   if (hexId(16)(network))
@@ -92,6 +175,11 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
   else {
     d.nodes.forEach((n: Record<string, unknown>, i: number) => {
       const f = `nodes[${i}]`;
+      if (!isMap(n)) {
+        bad(f, "is not a mapping", "write `- {name: node1, address: 10.147.17.3}`");
+        return;
+      }
+      unknownKeys(n, f, NODE_KEYS);
       const name = String(n?.name ?? "");
       if (!NAME.test(name))
         bad(`${f}.name`, `"${name}" is not a valid name`, "lowercase letters, digits and dashes");
@@ -99,10 +187,33 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         bad(`${f}.name`, `"${name}" is used twice`, "give every node its own name");
       const address = String(n?.address ?? "");
       if (hostname(address)) bad(`${f}.address`, `"${address}" is not an address`, "the node's ZeroTier IP");
+      else if (routes && routes.length > 0) {
+        const ip = parseIPv4(address);
+        if (ip === undefined)
+          bad(
+            `${f}.address`,
+            `"${address}" is not an IPv4 address`,
+            `the node's ZeroTier IP, inside ${routes.join(", ")}`,
+          );
+        else if (!routes.some((c) => inCidr(ip, c)))
+          bad(
+            `${f}.address`,
+            `${address} is outside the management network (routes: ${routes.join(", ")})`,
+            "use the node's ZeroTier IP on the management network, or add its route to `routes`",
+          );
+      }
       const port = n?.port === undefined ? 6379 : Number(n.port);
       if (intInRange(1, 65535)(port))
         bad(`${f}.port`, `"${String(n.port)}" is not a port`, "1 to 65535, default 6379");
-      nodes.push({ name, address, port });
+      const memoryMb = whole(`${f}.memoryMb`, n.memoryMb, 1, 1 << 30, "4096 (MiB the node offers to apps)");
+      const cpu = whole(`${f}.cpu`, n.cpu, 1, 4096, "4 (CPUs the node offers to apps)");
+      nodes.push({
+        name,
+        address,
+        port,
+        ...(memoryMb !== undefined ? { memoryMb } : {}),
+        ...(cpu !== undefined ? { cpu } : {}),
+      });
     });
   }
 
@@ -113,6 +224,11 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
   else {
     list.forEach((a: Record<string, unknown>, i: number) => {
       const f = `apps[${i}]`;
+      if (!isMap(a)) {
+        bad(f, "is not a mapping", "write `- {name: redis, node: node1, plist: ..., processes: [...]}`");
+        return;
+      }
+      unknownKeys(a, f, APP_KEYS);
       const name = String(a?.name ?? "");
       if (!NAME.test(name))
         bad(`${f}.name`, `"${name}" is not a valid name`, "lowercase letters, digits and dashes");
@@ -132,10 +248,48 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
           `"${plist}" is not a plist URL`,
           "an http(s) URL (e.g. an IPFS gateway path) or file:///path on the node",
         );
+      const need = {
+        memoryMb: whole(`${f}.memoryMb`, a.memoryMb, 0, 1 << 30, "256"),
+        cpu: whole(`${f}.cpu`, a.cpu, 0, 4096, "1"),
+      };
+      const host = nodes.find((n) => n.name === node);
       for (const k of ["memoryMb", "cpu"] as const) {
-        if (a?.[k] !== undefined && intInRange(0, 1 << 20)(a[k]))
-          bad(`${f}.${k}`, `"${String(a[k])}" is not a whole number`, "e.g. 256");
+        const cap = host?.[k];
+        const want = need[k];
+        if (cap === undefined || want === undefined) continue;
+        // What the apps listed before this one already take on the node.
+        const taken = apps.filter((x) => x.node === node).reduce((t, x) => t + (x[k] ?? 0), 0);
+        if (want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap} (nodes[${nodes.indexOf(host!)}].${k})`,
+            `lower ${k}, or place the app on a node with more`,
+          );
+        else if (taken + want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap - taken} of ${cap} left after the apps before it`,
+            `lower ${k}, or place the app on another node`,
+          );
       }
+      const ports = a.ports;
+      if (ports !== undefined) {
+        if (!isMap(ports)) bad(`${f}.ports`, "is not a mapping", 'write e.g. `ports: { "6379": 6379 }`');
+        else
+          for (const [hp, cp] of Object.entries(ports)) {
+            if (intInRange(1, 65535)(Number(hp)) || intInRange(1, 65535)(cp))
+              bad(
+                `${f}.ports.${hp}`,
+                `"${hp}: ${String(cp)}" is not host port: container port`,
+                'both 1 to 65535, e.g. "8080": 80',
+              );
+          }
+      }
+      const stringMap = (field: string, v: unknown) => {
+        if (v !== undefined && (!isMap(v) || Object.values(v).some((x) => typeof x !== "string")))
+          bad(field, "must be a mapping of strings", 'quote values, e.g. `env: { PORT: "80" }`');
+      };
+      stringMap(`${f}.env`, a.env);
       const procs = a?.processes;
       if (!Array.isArray(procs) || procs.length === 0)
         bad(
@@ -144,6 +298,16 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
           "list the processes to start: `- {name: /usr/bin/app, args: [...]}`",
         );
       const processes = (Array.isArray(procs) ? procs : []).map((p: Record<string, unknown>, j: number) => {
+        unknownKeys(p, `${f}.processes[${j}]`, PROCESS_KEYS);
+        stringMap(`${f}.processes[${j}].env`, p?.env);
+        if (p?.dir !== undefined && (typeof p.dir !== "string" || !p.dir.startsWith("/")))
+          bad(`${f}.processes[${j}].dir`, "must be an absolute path", "e.g. dir: /opt/app");
+        if (p?.oneshot !== undefined && typeof p.oneshot !== "boolean")
+          bad(
+            `${f}.processes[${j}].oneshot`,
+            `${JSON.stringify(p.oneshot)} is not true or false`,
+            "write oneshot: true",
+          );
         if (typeof p?.name !== "string" || !p.name)
           bad(`${f}.processes[${j}].name`, "is missing", "the program to run, e.g. /usr/bin/redis-server");
         if (p?.args !== undefined && (!Array.isArray(p.args) || p.args.some((x) => typeof x !== "string")))
@@ -160,8 +324,8 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         name,
         node,
         plist,
-        memoryMb: a?.memoryMb as number | undefined,
-        cpu: a?.cpu as number | undefined,
+        memoryMb: need.memoryMb,
+        cpu: need.cpu,
         ports: a?.ports as Record<string, number> | undefined,
         env: a?.env as Record<string, string> | undefined,
         processes,
@@ -169,7 +333,7 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
     });
   }
   if (problems.length > 0) throw new GridSpecError(problems);
-  return { network, nodes, apps };
+  return { network, ...(routes ? { routes } : {}), nodes, apps };
 }
 
 /** Reads and validates a grid file (YAML or JSON). */

@@ -9,6 +9,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { didYouMean } from "../shared/validate";
 
 /** Where the source comes from: a git repository at a ref, or a local directory (tests, dev). */
 export interface AppSource {
@@ -116,7 +117,18 @@ export class BuildTreeError extends Error {
   }
 }
 
-const APP_KEYS = [
+/** The fields of an app file, per section (unknown ones are errors with the nearest known name). */
+export const APP_FIELDS = {
+  source: ["git", "ref", "path"],
+  build: ["steps"],
+  "build.steps[]": ["name", "run", "timeoutSeconds"],
+  "outputs[]": ["from", "to", "mode"],
+  "processes[]": ["name", "args", "env", "cwd"],
+  "tests[]": ["name", "process", "command", "expectExitCode", "expectOutput", "timeoutSeconds"],
+  resources: ["memoryMb", "cpu"],
+};
+
+export const APP_KEYS = [
   "name",
   "source",
   "build",
@@ -129,27 +141,25 @@ const APP_KEYS = [
 ];
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
-/** Validates one parsed YAML document; pushes problems, returns the spec when usable. */
-function parseApp(
-  file: string,
-  doc: unknown,
-  opts: LoadOptions,
-  report: (field: string, problem: string, fix: string) => void,
-): AppSpec | undefined {
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
-    report("(file)", "is not a YAML mapping", "write `name: ...`, `source: ...` and so on at the top level");
-    return undefined;
-  }
-  const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) {
-    if (!APP_KEYS.includes(k)) report(k, "is not a known field", `use only ${APP_KEYS.join(", ")}`);
-  }
-  const str = (field: string, v: unknown, fix: string): string | undefined => {
+/** What every section parser of an app file shares: the problem sink and typed field readers. */
+interface AppFields {
+  report: (field: string, problem: string, fix: string) => void;
+  /** A non-empty string, or undefined after reporting the field. */
+  str: (field: string, v: unknown, fix: string) => string | undefined;
+  /** A list (non-empty when `required`), or [] after reporting the field. */
+  list: (field: string, v: unknown, fix: string, required?: boolean) => unknown[];
+  /** A whole number in [min, max], `dflt` when unset, or `dflt` after reporting the field. */
+  int: (field: string, v: unknown, dflt: number, min: number, max: number) => number;
+}
+
+/** The field readers, reporting through `report`. */
+function appFields(report: AppFields["report"]): AppFields {
+  const str: AppFields["str"] = (field, v, fix) => {
     if (typeof v === "string" && v.trim() !== "") return v;
     report(field, v === undefined ? "is missing" : "must be a non-empty string", fix);
     return undefined;
   };
-  const list = (field: string, v: unknown, fix: string, required = false): unknown[] => {
+  const list: AppFields["list"] = (field, v, fix, required = false) => {
     if (v === undefined && !required) return [];
     if (Array.isArray(v) && (!required || v.length > 0)) return v;
     report(
@@ -159,23 +169,18 @@ function parseApp(
     );
     return [];
   };
-  const int = (field: string, v: unknown, dflt: number, min: number, max: number): number => {
+  const int: AppFields["int"] = (field, v, dflt, min, max) => {
     if (v === undefined) return dflt;
     if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
     report(field, `must be a whole number from ${min} to ${max}`, `set ${field} to e.g. ${dflt || min}`);
     return dflt;
   };
+  return { report, str, list, int };
+}
 
-  const name = str("name", d.name, "add `name: <app name>` (lowercase letters, digits, . _ -)");
-  if (name !== undefined && !NAME_RE.test(name)) {
-    report(
-      "name",
-      `"${name}" is not a valid app name`,
-      "use lowercase letters, digits, '.', '_' and '-' (max 63)",
-    );
-  }
-
-  // source
+/** `source`: a git URL at a ref, or a local directory (absolute after loading). */
+function parseSource(c: AppFields, file: string, d: Record<string, unknown>): AppSource {
+  const { report, str } = c;
   const source: AppSource = {};
   const s = d.source as Record<string, unknown> | undefined;
   if (!s || typeof s !== "object" || Array.isArray(s)) {
@@ -185,10 +190,6 @@ function parseApp(
       "add `source: {git: <url>, ref: <branch>}` or `source: {path: <dir>}`",
     );
   } else {
-    for (const k of Object.keys(s)) {
-      if (!["git", "ref", "path"].includes(k))
-        report(`source.${k}`, "is not a known field", "use git + ref, or path");
-    }
     if ((s.git === undefined) === (s.path === undefined)) {
       report(
         "source",
@@ -212,7 +213,12 @@ function parseApp(
     }
   }
 
-  // build.steps
+  return source;
+}
+
+/** `build.steps`: shell commands, or {name, run, timeoutSeconds}. */
+function parseSteps(c: AppFields, d: Record<string, unknown>): BuildStep[] {
+  const { report, str, list, int } = c;
   const steps: BuildStep[] = [];
   const b = d.build as Record<string, unknown> | undefined;
   if (!b || typeof b !== "object" || Array.isArray(b)) {
@@ -242,7 +248,12 @@ function parseApp(
     });
   }
 
-  // outputs
+  return steps;
+}
+
+/** `outputs`: built files and where they go in the container. */
+function parseOutputs(c: AppFields, d: Record<string, unknown>): AppOutput[] {
+  const { report, str, list } = c;
   const outputs: AppOutput[] = [];
   const targets: string[] = [];
   list(
@@ -285,7 +296,12 @@ function parseApp(
     outputs.push({ from: from ?? "", to: to ?? "", ...(mode ? { mode } : {}) });
   });
 
-  // processes
+  return outputs;
+}
+
+/** `processes`: what runs in the container. */
+function parseProcesses(c: AppFields, d: Record<string, unknown>): AppProcess[] {
+  const { report, str, list } = c;
   const processes: AppProcess[] = [];
   list("processes", d.processes, "list processes: `- {name: web, args: [/usr/bin/web]}`").forEach((p, i) => {
     const f = `processes[${i}]`;
@@ -319,7 +335,12 @@ function parseApp(
     });
   });
 
-  // tests
+  return processes;
+}
+
+/** `tests`: commands run against a named process. */
+function parseTests(c: AppFields, d: Record<string, unknown>, processes: AppProcess[]): AppTestSpec[] {
+  const { report, str, list, int } = c;
   const tests: AppTestSpec[] = [];
   list(
     "tests",
@@ -371,7 +392,12 @@ function parseApp(
     });
   });
 
-  // resources
+  return tests;
+}
+
+/** `resources`: memory and CPUs the container needs. */
+function parseResources(c: AppFields, d: Record<string, unknown>): AppResources {
+  const { report, int } = c;
   const r = (d.resources ?? {}) as Record<string, unknown>;
   if (typeof r !== "object" || Array.isArray(r))
     report("resources", "must be a mapping", "write `resources: {memoryMb: 64, cpu: 1}`");
@@ -380,7 +406,16 @@ function parseApp(
     cpu: int("resources.cpu", r.cpu, 0, 0, 4096),
   };
 
-  // templates, branches
+  return resources;
+}
+
+/** `templates` and `branches`: where the plist is released. */
+function parseRelease(
+  c: AppFields,
+  d: Record<string, unknown>,
+  opts: LoadOptions,
+): { templates: unknown[]; branches: unknown[] } {
+  const { report, list } = c;
   const templates = list(
     "templates",
     d.templates,
@@ -413,6 +448,66 @@ function parseApp(
       );
     }
   });
+
+  return { templates, branches };
+}
+
+/**
+ * Validates one parsed app file, section by section (each parser above reports its own fields);
+ * pushes problems, returns the spec when usable.
+ */
+function parseApp(
+  file: string,
+  doc: unknown,
+  opts: LoadOptions,
+  report: (field: string, problem: string, fix: string) => void,
+): AppSpec | undefined {
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+    report("(file)", "is not a YAML mapping", "write `name: ...`, `source: ...` and so on at the top level");
+    return undefined;
+  }
+  const d = doc as Record<string, unknown>;
+  const unknownKeys = (o: unknown, at: string, known: string[]) => {
+    if (!o || typeof o !== "object" || Array.isArray(o)) return;
+    for (const k of Object.keys(o)) {
+      if (known.includes(k)) continue;
+      const near = didYouMean(k, known);
+      report(
+        at ? `${at}.${k}` : k,
+        `is not a known field${near ? ` (did you mean ${near}?)` : ""}`,
+        near ? `rename it to ${near}` : `use only ${known.join(", ")}`,
+      );
+    }
+  };
+  unknownKeys(d, "", APP_KEYS);
+  unknownKeys(d.source, "source", APP_FIELDS.source);
+  unknownKeys(d.build, "build", APP_FIELDS.build);
+  unknownKeys(d.resources, "resources", APP_FIELDS.resources);
+  const each = (list: unknown, at: string, known: string[]) => {
+    if (Array.isArray(list)) list.forEach((o, i) => unknownKeys(o, `${at}[${i}]`, known));
+  };
+  each((d.build as { steps?: unknown } | undefined)?.steps, "build.steps", APP_FIELDS["build.steps[]"]);
+  each(d.outputs, "outputs", APP_FIELDS["outputs[]"]);
+  each(d.processes, "processes", APP_FIELDS["processes[]"]);
+  each(d.tests, "tests", APP_FIELDS["tests[]"]);
+  const c = appFields(report);
+  const { str } = c;
+  const name = str("name", d.name, "add `name: <app name>` (lowercase letters, digits, . _ -)");
+  if (name !== undefined && !NAME_RE.test(name)) {
+    report(
+      "name",
+      `"${name}" is not a valid app name`,
+      "use lowercase letters, digits, '.', '_' and '-' (max 63)",
+    );
+  }
+
+  const source = parseSource(c, file, d);
+  const steps = parseSteps(c, d);
+  const outputs = parseOutputs(c, d);
+  const processes = parseProcesses(c, d);
+  const tests = parseTests(c, d, processes);
+  const resources = parseResources(c, d);
+  const { templates, branches } = parseRelease(c, d, opts);
 
   return {
     name: name ?? "",

@@ -132,3 +132,155 @@ export function collectFailures(rules: FieldRule[]): CheckFailure[] {
   }
   return out;
 }
+
+/** Fields of an OpenSSH public key blob (RFC 4253 section 6.6 string/mpint framing). */
+function readSshStrings(blob: Buffer): Buffer[] | undefined {
+  const out: Buffer[] = [];
+  let off = 0;
+  while (off < blob.length) {
+    if (off + 4 > blob.length) return undefined;
+    const n = blob.readUInt32BE(off);
+    off += 4;
+    if (off + n > blob.length) return undefined;
+    out.push(blob.subarray(off, off + n));
+    off += n;
+  }
+  return out;
+}
+
+/** Bits of an SSH mpint (big-endian two's complement, leading zero byte when the top bit is set). */
+function mpintBits(b: Buffer): number {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  if (i === b.length) return 0;
+  return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
+}
+
+/**
+ * Checks an OpenSSH public key line by parsing its blob, per key type: the framing must hold
+ * exactly the fields the type defines (so a truncated or padded paste fails), ed25519 keys are 32
+ * bytes, ECDSA points are uncompressed points of the named curve, RSA moduli have at least
+ * `minRsaBits` bits. Layouts: RFC 4253 s6.6 (ssh-rsa), RFC 8709 s4 (ssh-ed25519), RFC 5656 s3.1
+ * (ecdsa-sha2-*), openssh-portable PROTOCOL.u2f (sk-* keys, an extra application string).
+ */
+export function opensshPublicKey(minRsaBits = 2048): Validator {
+  return (v) => {
+    const first = sshPublicKey(v);
+    if (first) return first;
+    const [type, body] = (v as string).trim().split(/\s+/);
+    const blob = Buffer.from(body, "base64");
+    if (blob.toString("base64") !== body) return "key body is not valid base64 (truncated or wrapped paste?)";
+    const f = readSshStrings(blob);
+    if (!f) return "key body is truncated (its length fields run past the end)";
+    const curveBytes: Record<string, number> = { nistp256: 65, nistp384: 97, nistp521: 133 };
+    const ecdsa = (curve: string, q: Buffer | undefined) =>
+      q !== undefined && q.length === curveBytes[curve] && q[0] === 4
+        ? undefined
+        : `key body does not hold a valid ${curve} point (truncated or corrupted key?)`;
+    switch (type) {
+      case "ssh-rsa": {
+        if (f.length !== 3 || f[1].length === 0)
+          return "key body is not an RSA key (truncated or corrupted?)";
+        const bits = mpintBits(f[2]);
+        return bits < minRsaBits
+          ? `is a ${bits}-bit RSA key; at least ${minRsaBits} bits are required (use ssh-keygen -t ed25519)`
+          : undefined;
+      }
+      case "ssh-ed25519":
+        return f.length === 2 && f[1].length === 32
+          ? undefined
+          : "key body is not a 32-byte ed25519 key (truncated or corrupted?)";
+      case "sk-ssh-ed25519@openssh.com":
+        return f.length === 3 && f[1].length === 32
+          ? undefined
+          : "key body is not a security-key ed25519 key (truncated or corrupted?)";
+      default: {
+        // ecdsa-sha2-<curve> and sk-ecdsa-sha2-nistp256@openssh.com
+        const curve = /nistp(256|384|521)/.exec(type)?.[0] ?? "";
+        const want = type.startsWith("sk-") ? 4 : 3;
+        if (f.length !== want || f[1].toString("latin1") !== curve)
+          return `key body is not a ${type} key (truncated or corrupted?)`;
+        return ecdsa(curve, f[2]);
+      }
+    }
+  };
+}
+
+/**
+ * A private key as an SSH client can use it without a prompt: one PEM/OpenSSH block with matching
+ * BEGIN/END lines and a base64 body, not passphrase-protected. The reason never quotes the key.
+ */
+export const unencryptedPrivateKey: Validator = (v) => {
+  if (typeof v !== "string") return "must be a private key (-----BEGIN ... PRIVATE KEY-----)";
+  const m =
+    /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\r?\n([\s\S]*?)-----END ([A-Z0-9 ]*)PRIVATE KEY-----/.exec(v);
+  if (!m) return "is not a PEM/OpenSSH private key (no -----BEGIN/END ... PRIVATE KEY----- block)";
+  if (m[1] !== m[3]) return "has BEGIN and END lines of different key types (mangled paste?)";
+  if (m[1] === "ENCRYPTED " || /Proc-Type: *4,ENCRYPTED/.test(m[2]))
+    return "is passphrase-protected; the stack cannot type a passphrase (remove it: ssh-keygen -p -N '' -f <key>)";
+  const body = m[2].replace(/^[A-Za-z-]+:.*$/gm, "").replace(/\s+/g, "");
+  if (body === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
+    return "has a body that is not base64 (mangled paste?)";
+  if (m[1] === "OPENSSH ") {
+    const blob = Buffer.from(body, "base64");
+    // openssh-portable PROTOCOL.key: "openssh-key-v1\0", then ciphername and kdfname strings.
+    const magic = "openssh-key-v1\0";
+    if (blob.subarray(0, magic.length).toString("latin1") !== magic)
+      return "is not an OpenSSH private key (bad magic: truncated or mangled paste?)";
+    const at = magic.length;
+    const len = blob.length >= at + 4 ? blob.readUInt32BE(at) : -1;
+    if (len < 0 || at + 4 + len > blob.length) return "is truncated (mangled paste?)";
+    if (blob.subarray(at + 4, at + 4 + len).toString("latin1") !== "none")
+      return "is passphrase-protected; the stack cannot type a passphrase (remove it: ssh-keygen -p -N '' -f <key>)";
+  }
+  return undefined;
+};
+
+/** No leading or trailing blanks (a pasted " alice" names another user). */
+export const noSurroundingSpaces: Validator = (v) =>
+  typeof v === "string" && v.trim() === v ? undefined : "has leading or trailing spaces; remove them";
+
+/**
+ * An ItsYou.online organisation globalid: 3 to 150 of lowercase letters, digits, '-', '_', ' ',
+ * and '.' between the parts of a sub-organisation (as identityserver's
+ * db/organization/Organization.go IsValid / IsValidSubOrganization accept), with no surrounding
+ * blanks and no empty part.
+ */
+export const itsyouonlineOrganization: Validator = (v) =>
+  typeof v === "string" &&
+  /^[a-z0-9_ .-]{3,150}$/.test(v) &&
+  v.trim() === v &&
+  v.split(".").every((p) => p.trim() !== "")
+    ? undefined
+    : "is not an ItsYou.online organisation name (3-150 lowercase letters, digits, '-', '_', spaces; '.' between sub-organisation parts)";
+
+/** Edit distance (insert, delete, substitute), case-insensitive: for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[y.length];
+}
+
+/** The closest of `known` to `name` when it is close enough to be a typo, else undefined. */
+export function didYouMean(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 4))) return best;
+  // A shortened name (`timeout` for `timeoutSeconds`): a known name it starts.
+  const n = name.toLowerCase();
+  return n.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(n)) : undefined;
+}

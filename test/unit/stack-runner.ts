@@ -48,6 +48,88 @@ function fakeOutputs(type: string, inputs: Record<string, any>): Record<string, 
   }
 }
 
+type Config = Record<string, string | { secret: string }>;
+
+/** Runs the program once for `stack` with `raw` config; resolves to the JSON the parent reads. */
+async function runOne(stack: string, raw: Config, preview: boolean): Promise<Record<string, unknown>> {
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === "object") {
+      config[k] = v.secret;
+      secretKeys.push(k);
+    } else config[k] = v;
+  }
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  const resources: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...fakeOutputs(args.type, args.inputs) } };
+      },
+      call: (args) => args.inputs,
+    },
+    "g8os",
+    stack,
+    preview,
+  );
+  // The program's entry (stacks/index.ts main, which index.ts exports the result of), called once
+  // per run: modules stay loaded (loading them through ts-node is the slow part), every value the
+  // program derives from config or the stack name is computed inside main().
+  const reader = require("../../stacks/config-reader") as { keysRead(): string[] };
+  const before = reader.keysRead().length;
+  const keysRead = () => reader.keysRead().slice(before);
+  try {
+    const program = (require("../../stacks") as { main(): Record<string, unknown> }).main();
+    if (preview) {
+      await new Promise((r) => setTimeout(r, 50));
+      return { resources, keysRead: keysRead() };
+    }
+    const outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
+    await new Promise((r) => setTimeout(r, 300));
+    return { resources, outputs, keysRead: keysRead() };
+  } catch (err) {
+    // Let registrations started before the throw reach the mock, so tests can assert there were none.
+    await new Promise((r) => setTimeout(r, 50));
+    return {
+      error: err instanceof Error ? err.message : String(err),
+      errorName: err instanceof Error ? err.name : typeof err,
+      // The CLI prints a RunError's message alone; anything else as "unhandled exception" + stack.
+      runError: pulumi.RunError.isInstance(err),
+      resources,
+      keysRead: keysRead(),
+    };
+  }
+}
+
+/**
+ * Batch mode (G8OS_UNIT_BATCH = a JSON file of [{stack, config}]): every run in this one process,
+ * one JSON line each, in order. Much faster than a child per run; a run is a fresh require of the
+ * program with its own config and mocks.
+ */
+async function batch(file: string): Promise<void> {
+  const runs = JSON.parse(require("fs").readFileSync(file, "utf8")) as {
+    stack: string;
+    config: Config;
+    preview?: boolean;
+  }[];
+  // A run that registered resources may still have engine calls in flight when the next run
+  // replaces the mocks; their rejections ("unknown resource") belong to no run: recorded, not fatal.
+  let strays: string[] = [];
+  process.on("unhandledRejection", (err) => strays.push(String(err).split("\n")[0]));
+  for (const run of runs) {
+    strays = [];
+    let line: Record<string, unknown>;
+    try {
+      line = await runOne(run.stack, run.config, run.preview ?? true);
+    } catch (err) {
+      line = { error: `runner: ${String(err)}` };
+    }
+    process.stdout.write(JSON.stringify({ ...line, strays }) + "\n");
+  }
+}
+
 async function main(): Promise<void> {
   const stack = process.env.G8OS_UNIT_STACK ?? "build-1";
   const raw = JSON.parse(process.env.G8OS_UNIT_CONFIG ?? "{}") as Record<string, string | { secret: string }>;
@@ -85,7 +167,17 @@ async function main(): Promise<void> {
     outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
   } catch (err) {
     reported = true;
-    process.stdout.write(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }) + "\n");
+    // Let registrations started before the throw reach the mock, so tests can assert there were none.
+    await new Promise((r) => setTimeout(r, 50));
+    process.stdout.write(
+      JSON.stringify({
+        error: err instanceof Error ? err.message : String(err),
+        errorName: err instanceof Error ? err.name : typeof err,
+        // The CLI prints a RunError's message alone; anything else as "unhandled exception" + stack.
+        runError: pulumi.RunError.isInstance(err),
+        resources,
+      }) + "\n",
+    );
     return;
   }
   // Let pending registrations settle before reporting.
@@ -94,6 +186,6 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify({ resources, outputs }) + "\n");
 }
 
-main().catch((err) => {
+(process.env.G8OS_UNIT_BATCH ? batch(process.env.G8OS_UNIT_BATCH) : main()).catch((err) => {
   process.stdout.write(JSON.stringify({ error: String(err) }) + "\n");
 });

@@ -1,37 +1,10 @@
 import * as assert from "assert";
+import { validBuildConfig, vmConfig } from "./fixtures";
 import { runStackUnderMocks } from "./run-stack";
-
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
-
-/** A complete, valid build-stack config (inline keys, so no key server is needed). */
-export function validBuildConfig(): Record<string, string | { secret: string }> {
-  return {
-    "g8os:telegramBotToken": { secret: "123456:TEST-TOKEN-abcdef" },
-    "g8os:telegramChatId": "-1001",
-    "g8os:zerotierToken": { secret: "zt-token-secret" },
-    "g8os:keySource": "inline",
-    "g8os:keyInline": JSON.stringify([KEY]),
-    "g8os:buildHostName": "ovh4",
-    "g8os:buildHostAddress": "10.213.0.11",
-    "g8os:bootstrapPrivateKey": {
-      secret: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
-    },
-  };
-}
 
 /** A mock input's value: secrets arrive wrapped as { <sig>: <secret sig>, value }. */
 function plain(v: unknown): string {
   return String(v && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
-}
-
-/** The VM keys on top of validBuildConfig (digests are placeholders: nothing is downloaded under mocks). */
-export function vmConfig(): Record<string, string> {
-  return {
-    "g8os:vmsEnabled": "true",
-    "g8os:vmImageSha256": "a".repeat(64),
-    "g8os:core0KernelUrl": "https://example.org/core0/vmlinuz.efi",
-    "g8os:core0KernelSha256": "b".repeat(64),
-  };
 }
 
 describe("stacks under mocks", function () {
@@ -161,7 +134,7 @@ describe("stacks under mocks", function () {
     const err = runStackUnderMocks("build-1", cfg).error ?? "";
     assert.match(err, /g8os:vmImageSha256/);
     assert.match(err, /g8os:core0KernelUrl/);
-    assert.match(err, /cockpitZerotierIp 10\.147\.17\.20 is inside zerotierPools\[0\]/);
+    assert.match(err, /g8os:cockpitZerotierIp: 10\.147\.17\.20 is inside zerotierPools\[0\]/);
     assert.match(err, /core0KernelFlags\[0\]/);
   });
 
@@ -178,7 +151,7 @@ describe("stacks under mocks", function () {
   });
 
   it("grid: a missing password and a bad grid file are config errors naming key, file and field", () => {
-    assert.match(runStackUnderMocks("grid-1", {}).error ?? "", /g8os:gridRedisPassword .* is required/);
+    assert.match(runStackUnderMocks("grid-1", {}).error ?? "", /g8os:gridRedisPassword: .* is required/);
     const bad = runStackUnderMocks("grid-7", { "g8os:gridRedisPassword": { secret: "pw" } }).error ?? "";
     assert.match(bad, /grid\/grid-7\.yaml: cannot be read\. Fix: set g8os:gridFile/);
   });
@@ -209,22 +182,22 @@ describe("stacks under mocks", function () {
     const cfg = validBuildConfig();
     cfg["g8os:zerotierToken"] = "zt-token-in-plain-text";
     const r = runStackUnderMocks("build-1", cfg);
-    assert.match(r.error ?? "", /g8os:zerotierToken \(ZeroTier API token\) is stored in plain text/);
+    assert.match(r.error ?? "", /g8os:zerotierToken: \(ZeroTier API token\) is stored in plain text/);
     assert.ok(!(r.error ?? "").includes("zt-token-in-plain-text"), "the error must not echo the secret");
   });
 
   it("bad values name the field: pool outside routes, bad CIDR, bad key, bad port", () => {
     const cfg = validBuildConfig();
-    cfg["g8os:zerotierRoutes"] = JSON.stringify(["10.147.17.0/33"]);
+    cfg["g8os:zerotierRoutes"] = JSON.stringify(["10.147.17.0/24", "10.147.17.0/33"]);
     cfg["g8os:zerotierPools"] = JSON.stringify(["10.9.0.1-10.9.0.9", "10.147.17.9-10.147.17.1"]);
     cfg["g8os:keyInline"] = JSON.stringify(["ssh-ed25519 AAAAtruncated"]);
     cfg["g8os:buildHostPort"] = "70000";
     const err = runStackUnderMocks("build-1", cfg).error ?? "";
-    assert.match(err, /zerotierRoutes\[0\]/);
+    assert.match(err, /zerotierRoutes\[1\]/);
     assert.match(err, /zerotierPools\[0\].*not inside any of zerotierRoutes/);
     assert.match(err, /zerotierPools\[1\].*starts after it ends/);
     assert.match(err, /keyInline\[0\]/);
-    assert.match(err, /buildHostPort must be a TCP port/);
+    assert.match(err, /g8os:buildHostPort: is "70000"; a TCP port must be a whole number from 1 to 65535/);
   });
 
   it("the host's fixed ZeroTier address must be inside a route and outside the pools", () => {
@@ -232,12 +205,12 @@ describe("stacks under mocks", function () {
     cfg["g8os:buildHostZerotierIp"] = "10.147.17.20";
     assert.match(
       runStackUnderMocks("build-1", cfg).error ?? "",
-      /buildHostZerotierIp 10\.147\.17\.20 is inside zerotierPools\[0\]/,
+      /g8os:buildHostZerotierIp: 10\.147\.17\.20 is inside zerotierPools\[0\]/,
     );
     cfg["g8os:buildHostZerotierIp"] = "10.9.9.9";
     assert.match(
       runStackUnderMocks("build-1", cfg).error ?? "",
-      /buildHostZerotierIp 10\.9\.9\.9 is not inside any of zerotierRoutes/,
+      /g8os:buildHostZerotierIp: 10\.9\.9\.9 is not inside any of zerotierRoutes/,
     );
   });
 });
@@ -288,7 +261,7 @@ describe("build runs in the build stack (mocks)", function () {
 
   it("a build tree without VMs, and an app naming an unknown branch, are config errors", () => {
     const noVms = runStackUnderMocks("build-1", { ...validBuildConfig(), ...runConfig });
-    assert.match(noVms.error ?? "", /g8os:buildTreeDir is set but the VMs are off/);
+    assert.match(noVms.error ?? "", /g8os:buildTreeDir: is set but the VMs are off/);
     const oneBranch = runStackUnderMocks("build-1", {
       ...validBuildConfig(),
       ...vmConfig(),
@@ -297,7 +270,7 @@ describe("build runs in the build stack (mocks)", function () {
     });
     assert.match(
       oneBranch.error ?? "",
-      /g8os:buildTreeDir points at a build tree with problems:[\s\S]*hello-sh\.yaml[\s\S]*stable/,
+      /hello-sh\.yaml \(build tree of g8os:buildTreeDir\): branches\[\d\]: "stable" is not a known branch/,
     );
   });
 });
