@@ -135,6 +135,7 @@ export function buildEnv(sel: StackSelection) {
     buildHost: { name: cfg.buildHost.name, zerotierIp: host.zerotierIp, hostKeySha256: host.hostKeySha256 },
     deployPublicKey: deployKey.publicKeyOpenssh,
     keyGroupMembersWithoutKeys: keyGroup.membersWithoutKeys,
+    keyGroupMissingGrants: keyGroup.missingGrants,
     redisPassword: pulumi.secret(redisPassword.result),
     vms: vms ? { kvmDomainType: vms.kvmDomainType, nodes: vms.nodes } : undefined,
     buildRun: run ? { testResults: run.testResults, released: run.released } : undefined,
