@@ -14,6 +14,7 @@ import { DynamicProviderHost } from "./dynamic-host";
 import { Deployment, Mode, Step, StepOp } from "./deployment";
 import { EngineService } from "./engine-service";
 import { runProgram } from "./program-runner";
+import { applyProjectSchema, loadProjectSchema } from "./project-config";
 import { revealSecrets } from "./secrets";
 import { StateResource, StateStore } from "./state";
 
@@ -37,6 +38,13 @@ export interface HarnessOptions {
   passphrase?: string;
   /** Upper bound on one program run. Default 30 minutes. */
   programTimeoutMs?: number;
+  /**
+   * The project file whose `config:` schema is applied to `config` before every operation, as the
+   * CLI does (defaults and values filled in, required keys, `secret: true`, types; see
+   * project-config.ts). Default: `Pulumi.yaml` next to the program when there is one (the real
+   * program gets the repo's); `false`: none.
+   */
+  projectFile?: string | false;
 }
 
 export interface RunResult {
@@ -148,10 +156,28 @@ export class Harness {
     this.running = undefined;
   }
 
+  /** The config after the project schema (defaults applied), or the CLI's validation error. */
+  private effectiveConfig(): { config: Record<string, ConfigValue>; error?: string } {
+    const file =
+      this.opts.projectFile === false
+        ? undefined
+        : (this.opts.projectFile ?? path.join(path.dirname(this.program), "Pulumi.yaml"));
+    if (!file || (this.opts.projectFile === undefined && !fs.existsSync(file)))
+      return { config: this.config };
+    const schema = loadProjectSchema(file);
+    if (schema.name !== this.project) {
+      return {
+        config: this.config,
+        error: `${file}: the project is named "${schema.name}" but the harness runs project "${this.project}". Fix: HarnessOptions.project = "${schema.name}"`,
+      };
+    }
+    return applyProjectSchema(schema, this.opts.stack, this.config);
+  }
+
   private plainConfig(): { config: Record<string, string>; secretKeys: string[] } {
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
-    for (const [k, v] of Object.entries(this.config)) {
+    for (const [k, v] of Object.entries(this.effectiveConfig().config)) {
       if (typeof v === "string") config[k] = v;
       else {
         config[k] = v.secret;
@@ -221,9 +247,12 @@ export class Harness {
     });
     const running: { stop(): Promise<void> }[] = [engine];
     this.running = running;
-    const { config, secretKeys } = this.plainConfig();
     let d: Deployment | undefined;
     try {
+      // The CLI validates the config against the project schema before it starts anything.
+      const schemaError = this.effectiveConfig().error;
+      if (schemaError) throw new Error(schemaError);
+      const { config, secretKeys } = this.plainConfig();
       d = new Deployment({
         mode,
         project: this.project,

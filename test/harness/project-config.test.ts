@@ -1,0 +1,164 @@
+/**
+ * Pulumi.yaml's `config:` schema applied as the CLI applies it (rules and sources in
+ * project-config.ts): defaults fill unset keys, a declared key without a default is required,
+ * `secret: true` needs a secret value, types are checked; the harness fails an operation on any
+ * of these before the program runs. Also: the repo's own Pulumi.yaml accepts the configs the
+ * stacks accept (a schema that disagrees with the program fails here).
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Harness, REPO_ROOT } from ".";
+import { applyProjectSchema, loadProjectSchema, type ProjectSchema } from "./project-config";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
+const PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n";
+
+describe("engine harness: the project config schema (Pulumi.yaml)", function () {
+  this.timeout(120_000);
+  let dir: string;
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-schema-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const schema = (): ProjectSchema =>
+    loadProjectSchema(
+      write(
+        "Pulumi.yaml",
+        [
+          "name: p",
+          "runtime: nodejs",
+          "config:",
+          "  port: {type: integer, default: 22}",
+          "  flag: {type: boolean, default: false}",
+          "  pools: {type: array, items: {type: string}, default: [a-b]}",
+          "  token: {type: string, secret: true}",
+          "  name: {type: string}",
+          "  aws:region: {value: eu-west-1}",
+        ].join("\n"),
+      ),
+    );
+
+  it("fills defaults (text for primitives, JSON for lists) and values of other packages' keys", () => {
+    const r = applyProjectSchema(schema(), "dev", { "p:token": { secret: "s" }, "p:name": "n" });
+    assert.equal(r.error, undefined);
+    assert.deepEqual(r.config, {
+      "p:token": { secret: "s" },
+      "p:name": "n",
+      "p:port": "22",
+      "p:flag": "false",
+      "p:pools": '["a-b"]',
+      "aws:region": "eu-west-1",
+    });
+    // A value set on the stack wins over the default.
+    assert.equal(
+      applyProjectSchema(schema(), "dev", { "p:token": { secret: "s" }, "p:name": "n", "p:port": "2222" })
+        .config["p:port"],
+      "2222",
+    );
+  });
+
+  it("a declared key without a default is required: every missing one in one CLI-worded error", () => {
+    assert.match(
+      applyProjectSchema(schema(), "dev", {}).error ?? "",
+      /^Stack 'dev' is missing configuration values 'name' and 'token'\. Fix: /,
+    );
+    assert.match(
+      applyProjectSchema(schema(), "dev", { "p:name": "n" }).error ?? "",
+      /^Stack 'dev' is missing configuration value 'token'\./,
+    );
+  });
+
+  it("secret: true needs a secret value; types are checked the CLI's way", () => {
+    const base = { "p:token": { secret: "s" }, "p:name": "n" };
+    assert.match(
+      applyProjectSchema(schema(), "dev", { ...base, "p:token": "plain" }).error ?? "",
+      /^Stack 'dev' with configuration key 'token' must be encrypted as it's secret\. Fix: pulumi config set --secret p:token/,
+    );
+    const typeError = (k: string, v: string) =>
+      applyProjectSchema(schema(), "dev", { ...base, [k]: v }).error;
+    assert.match(typeError("p:port", "22.5") ?? "", /configuration key 'port' must be of type 'integer'/);
+    assert.equal(typeError("p:port", "-3"), undefined);
+    assert.match(typeError("p:flag", "yes") ?? "", /configuration key 'flag' must be of type 'boolean'/);
+    assert.equal(typeError("p:flag", "true"), undefined);
+    assert.match(
+      typeError("p:pools", '["a", 1]') ?? "",
+      /configuration key 'pools' must be of type 'array<string>'/,
+    );
+    assert.match(typeError("p:pools", "a-b") ?? "", /must be of type 'array<string>'/);
+  });
+
+  it("a schema the CLI would reject fails to load, naming the file and key", () => {
+    const bad = (lines: string) => () => loadProjectSchema(write("bad.yaml", `name: p\nconfig:\n${lines}\n`));
+    assert.throws(
+      bad("  l: {type: array}"),
+      /bad\.yaml: The configuration key 'l' declares an array but does not specify/,
+    );
+    assert.throws(
+      bad("  n: {type: integer, default: x}"),
+      /default value specified for configuration key 'n' is not of the expected type 'integer'/,
+    );
+    assert.throws(
+      bad("  aws:region: {type: string}"),
+      /'aws:region' is not namespaced by the project and should not define a type/,
+    );
+  });
+
+  it("the repo's Pulumi.yaml accepts the build and the grid stack's minimal configs", () => {
+    const repo = loadProjectSchema(path.join(REPO_ROOT, "Pulumi.yaml"));
+    const build = applyProjectSchema(repo, "build-1", {
+      "g8os:telegramBotToken": { secret: "123:abc" },
+      "g8os:telegramChatId": "-1001",
+      "g8os:zerotierToken": { secret: "zt" },
+      "g8os:keySource": "inline",
+      "g8os:keyInline": JSON.stringify([KEY]),
+      "g8os:buildHostName": "ovh4",
+      "g8os:buildHostAddress": "127.0.0.1",
+      "g8os:bootstrapPrivateKey": { secret: PRIVATE },
+    });
+    assert.equal(build.error, undefined);
+    assert.equal(
+      applyProjectSchema(repo, "grid-1", { "g8os:gridRedisPassword": { secret: "pw" } }).error,
+      undefined,
+    );
+    // Defaults the program also has reach it as config: the schema's own must fit their types.
+    assert.equal(build.config["g8os:vmsEnabled"], "false");
+    assert.equal(build.config["g8os:buildHostPort"], "22");
+  });
+
+  it("an operation whose config the schema rejects fails before the program runs", async () => {
+    const projectFile = write(
+      "Pulumi.yaml",
+      "name: selftest\nruntime: nodejs\nconfig:\n  required: {type: string}\n",
+    );
+    const h = new Harness({
+      program: path.join(__dirname, "selftest", "program.ts"),
+      project: "selftest",
+      stack: "schema",
+      projectFile,
+      stateFile: path.join(dir, "state.json"),
+      config: { "selftest:spec": JSON.stringify({ files: [] }) },
+    });
+    try {
+      const r = await h.preview();
+      assert.equal(r.failed, true);
+      assert.deepEqual(r.errors, [
+        `Stack 'schema' is missing configuration value 'required'. Fix: set them (pulumi config set [--secret]), or give them a default in ${projectFile}`,
+      ]);
+      assert.deepEqual(r.steps, [], "nothing registered: the program never ran");
+      h.setConfig("selftest:required", "x");
+      const ok = await h.preview();
+      assert.deepEqual(ok.errors, []);
+      assert.ok(ok.steps.length > 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
