@@ -189,12 +189,39 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
   it("ran the provider methods in the provider host, not in the test or program process", () => {
     const lines = markerLines(f);
     assert.ok(lines.some((l) => l.method === "create"));
-    const pids = new Set(lines.map((l) => l.pid));
-    assert.strictEqual(pids.size, 1, "one host process per operation");
-    const [hostPid] = pids;
-    assert.notStrictEqual(hostPid, process.pid);
-    assert.notStrictEqual(hostPid, first.outputs.programPid);
+    // Two operations: up's own preview, then the up; one host process each.
+    const pids = [...new Set(lines.map((l) => l.pid))];
+    assert.strictEqual(pids.length, 2, "one host process per operation (preview, then up)");
+    for (const hostPid of pids) {
+      assert.notStrictEqual(hostPid, process.pid);
+      assert.notStrictEqual(hostPid, first.outputs.programPid);
+    }
     assert.notStrictEqual(first.outputs.programPid, process.pid);
+  });
+
+  it("up previews first, as the CLI does: check and diff only, then the up in a new process", () => {
+    assert.ok(first.preview, "up returns the preview it ran");
+    assert.deepStrictEqual(first.preview.errors, []);
+    assert.deepStrictEqual(
+      Object.values(ops(first.preview)).filter((op) => op !== "create"),
+      [],
+      "from an empty state the preview shows creates only",
+    );
+    assert.deepStrictEqual(Object.keys(ops(first.preview)).sort(), Object.keys(ops(first)).sort());
+    const lines = markerLines(f);
+    const previewPid = lines[0].pid;
+    const inPreview = lines.filter((l) => l.pid === previewPid).map((l) => l.method);
+    assert.deepStrictEqual(
+      [...new Set(inPreview)],
+      ["check"],
+      "the preview only checked (nothing to diff yet)",
+    );
+    const firstUp = lines.findIndex((l) => l.pid !== previewPid);
+    assert.ok(firstUp > 0, "the up ran in another host");
+    assert.ok(
+      lines.slice(firstUp).every((l) => l.pid !== previewPid),
+      "the up started after the preview ended",
+    );
   });
 
   it("a preview of an unchanged program reports every resource the same", async () => {
@@ -279,7 +306,9 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
   it("up --replace replaces a resource whose inputs did not change (delete first, as its option says)", async () => {
     resetMarker(f);
     const rc = findResource(f.h.state(), "::c");
-    const u = await f.h.upOk({ replace: [rc.urn] });
+    const u = await f.h.upOk({ replace: [rc.urn], skipPreview: true });
+    assert.strictEqual(u.preview, undefined, "--skip-preview runs no preview");
+    assert.strictEqual(new Set(markerLines(f).map((l) => l.pid)).size, 1, "one operation only");
     assert.strictEqual(ops(u).c, "replace");
     assert.strictEqual(ops(u).a, "same");
     const forC = markerLines(f)

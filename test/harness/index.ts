@@ -57,6 +57,19 @@ export interface RunResult {
   errors: string[];
   /** Everything the program and provider host printed, plus engine Log calls. */
   log: string;
+  /** `up` only: the preview it ran first (absent with `skipPreview`). */
+  preview?: RunResult;
+}
+
+export interface UpOptions {
+  /** URNs to replace whatever their diff says (`pulumi up --replace`). */
+  replace?: string[];
+  /**
+   * `pulumi up --skip-preview`. Default false: like the CLI (pulumi/pulumi pkg/backend/apply.go
+   * `PreviewThenPromptThenExecute`), `up` first runs a preview, so every check and diff sees the
+   * unknowns a preview sees, and a failed preview stops the `up` before any change.
+   */
+  skipPreview?: boolean;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -92,8 +105,13 @@ export class Harness {
     return this.withProgram("preview");
   }
 
-  up(opts: { replace?: string[] } = {}): Promise<RunResult> {
-    return this.withProgram("up", new Set(opts.replace ?? []));
+  async up(opts: UpOptions = {}): Promise<RunResult> {
+    const replace = new Set(opts.replace ?? []);
+    if (opts.skipPreview) return this.withProgram("up", replace);
+    const preview = await this.withProgram("preview", replace);
+    // The CLI answers a failed preview with "error: preview failed" and changes nothing.
+    if (preview.failed) return { ...preview, preview };
+    return { ...(await this.withProgram("up", replace)), preview };
   }
 
   /** Reads every custom resource with the provider stored in state. */
@@ -110,7 +128,7 @@ export class Harness {
     return assertOk("preview", await this.preview());
   }
 
-  async upOk(opts: { replace?: string[] } = {}): Promise<RunResult> {
+  async upOk(opts: UpOptions = {}): Promise<RunResult> {
     return assertOk("up", await this.up(opts));
   }
 
