@@ -49,6 +49,15 @@ export interface DeploymentOptions {
   dynamicHost: () => Promise<EngineProvider>;
   /** Secret config values: kept out of every error message, like secret inputs and outputs. */
   configSecrets?: string[];
+  /** At most this many deletes at once (`--parallel`); default unbounded. */
+  parallel?: number;
+}
+
+export interface DestroyTargets {
+  /** URNs to destroy (`--target`). */
+  target?: string[];
+  /** Also destroy whatever depends on a target (`--target-dependents`); else such a dependent is an error. */
+  targetDependents?: boolean;
 }
 
 const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
@@ -130,8 +139,10 @@ export class Deployment {
     if (this.failed) return;
     const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
     // The old half of a replacement is part of its "replace" step, not a step of its own.
-    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) =>
-      this.deleteResource(r, !r.pendingDelete),
+    await deleteInReverseOrder(
+      [...this.replacedOld, ...gone],
+      (r) => this.deleteResource(r, !r.pendingDelete),
+      this.o.parallel,
     );
   }
 
@@ -148,7 +159,7 @@ export class Deployment {
   /** `up` head: old halves of replacements a failed `up` left behind go first, as in the engine. */
   async deleteLeftovers(): Promise<void> {
     const leftovers = this.live.filter((r) => r.pendingDelete);
-    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true));
+    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true), this.o.parallel);
     if (leftovers.some((r) => this.live.includes(r))) this.cancelled = true;
   }
 
@@ -433,10 +444,17 @@ export class Deployment {
     );
   }
 
-  /** Deletes everything, or `targets` and everything that depends on them, dependents first. */
-  async destroy(targets?: string[]): Promise<void> {
+  /**
+   * Deletes everything, or the targets, dependents first. As in the engine (pulumi/pulumi
+   * pkg/resource/deploy/step_generator.go `determineAllowedResourcesToDeleteFromTargets`,
+   * `getTargetDependents`): the targets' dependents (dependencies, property dependencies,
+   * `dependsOn`, children, transitively) go too, but only with `targetDependents`; without it each
+   * one is an error (diag 2014) and nothing is deleted.
+   */
+  async destroy(opts: DestroyTargets = {}): Promise<void> {
+    const targets = opts.target ?? [];
     let doomed = this.live;
-    if (targets?.length) {
+    if (targets.length) {
       const unknown = targets.filter((t) => !this.live.some((r) => r.urn === t));
       if (unknown.length) {
         this.errors.push(
@@ -445,9 +463,19 @@ export class Deployment {
         return;
       }
       const set = withDependents(this.live, new Set(targets));
+      const untargeted = [...set].filter((u) => !targets.includes(u));
+      if (untargeted.length && !opts.targetDependents) {
+        for (const u of untargeted) {
+          this.errors.push(
+            `Resource '${u}' will be destroyed but was not specified in --target list.\n` +
+              "Either include resource in --target list or pass --target-dependents to proceed.",
+          );
+        }
+        return;
+      }
       doomed = this.live.filter((r) => set.has(r.urn));
     }
-    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true));
+    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true), this.o.parallel);
   }
 
   // ---- shared ------------------------------------------------------------------------------

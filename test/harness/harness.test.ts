@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { findResource, Harness, RunResult, StepOp } from "./index";
+import { deleteInReverseOrder, type StateResource } from "./state";
 import type { FileSpec, Spec } from "./selftest/spec";
 
 const PROGRAM = path.join(__dirname, "selftest", "program.ts");
@@ -319,9 +320,24 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.ok(fs.existsSync(c.path));
   });
 
-  it("destroy --target removes the target and its dependents only", async () => {
+  it("destroy --target with a dependent outside the list fails and deletes nothing, as the CLI does", async () => {
     const ra = findResource(f.h.state(), "::a");
-    const r = await f.h.destroyOk({ target: [ra.urn] });
+    const rb = findResource(f.h.state(), "::b");
+    const before = f.h.stateText();
+    const r = await f.h.destroy({ target: [ra.urn] });
+    assert.strictEqual(r.failed, true);
+    assert.deepStrictEqual(r.errors, [
+      `Resource '${rb.urn}' will be destroyed but was not specified in --target list.\n` +
+        "Either include resource in --target list or pass --target-dependents to proceed.",
+    ]);
+    assert.deepStrictEqual(r.steps, []);
+    assert.strictEqual(f.h.stateText(), before);
+    assert.ok(fs.existsSync(a.path) && fs.existsSync(b.path));
+  });
+
+  it("destroy --target --target-dependents removes the target and its dependents only", async () => {
+    const ra = findResource(f.h.state(), "::a");
+    const r = await f.h.destroyOk({ target: [ra.urn], targetDependents: true });
     assert.deepStrictEqual(
       r.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]),
       [
@@ -335,7 +351,8 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
   });
 
   it("destroy removes everything, children before parents, with the provider stored in state", async () => {
-    const r = await f.h.destroyOk();
+    await assert.rejects(f.h.destroy({ parallel: 0 }), /parallel is 0; it must be a positive integer/);
+    const r = await f.h.destroyOk({ parallel: 2 });
     const order = r.steps.map((s) => s.urn.slice(s.urn.lastIndexOf("::") + 2));
     assert.strictEqual(order.length, 7);
     assert.ok(order.indexOf("c") < order.indexOf("group"));
@@ -413,5 +430,65 @@ describe("engine harness: failures", function () {
     const done = findResource(f.h.state(), "::p");
     assert.strictEqual(done.pendingCreate, undefined);
     assert.strictEqual(done.id, pending.id);
+  });
+});
+
+describe("engine harness: delete scheduling", function () {
+  const res = (name: string, deps: string[] = []): StateResource => ({
+    urn: `urn:pulumi:s::p::t::${name}`,
+    type: "t",
+    id: name,
+    custom: true,
+    inputs: {},
+    outputs: {},
+    dependencies: deps.map((d) => `urn:pulumi:s::p::t::${d}`),
+    propertyDependencies: {},
+    options: {
+      dependsOn: [],
+      protect: false,
+      ignoreChanges: [],
+      replaceOnChanges: [],
+      additionalSecretOutputs: [],
+    },
+  });
+  // root <- a, b, c, d (four independent dependents of one resource)
+  const doomed = [
+    res("root"),
+    res("a", ["root"]),
+    res("b", ["root"]),
+    res("c", ["root"]),
+    res("d", ["root"]),
+  ];
+
+  async function run(parallel?: number): Promise<{ order: string[]; maxActive: number }> {
+    const order: string[] = [];
+    let active = 0;
+    let maxActive = 0;
+    await deleteInReverseOrder(
+      doomed,
+      async (r) => {
+        maxActive = Math.max(maxActive, ++active);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        active--;
+        order.push(r.id);
+        return true;
+      },
+      parallel,
+    );
+    return { order, maxActive };
+  }
+
+  it("independent deletes run concurrently by default, dependents before what they depend on", async () => {
+    const r = await run();
+    assert.strictEqual(r.maxActive, 4);
+    assert.strictEqual(r.order[r.order.length - 1], "root");
+  });
+
+  it("parallel bounds how many deletes run at once", async () => {
+    const r = await run(2);
+    assert.strictEqual(r.maxActive, 2);
+    assert.strictEqual(r.order.length, 5);
+    assert.strictEqual(r.order[4], "root");
+    assert.strictEqual((await run(1)).maxActive, 1);
   });
 });

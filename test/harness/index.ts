@@ -11,14 +11,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DynamicProviderHost } from "./dynamic-host";
-import { Deployment, Mode, Step, StepOp } from "./deployment";
+import { Deployment, DestroyTargets, Mode, Step, StepOp } from "./deployment";
 import { EngineService } from "./engine-service";
 import { runProgram } from "./program-runner";
 import { applyProjectSchema, loadProjectSchema } from "./project-config";
 import { revealSecrets } from "./secrets";
 import { StateResource, StateStore } from "./state";
 
-export type { Step, StepOp } from "./deployment";
+export type { DestroyTargets, Step, StepOp } from "./deployment";
 export type { StateResource } from "./state";
 
 export type ConfigValue = string | { secret: string };
@@ -59,6 +59,11 @@ export interface RunResult {
   log: string;
   /** `up` only: the preview it ran first (absent with `skipPreview`). */
   preview?: RunResult;
+}
+
+export interface DestroyOptions extends DestroyTargets {
+  /** `--parallel`: at most this many deletes at once. Default unbounded (positive integer). */
+  parallel?: number;
 }
 
 export interface UpOptions {
@@ -119,9 +124,12 @@ export class Harness {
     return this.operate("refresh", (d) => d.refresh());
   }
 
-  /** Deletes everything, or `target` URNs plus everything that depends on them. No program run. */
-  destroy(opts: { target?: string[] } = {}): Promise<RunResult> {
-    return this.operate("destroy", (d) => d.destroy(opts.target));
+  /**
+   * Deletes everything, or the `target` URNs (plus their dependents with `targetDependents`,
+   * else a dependent is an error, as in the CLI). No program run. `parallel` bounds concurrent deletes.
+   */
+  destroy(opts: DestroyOptions = {}): Promise<RunResult> {
+    return this.operate("destroy", (d) => d.destroy(opts), undefined, opts.parallel);
   }
 
   async previewOk(): Promise<RunResult> {
@@ -136,7 +144,7 @@ export class Harness {
     return assertOk("refresh", await this.refresh());
   }
 
-  async destroyOk(opts: { target?: string[] } = {}): Promise<RunResult> {
+  async destroyOk(opts: DestroyOptions = {}): Promise<RunResult> {
     return assertOk("destroy", await this.destroy(opts));
   }
 
@@ -254,7 +262,10 @@ export class Harness {
     mode: Mode,
     body: (d: Deployment, engine: EngineService, log: (text: string) => void) => Promise<void>,
     replace?: Set<string>,
+    parallel?: number,
   ): Promise<RunResult> {
+    if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
+      throw new Error(`Harness ${mode}: parallel is ${parallel}; it must be a positive integer (or unset)`);
     const logParts: string[] = [];
     const log = (text: string): void => void logParts.push(text);
     const errors: string[] = [];
@@ -277,6 +288,7 @@ export class Harness {
         stack: this.opts.stack,
         store: this.store,
         replace,
+        parallel,
         configSecrets: secretKeys.map((k) => config[k]),
         dynamicHost: async () => {
           const host = await DynamicProviderHost.start({
