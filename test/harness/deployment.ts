@@ -28,11 +28,21 @@ import {
 export type StepOp =
   "create" | "update" | "replace" | "delete" | "same" | "refresh-update" | "refresh-delete";
 
+/** How one property changes, as the CLI prints it (`~` update, `+` add, `-` delete; `-replace`: forces a replace). */
+export type PropertyDiffKind =
+  "add" | "update" | "delete" | "add-replace" | "update-replace" | "delete-replace";
+
 export interface Step {
   urn: string;
   type: string;
   op: StepOp;
+  /** Changed properties: the provider's `diffs` when it gives them, else the keys of `detailedDiff`. */
   diffs: string[];
+  /**
+   * update/replace: each changed property and how (see `detailedDiff()`), as `pulumi preview
+   * --diff` shows it for a provider without a detailed diff (dynamic providers have none).
+   */
+  detailedDiff?: Record<string, PropertyDiffKind>;
   error?: string;
 }
 
@@ -186,7 +196,7 @@ export class Deployment {
     this.registered.add(urn);
     if (this.cancelled) throw new Error(SKIPPED);
     if (!reg.custom) return this.registerComponent(urn, reg);
-    const attempted: { op: StepOp; diffs: string[] } = {
+    const attempted: Attempt = {
       op: this.old.has(urn) ? "update" : "create",
       diffs: [],
     };
@@ -208,6 +218,9 @@ export class Deployment {
         type: reg.type,
         op: attempted.op,
         diffs: attempted.diffs,
+        ...(attempted.op === "update" || attempted.op === "replace"
+          ? { detailedDiff: attempted.detailedDiff }
+          : {}),
         error: messages.join("; "),
       });
       this.cancelled = true;
@@ -231,11 +244,7 @@ export class Deployment {
     return { urn, id: "", object: reg.object };
   }
 
-  private async registerCustom(
-    urn: string,
-    reg: Registration,
-    attempted: { op: StepOp; diffs: string[] },
-  ): Promise<StateResource> {
+  private async registerCustom(urn: string, reg: Registration, attempted: Attempt): Promise<StateResource> {
     if (reg.importId) {
       throw new StepFailure([`${urn}: import (id "${reg.importId}") is not supported by the engine harness`]);
     }
@@ -259,16 +268,22 @@ export class Deployment {
 
     if (!old) return this.create(ctx, provider, reg, base, checked.inputs);
 
-    const diff = await provider.diff(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
+    const oldOutputs = revealSecrets(old.outputs);
+    const diff = await provider.diff(ctx, old.id, oldOutputs, checked.inputs, oldInputs);
     const inputDiff = changedKeys(oldInputs, checked.inputs);
     const changes =
       diff.changes ?? (inputDiff.length > 0 || !jsonEqual(oldInputs.__provider, checked.inputs.__provider));
-    const diffs = changes
-      ? diff.diffs.length
-        ? diff.diffs
-        : [...new Set([...inputDiff, ...diff.replaces])].sort()
-      : [];
-    const replaces = [...diff.replaces, ...diffs.filter((k) => matchesAny(k, reg.replaceOnChanges))];
+    const provisional = changes
+      ? detailedDiff(oldInputs, checked.inputs, oldOutputs, diff.replaces, diff.diffs)
+      : {};
+    // replaceOnChanges applies to the engine's ChangedKeys (pkg/resource/deploy/step_generator.go
+    // `applyReplaceOnChanges`): the provider's `diffs`, or the input diff the engine computes itself
+    // when the provider's answer is "unknown" (`diffResource`). A dynamic provider that answers
+    // `changes` sends no diffs (the host drops them), so there replaceOnChanges does nothing.
+    const engineChanged = diff.changes === undefined ? Object.keys(provisional) : diff.diffs;
+    const replaces = [...diff.replaces, ...engineChanged.filter((k) => matchesAny(k, reg.replaceOnChanges))];
+    const detailed = changes ? detailedDiff(oldInputs, checked.inputs, oldOutputs, replaces, diff.diffs) : {};
+    const diffs = changes ? (diff.diffs.length ? diff.diffs : Object.keys(detailed).sort()) : [];
     const op: StepOp = this.o.replace?.has(urn)
       ? "replace"
       : changes && replaces.length
@@ -278,6 +293,7 @@ export class Deployment {
           : "same";
     attempted.op = op;
     attempted.diffs = diffs;
+    attempted.detailedDiff = detailed;
 
     if (op === "same") {
       const entry: StateResource = { ...base, id: old.id, outputs: old.outputs };
@@ -292,7 +308,7 @@ export class Deployment {
       const outputs: Props = { ...inputs };
       for (const k of Object.keys(old.outputs)) if (!(k in outputs)) outputs[k] = UNKNOWN;
       const entry: StateResource = { ...base, id: op === "replace" ? "" : old.id, outputs };
-      this.step(entry, op, diffs);
+      this.step(entry, op, diffs, detailed);
       return entry;
     }
     if (op === "update") {
@@ -309,7 +325,7 @@ export class Deployment {
       };
       this.setLive(entry);
       this.save();
-      this.step(entry, "update", diffs);
+      this.step(entry, "update", diffs, detailed);
       return entry;
     }
     // Replace: delete-before-replace when the option or the provider asks, else create-before-delete.
@@ -322,7 +338,7 @@ export class Deployment {
     const oldHalf: StateResource = { ...old, pendingDelete: true };
     if (!deleteFirst) this.live.push(oldHalf);
     try {
-      const entry = await this.create(ctx, provider, reg, base, checked.inputs, "replace", diffs);
+      const entry = await this.create(ctx, provider, reg, base, checked.inputs, "replace", diffs, detailed);
       if (!deleteFirst) this.replacedOld.push(oldHalf);
       return entry;
     } catch (err) {
@@ -340,10 +356,11 @@ export class Deployment {
     checkedInputs: Props,
     op: StepOp = "create",
     diffs: string[] = [],
+    detailed?: Record<string, PropertyDiffKind>,
   ): Promise<StateResource> {
     if (this.o.mode === "preview") {
       const entry: StateResource = { ...base, id: "", outputs: { ...base.inputs } };
-      this.step(entry, op, diffs);
+      this.step(entry, op, diffs, detailed);
       return entry;
     }
     let created: { id: string; outputs: Props };
@@ -367,7 +384,7 @@ export class Deployment {
     };
     this.setLive(entry);
     this.save();
-    this.step(entry, op, diffs);
+    this.step(entry, op, diffs, detailed);
     return entry;
   }
 
@@ -579,9 +596,61 @@ export class Deployment {
     if (this.o.mode !== "preview") this.o.store.save(this.live);
   }
 
-  private step(r: { urn: string; type: string }, op: StepOp, diffs: string[]): void {
-    this.steps.push({ urn: r.urn, type: r.type, op, diffs });
+  private step(
+    r: { urn: string; type: string },
+    op: StepOp,
+    diffs: string[],
+    detailed?: Record<string, PropertyDiffKind>,
+  ): void {
+    const step: Step = { urn: r.urn, type: r.type, op, diffs };
+    if (detailed && (op === "update" || op === "replace")) step.detailedDiff = detailed;
+    this.steps.push(step);
   }
+}
+
+/** What registerCustom attempted, for the step a failure records. */
+interface Attempt {
+  op: StepOp;
+  diffs: string[];
+  detailedDiff?: Record<string, PropertyDiffKind>;
+}
+
+/**
+ * The property diff the CLI shows for a provider without a detailed diff (pulumi/pulumi
+ * pkg/backend/display/rows.go `getDiffInfo`: old inputs vs new inputs, internal `__` keys left
+ * out), each marked `-replace` when it is a replace key. When the inputs are equal but the provider
+ * still reports changes (it diffs the old OUTPUTS: drift found by refresh), the CLI lists no field;
+ * the harness then names the input keys whose new value differs from the old output (or is
+ * unknown), plus the provider's `diffs`/`replaces`, so a step never says "update" without a field.
+ */
+export function detailedDiff(
+  oldInputs: Props,
+  news: Props,
+  oldOutputs: Props,
+  replaces: string[],
+  providerDiffs: string[],
+): Record<string, PropertyDiffKind> {
+  const out: Record<string, PropertyDiffKind> = {};
+  const keys = [...new Set([...Object.keys(oldInputs), ...Object.keys(news)])].filter(
+    (k) => !k.startsWith("__"),
+  );
+  for (const k of keys) {
+    if (jsonEqual(oldInputs[k], news[k])) continue;
+    out[k] = oldInputs[k] === undefined ? "add" : news[k] === undefined ? "delete" : "update";
+  }
+  if (!Object.keys(out).length) {
+    for (const k of Object.keys(news).filter((x) => !x.startsWith("__"))) {
+      if (news[k] === UNKNOWN || !jsonEqual(oldOutputs[k], news[k])) out[k] = "update";
+    }
+  }
+  for (const k of [...providerDiffs, ...replaces]) out[k.split(".")[0]] ??= "update";
+  const replaced = (k: string) => replaces.some((r) => r === k || r.startsWith(`${k}.`));
+  for (const [k, kind] of Object.entries(out)) {
+    if (replaced(k)) out[k] = `${kind}-replace` as PropertyDiffKind;
+  }
+  const sorted: Record<string, PropertyDiffKind> = {};
+  for (const k of Object.keys(out).sort()) sorted[k] = out[k];
+  return sorted;
 }
 
 /** Copy of `props` with the keys `isSecret(key, value)` picks wrapped as secrets. */

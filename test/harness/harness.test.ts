@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { findResource, Harness, RunResult, StepOp } from "./index";
+import { detailedDiff } from "./deployment";
 import { deleteInReverseOrder, type StateResource } from "./state";
 import type { FileSpec, Spec } from "./selftest/spec";
 
@@ -256,6 +257,11 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     assert.strictEqual(ops(p).b, "same", "b embeds a's path, which does not change");
     assert.strictEqual(ops(p).d, "replace");
     assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::d"))!.diffs, ["path"]);
+    // Field names and why, as `pulumi preview --diff` prints them (~content, +-path).
+    assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::a"))!.detailedDiff, { content: "update" });
+    assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::d"))!.detailedDiff, {
+      path: "update-replace",
+    });
     assert.strictEqual(ops(p).e, "delete");
     const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
     assert.deepStrictEqual(
@@ -430,6 +436,44 @@ describe("engine harness: failures", function () {
     const done = findResource(f.h.state(), "::p");
     assert.strictEqual(done.pendingCreate, undefined);
     assert.strictEqual(done.id, pending.id);
+  });
+});
+
+describe("engine harness: replaceOnChanges on a dynamic resource, as the engine applies it", function () {
+  this.timeout(300_000);
+  const f = fixture("roc", { files: [] });
+  const x = file(f.dir, "x", { replaceOnChanges: ["content"] });
+  after(cleanUp);
+
+  it("does not replace: the dynamic host sends no changed keys for it to match (an update)", async () => {
+    f.setSpec({ files: [x] });
+    await f.h.upOk({ skipPreview: true });
+    const id = findResource(f.h.state(), "::x").id;
+    f.setSpec({ files: [{ ...x, content: "changed" }] });
+    const u = await f.h.upOk();
+    const step = u.steps.find((s) => s.urn.endsWith("::x"))!;
+    assert.strictEqual(step.op, "update");
+    assert.deepStrictEqual(step.detailedDiff, { content: "update" });
+    assert.strictEqual(u.preview!.steps.find((s) => s.urn.endsWith("::x"))!.op, "update", "preview agrees");
+    assert.strictEqual(findResource(f.h.state(), "::x").id, id);
+  });
+});
+
+describe("engine harness: detailed diff of a step", function () {
+  it("input diff with add/delete/update, replace keys marked; drift (equal inputs) names the fields", () => {
+    assert.deepStrictEqual(
+      detailedDiff({ a: 1, b: 2, __provider: "p" }, { a: 2, c: 3, __provider: "q" }, {}, ["a"], []),
+      {
+        a: "update-replace",
+        b: "delete",
+        c: "add",
+      },
+    );
+    // Inputs equal, the provider still says changes (it diffs old outputs): what differs from them.
+    assert.deepStrictEqual(detailedDiff({ a: 1, b: 2 }, { a: 1, b: 2 }, { a: 1, b: 5 }, [], []), {
+      b: "update",
+    });
+    assert.deepStrictEqual(detailedDiff({ a: 1 }, { a: 1 }, { a: 1 }, [], ["conn.host"]), { conn: "update" });
   });
 });
 
