@@ -4,7 +4,6 @@
  * records steps and errors, and keeps the state file current after every completed step.
  */
 import { jsonEqual } from "../../providers/shared/dynamic";
-import { redact } from "../../providers/shared/errors";
 import { changedKeys, emulatedProvider, EMULATED_TYPES } from "./emulated";
 import { EngineProvider, ResourceInitError, CallContext } from "./provider";
 import type { Registration } from "./program-runner";
@@ -210,8 +209,7 @@ export class Deployment {
         this.setLive(failure.partial);
         this.save();
       }
-      const secrets = [...secretStrings(reg.object), ...secretStrings(this.old.get(urn)?.outputs ?? {})];
-      const messages = failure.messages.map((m) => this.redact(m, secrets));
+      const messages = failure.messages.map((m) => this.redact(m));
       this.errors.push(...messages);
       this.steps.push({
         urn,
@@ -450,10 +448,7 @@ export class Deployment {
           this.save();
           this.step(entry, changed.length ? "refresh-update" : "same", changed);
         } catch (err) {
-          const msg = this.redact(
-            `${r.urn}: refresh failed: ${(err as Error).message}`,
-            this.ctxFor(r).secrets,
-          );
+          const msg = this.redact(`${r.urn}: refresh failed: ${(err as Error).message}`);
           this.errors.push(msg);
           this.steps.push({ urn: r.urn, type: r.type, op: "refresh-update", diffs: [], error: msg });
         }
@@ -514,7 +509,7 @@ export class Deployment {
       if (recordStep) this.step(r, "delete", []);
       return true;
     } catch (err) {
-      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`, this.ctxFor(r).secrets);
+      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`);
       this.errors.push(msg);
       this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
       this.cancelled = true;
@@ -531,9 +526,14 @@ export class Deployment {
     this.host.catch(() => undefined);
   }
 
-  /** Blanks secret values (the resource's and the stack config's) out of a message. */
-  private redact(message: string, secrets: string[]): string {
-    return redact(message, [...secrets, ...(this.o.configSecrets ?? [])]);
+  /**
+   * What the engine does to a provider's error before it shows it: only the stack's secret CONFIG
+   * values become "[secret]" (pkg/engine/events.go `makeEventEmitter` registers them with
+   * `logging.AddGlobalSecretFilter`; diag events go through `logging.FilterString`). Secret resource
+   * inputs and outputs are not filtered: keeping them out of error text is the provider's job.
+   */
+  private redact(message: string): string {
+    return engineSecretFilter(message, this.o.configSecrets ?? []);
   }
 
   private ctxFor(r: StateResource): CallContext {
@@ -606,6 +606,25 @@ export class Deployment {
     if (detailed && (op === "update" || op === "replace")) step.detailedDiff = detailed;
     this.steps.push(step);
   }
+}
+
+/**
+ * pulumi/pulumi sdk/go/common/util/logging/log.go `replacements` + `FilterString`: each secret of
+ * 3 or more characters (and not "true"/"false") becomes `replacement`, also in its JSON-escaped form.
+ */
+export function engineSecretFilter(message: string, secrets: string[], replacement = "[secret]"): string {
+  const needles: string[] = [];
+  for (const sec of secrets) {
+    if (sec.length < 3 || /^(true|false)$/i.test(sec)) continue;
+    needles.push(sec);
+    const escaped = JSON.stringify(sec).slice(1, -1);
+    if (escaped !== sec) needles.push(escaped);
+  }
+  let out = message;
+  // Longest first, so a secret that contains another is replaced whole.
+  for (const n of [...new Set(needles)].sort((a, b) => b.length - a.length))
+    out = out.split(n).join(replacement);
+  return out;
 }
 
 /** What registerCustom attempted, for the step a failure records. */

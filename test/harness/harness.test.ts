@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { findResource, Harness, RunResult, StepOp } from "./index";
-import { detailedDiff } from "./deployment";
+import { detailedDiff, engineSecretFilter } from "./deployment";
 import { deleteInReverseOrder, type StateResource } from "./state";
 import type { FileSpec, Spec } from "./selftest/spec";
 
@@ -372,19 +372,28 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
 describe("engine harness: failures", function () {
   after(cleanUp);
 
-  it("a failing create keeps its successful siblings in state, stops its dependents, redacts secrets", async () => {
+  it("a failing create keeps its successful siblings in state, stops its dependents; errors filtered as the engine does", async () => {
     const f = fixture("fail", { files: [] });
     const good = file(f.dir, "good");
-    const bad = file(f.dir, "bad", { content: "FAIL s3cr3t-value", secret: true });
+    const bad = file(f.dir, "bad", { content: "FAIL s3cr3t-value cfg-s3cr3t ok", secret: true });
     const child = file(f.dir, "child", { after: "bad" });
     f.setSpec({ files: [good, bad, child] });
+    // Secret config values are filtered (but not ones shorter than 3 characters, nor "true"/"false").
+    f.h.setConfig("selftest:token", { secret: "cfg-s3cr3t" });
+    f.h.setConfig("selftest:short", { secret: "ok" });
     const r = await f.h.up();
     assert.strictEqual(r.failed, true);
+    // A secret INPUT that the provider puts in its message is shown, as the engine shows it: the
+    // engine filters only secret config (pkg/engine/events.go); this provider is careless on purpose.
     assert.ok(
-      r.errors.some((e) => /::bad: create failed: .*refused "\[secret\]"/.test(e)),
+      r.errors.some((e) =>
+        e.includes(
+          '::bad: create failed: File "' + bad.path + '": create refused "FAIL s3cr3t-value [secret] ok"',
+        ),
+      ),
       r.errors.join("\n"),
     );
-    assert.ok(!r.errors.join("\n").includes("s3cr3t-value"), "a secret input leaked into an error");
+    assert.ok(!r.errors.join("\n").includes("cfg-s3cr3t"), "a secret config value leaked into an error");
     assert.strictEqual(ops(r).good, "create");
     assert.ok(r.steps.find((s) => s.urn.endsWith("::bad"))!.error);
     assert.strictEqual(ops(r).child, undefined, "the dependent never ran");
@@ -474,6 +483,16 @@ describe("engine harness: detailed diff of a step", function () {
       b: "update",
     });
     assert.deepStrictEqual(detailedDiff({ a: 1 }, { a: 1 }, { a: 1 }, [], ["conn.host"]), { conn: "update" });
+  });
+});
+
+describe("engine harness: the engine's secret filter for messages", function () {
+  it("replaces secrets of 3+ characters, not true/false, also JSON-escaped; longest first", () => {
+    const secrets = ["ab", "TRUE", 'pa"ss', "token", "token-long"];
+    assert.strictEqual(
+      engineSecretFilter('ab TRUE pa"ss {"k":"pa\\"ss"} token-long token', secrets),
+      'ab TRUE [secret] {"k":"[secret]"} [secret] [secret]',
+    );
   });
 });
 
