@@ -10,7 +10,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness, REPO_ROOT } from ".";
-import { applyProjectSchema, loadProjectSchema, type ProjectSchema } from "./project-config";
+import {
+  applyProjectSchema,
+  loadProjectSchema,
+  type ProjectSchema,
+  type StackConfigValue,
+} from "./project-config";
+import { runStackUnderMocks, type StackRun } from "../unit/run-stack";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
 const PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -131,6 +137,56 @@ describe("engine harness: the project config schema (Pulumi.yaml)", function () 
     // Defaults the program also has reach it as config: the schema's own must fit their types.
     assert.equal(build.config["g8os:vmsEnabled"], "false");
     assert.equal(build.config["g8os:buildHostPort"], "22");
+  });
+
+  it("the schema's defaults are the program's: each stack registers the same with and without them", function () {
+    this.timeout(300_000);
+    const repo = loadProjectSchema(path.join(REPO_ROOT, "Pulumi.yaml"));
+    const stacks: [string, Record<string, StackConfigValue>][] = [
+      [
+        "build-1",
+        {
+          "g8os:telegramBotToken": { secret: "123:abc" },
+          "g8os:telegramChatId": "-1001",
+          "g8os:zerotierToken": { secret: "zt" },
+          "g8os:keySource": "inline",
+          "g8os:keyInline": JSON.stringify([KEY]),
+          "g8os:buildHostName": "ovh4",
+          "g8os:buildHostAddress": "127.0.0.1",
+          "g8os:bootstrapPrivateKey": { secret: PRIVATE },
+          "g8os:vmsEnabled": "true",
+          "g8os:vmImageSha256": "a".repeat(64),
+          "g8os:core0KernelUrl": "http://127.0.0.1:1/vmlinuz.efi",
+          "g8os:core0KernelSha256": "b".repeat(64),
+          "g8os:buildTreeDir": "test/build/fixtures/tree",
+          "g8os:ipfsApiUrl": "http://127.0.0.1:1",
+          "g8os:ipfsGatewayUrl": "http://127.0.0.1:1",
+          "g8os:templatesRepoUrl": "ssh://git@127.0.0.1:1/t.git",
+          "g8os:templatesBranches": JSON.stringify(["master", "stable"]),
+          "g8os:templatesKnownHosts": `127.0.0.1 ${KEY.split(" ").slice(0, 2).join(" ")}`,
+        },
+      ],
+      ["grid-1", { "g8os:gridRedisPassword": { secret: "grid-pw" } }],
+    ];
+    // Serialized providers differ by nothing here, but are large: compare everything else.
+    const strip = (r: StackRun) =>
+      JSON.stringify(
+        (r.resources ?? []).map((x) => ({ ...x, inputs: { ...x.inputs, __provider: undefined } })),
+      );
+    for (const [stack, config] of stacks) {
+      const applied = applyProjectSchema(repo, stack, config);
+      assert.equal(applied.error, undefined);
+      const without = runStackUnderMocks(stack, config);
+      const withDefaults = runStackUnderMocks(stack, applied.config);
+      assert.equal(without.error, undefined, without.error);
+      assert.equal(withDefaults.error, undefined, withDefaults.error);
+      assert.ok((without.resources ?? []).length > 0, `${stack} registered resources`);
+      assert.equal(
+        strip(withDefaults),
+        strip(without),
+        `${stack}: a Pulumi.yaml default disagrees with the program`,
+      );
+    }
   });
 
   it("an operation whose config the schema rejects fails before the program runs", async () => {
