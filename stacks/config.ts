@@ -295,7 +295,8 @@ function bounded(
   set: (n: number) => void,
 ): void {
   const raw = r.string(key, { example: String(example) });
-  if (raw === undefined || raw.trim() === "") return;
+  // 0 is the schema's "unset" default (every bound here starts above 0): the program's own applies.
+  if (raw === undefined || raw.trim() === "" || raw.trim() === "0") return;
   const n = Number(raw);
   if (intInRange(min, max)(n))
     r.add(

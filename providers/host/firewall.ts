@@ -16,7 +16,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { errorMessage, OperationError, resourceLabel } from "../shared/errors";
-import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { tcpProbe } from "../shared/net";
 import { isHostKeyMismatch, type SshSession } from "../shared/ssh";
 import { pollUntil, sleep } from "../shared/retry";
@@ -306,7 +306,18 @@ export const zerotierOnlySshProvider: pulumi.dynamic.ResourceProvider = {
     const d = diffFields(olds, news, {
       updateOn: ["zerotierAddress", "interfaceName", "sshPort", "connection", "confirmTimeoutSec"],
     });
-    return { changes: d.changes || drifted(olds), replaces: [], deleteBeforeReplace: false };
+    // A new host key (recycled VM) is a new host to lock down: a replace, asked for here because
+    // the engine applies `replaceOnChanges` only to keys a provider reports, and a dynamic
+    // provider reports none (see test/harness/replace-on-changes.test.ts). Unknown = maybe new.
+    const conn = news.connection as HostConnection | string | undefined;
+    const newKey = typeof conn === "string" ? conn : conn?.hostKeySha256;
+    const oldKey = (olds.connection as HostConnection | undefined)?.hostKeySha256;
+    const newHost = containsUnknown(newKey) || (newKey ?? "") !== (oldKey ?? "");
+    return {
+      changes: d.changes || drifted(olds),
+      replaces: d.changed.includes("connection") && newHost ? ["connection"] : [],
+      deleteBeforeReplace: false,
+    };
   },
 
   async create(inputs) {

@@ -4,7 +4,6 @@
  * records steps and errors, and keeps the state file current after every completed step.
  */
 import { jsonEqual } from "../../providers/shared/dynamic";
-import { redact } from "../../providers/shared/errors";
 import { changedKeys, emulatedProvider, EMULATED_TYPES } from "./emulated";
 import { EngineProvider, ResourceInitError, CallContext } from "./provider";
 import type { Registration } from "./program-runner";
@@ -28,11 +27,21 @@ import {
 export type StepOp =
   "create" | "update" | "replace" | "delete" | "same" | "refresh-update" | "refresh-delete";
 
+/** How one property changes, as the CLI prints it (`~` update, `+` add, `-` delete; `-replace`: forces a replace). */
+export type PropertyDiffKind =
+  "add" | "update" | "delete" | "add-replace" | "update-replace" | "delete-replace";
+
 export interface Step {
   urn: string;
   type: string;
   op: StepOp;
+  /** Changed properties: the provider's `diffs` when it gives them, else the keys of `detailedDiff`. */
   diffs: string[];
+  /**
+   * update/replace: each changed property and how (see `detailedDiff()`), as `pulumi preview
+   * --diff` shows it for a provider without a detailed diff (dynamic providers have none).
+   */
+  detailedDiff?: Record<string, PropertyDiffKind>;
   error?: string;
 }
 
@@ -49,6 +58,15 @@ export interface DeploymentOptions {
   dynamicHost: () => Promise<EngineProvider>;
   /** Secret config values: kept out of every error message, like secret inputs and outputs. */
   configSecrets?: string[];
+  /** At most this many deletes at once (`--parallel`); default unbounded. */
+  parallel?: number;
+}
+
+export interface DestroyTargets {
+  /** URNs to destroy (`--target`). */
+  target?: string[];
+  /** Also destroy whatever depends on a target (`--target-dependents`); else such a dependent is an error. */
+  targetDependents?: boolean;
 }
 
 const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
@@ -130,8 +148,10 @@ export class Deployment {
     if (this.failed) return;
     const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
     // The old half of a replacement is part of its "replace" step, not a step of its own.
-    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) =>
-      this.deleteResource(r, !r.pendingDelete),
+    await deleteInReverseOrder(
+      [...this.replacedOld, ...gone],
+      (r) => this.deleteResource(r, !r.pendingDelete),
+      this.o.parallel,
     );
   }
 
@@ -148,7 +168,7 @@ export class Deployment {
   /** `up` head: old halves of replacements a failed `up` left behind go first, as in the engine. */
   async deleteLeftovers(): Promise<void> {
     const leftovers = this.live.filter((r) => r.pendingDelete);
-    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true));
+    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true), this.o.parallel);
     if (leftovers.some((r) => this.live.includes(r))) this.cancelled = true;
   }
 
@@ -175,7 +195,7 @@ export class Deployment {
     this.registered.add(urn);
     if (this.cancelled) throw new Error(SKIPPED);
     if (!reg.custom) return this.registerComponent(urn, reg);
-    const attempted: { op: StepOp; diffs: string[] } = {
+    const attempted: Attempt = {
       op: this.old.has(urn) ? "update" : "create",
       diffs: [],
     };
@@ -189,14 +209,16 @@ export class Deployment {
         this.setLive(failure.partial);
         this.save();
       }
-      const secrets = [...secretStrings(reg.object), ...secretStrings(this.old.get(urn)?.outputs ?? {})];
-      const messages = failure.messages.map((m) => this.redact(m, secrets));
+      const messages = failure.messages.map((m) => this.redact(m));
       this.errors.push(...messages);
       this.steps.push({
         urn,
         type: reg.type,
         op: attempted.op,
         diffs: attempted.diffs,
+        ...(attempted.op === "update" || attempted.op === "replace"
+          ? { detailedDiff: attempted.detailedDiff }
+          : {}),
         error: messages.join("; "),
       });
       this.cancelled = true;
@@ -220,11 +242,7 @@ export class Deployment {
     return { urn, id: "", object: reg.object };
   }
 
-  private async registerCustom(
-    urn: string,
-    reg: Registration,
-    attempted: { op: StepOp; diffs: string[] },
-  ): Promise<StateResource> {
+  private async registerCustom(urn: string, reg: Registration, attempted: Attempt): Promise<StateResource> {
     if (reg.importId) {
       throw new StepFailure([`${urn}: import (id "${reg.importId}") is not supported by the engine harness`]);
     }
@@ -248,16 +266,22 @@ export class Deployment {
 
     if (!old) return this.create(ctx, provider, reg, base, checked.inputs);
 
-    const diff = await provider.diff(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
+    const oldOutputs = revealSecrets(old.outputs);
+    const diff = await provider.diff(ctx, old.id, oldOutputs, checked.inputs, oldInputs);
     const inputDiff = changedKeys(oldInputs, checked.inputs);
     const changes =
       diff.changes ?? (inputDiff.length > 0 || !jsonEqual(oldInputs.__provider, checked.inputs.__provider));
-    const diffs = changes
-      ? diff.diffs.length
-        ? diff.diffs
-        : [...new Set([...inputDiff, ...diff.replaces])].sort()
-      : [];
-    const replaces = [...diff.replaces, ...diffs.filter((k) => matchesAny(k, reg.replaceOnChanges))];
+    const provisional = changes
+      ? detailedDiff(oldInputs, checked.inputs, oldOutputs, diff.replaces, diff.diffs)
+      : {};
+    // replaceOnChanges applies to the engine's ChangedKeys (pkg/resource/deploy/step_generator.go
+    // `applyReplaceOnChanges`): the provider's `diffs`, or the input diff the engine computes itself
+    // when the provider's answer is "unknown" (`diffResource`). A dynamic provider that answers
+    // `changes` sends no diffs (the host drops them), so there replaceOnChanges does nothing.
+    const engineChanged = diff.changes === undefined ? Object.keys(provisional) : diff.diffs;
+    const replaces = [...diff.replaces, ...engineChanged.filter((k) => matchesAny(k, reg.replaceOnChanges))];
+    const detailed = changes ? detailedDiff(oldInputs, checked.inputs, oldOutputs, replaces, diff.diffs) : {};
+    const diffs = changes ? (diff.diffs.length ? diff.diffs : Object.keys(detailed).sort()) : [];
     const op: StepOp = this.o.replace?.has(urn)
       ? "replace"
       : changes && replaces.length
@@ -267,6 +291,7 @@ export class Deployment {
           : "same";
     attempted.op = op;
     attempted.diffs = diffs;
+    attempted.detailedDiff = detailed;
 
     if (op === "same") {
       const entry: StateResource = { ...base, id: old.id, outputs: old.outputs };
@@ -281,7 +306,7 @@ export class Deployment {
       const outputs: Props = { ...inputs };
       for (const k of Object.keys(old.outputs)) if (!(k in outputs)) outputs[k] = UNKNOWN;
       const entry: StateResource = { ...base, id: op === "replace" ? "" : old.id, outputs };
-      this.step(entry, op, diffs);
+      this.step(entry, op, diffs, detailed);
       return entry;
     }
     if (op === "update") {
@@ -298,7 +323,7 @@ export class Deployment {
       };
       this.setLive(entry);
       this.save();
-      this.step(entry, "update", diffs);
+      this.step(entry, "update", diffs, detailed);
       return entry;
     }
     // Replace: delete-before-replace when the option or the provider asks, else create-before-delete.
@@ -311,7 +336,7 @@ export class Deployment {
     const oldHalf: StateResource = { ...old, pendingDelete: true };
     if (!deleteFirst) this.live.push(oldHalf);
     try {
-      const entry = await this.create(ctx, provider, reg, base, checked.inputs, "replace", diffs);
+      const entry = await this.create(ctx, provider, reg, base, checked.inputs, "replace", diffs, detailed);
       if (!deleteFirst) this.replacedOld.push(oldHalf);
       return entry;
     } catch (err) {
@@ -329,10 +354,11 @@ export class Deployment {
     checkedInputs: Props,
     op: StepOp = "create",
     diffs: string[] = [],
+    detailed?: Record<string, PropertyDiffKind>,
   ): Promise<StateResource> {
     if (this.o.mode === "preview") {
       const entry: StateResource = { ...base, id: "", outputs: { ...base.inputs } };
-      this.step(entry, op, diffs);
+      this.step(entry, op, diffs, detailed);
       return entry;
     }
     let created: { id: string; outputs: Props };
@@ -356,7 +382,7 @@ export class Deployment {
     };
     this.setLive(entry);
     this.save();
-    this.step(entry, op, diffs);
+    this.step(entry, op, diffs, detailed);
     return entry;
   }
 
@@ -422,10 +448,7 @@ export class Deployment {
           this.save();
           this.step(entry, changed.length ? "refresh-update" : "same", changed);
         } catch (err) {
-          const msg = this.redact(
-            `${r.urn}: refresh failed: ${(err as Error).message}`,
-            this.ctxFor(r).secrets,
-          );
+          const msg = this.redact(`${r.urn}: refresh failed: ${(err as Error).message}`);
           this.errors.push(msg);
           this.steps.push({ urn: r.urn, type: r.type, op: "refresh-update", diffs: [], error: msg });
         }
@@ -433,10 +456,17 @@ export class Deployment {
     );
   }
 
-  /** Deletes everything, or `targets` and everything that depends on them, dependents first. */
-  async destroy(targets?: string[]): Promise<void> {
+  /**
+   * Deletes everything, or the targets, dependents first. As in the engine (pulumi/pulumi
+   * pkg/resource/deploy/step_generator.go `determineAllowedResourcesToDeleteFromTargets`,
+   * `getTargetDependents`): the targets' dependents (dependencies, property dependencies,
+   * `dependsOn`, children, transitively) go too, but only with `targetDependents`; without it each
+   * one is an error (diag 2014) and nothing is deleted.
+   */
+  async destroy(opts: DestroyTargets = {}): Promise<void> {
+    const targets = opts.target ?? [];
     let doomed = this.live;
-    if (targets?.length) {
+    if (targets.length) {
       const unknown = targets.filter((t) => !this.live.some((r) => r.urn === t));
       if (unknown.length) {
         this.errors.push(
@@ -445,9 +475,19 @@ export class Deployment {
         return;
       }
       const set = withDependents(this.live, new Set(targets));
+      const untargeted = [...set].filter((u) => !targets.includes(u));
+      if (untargeted.length && !opts.targetDependents) {
+        for (const u of untargeted) {
+          this.errors.push(
+            `Resource '${u}' will be destroyed but was not specified in --target list.\n` +
+              "Either include resource in --target list or pass --target-dependents to proceed.",
+          );
+        }
+        return;
+      }
       doomed = this.live.filter((r) => set.has(r.urn));
     }
-    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true));
+    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true), this.o.parallel);
   }
 
   // ---- shared ------------------------------------------------------------------------------
@@ -469,7 +509,7 @@ export class Deployment {
       if (recordStep) this.step(r, "delete", []);
       return true;
     } catch (err) {
-      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`, this.ctxFor(r).secrets);
+      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`);
       this.errors.push(msg);
       this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
       this.cancelled = true;
@@ -486,9 +526,14 @@ export class Deployment {
     this.host.catch(() => undefined);
   }
 
-  /** Blanks secret values (the resource's and the stack config's) out of a message. */
-  private redact(message: string, secrets: string[]): string {
-    return redact(message, [...secrets, ...(this.o.configSecrets ?? [])]);
+  /**
+   * What the engine does to a provider's error before it shows it: only the stack's secret CONFIG
+   * values become "[secret]" (pkg/engine/events.go `makeEventEmitter` registers them with
+   * `logging.AddGlobalSecretFilter`; diag events go through `logging.FilterString`). Secret resource
+   * inputs and outputs are not filtered: keeping them out of error text is the provider's job.
+   */
+  private redact(message: string): string {
+    return engineSecretFilter(message, this.o.configSecrets ?? []);
   }
 
   private ctxFor(r: StateResource): CallContext {
@@ -551,9 +596,80 @@ export class Deployment {
     if (this.o.mode !== "preview") this.o.store.save(this.live);
   }
 
-  private step(r: { urn: string; type: string }, op: StepOp, diffs: string[]): void {
-    this.steps.push({ urn: r.urn, type: r.type, op, diffs });
+  private step(
+    r: { urn: string; type: string },
+    op: StepOp,
+    diffs: string[],
+    detailed?: Record<string, PropertyDiffKind>,
+  ): void {
+    const step: Step = { urn: r.urn, type: r.type, op, diffs };
+    if (detailed && (op === "update" || op === "replace")) step.detailedDiff = detailed;
+    this.steps.push(step);
   }
+}
+
+/**
+ * pulumi/pulumi sdk/go/common/util/logging/log.go `replacements` + `FilterString`: each secret of
+ * 3 or more characters (and not "true"/"false") becomes `replacement`, also in its JSON-escaped form.
+ */
+export function engineSecretFilter(message: string, secrets: string[], replacement = "[secret]"): string {
+  const needles: string[] = [];
+  for (const sec of secrets) {
+    if (sec.length < 3 || /^(true|false)$/i.test(sec)) continue;
+    needles.push(sec);
+    const escaped = JSON.stringify(sec).slice(1, -1);
+    if (escaped !== sec) needles.push(escaped);
+  }
+  let out = message;
+  // Longest first, so a secret that contains another is replaced whole.
+  for (const n of [...new Set(needles)].sort((a, b) => b.length - a.length))
+    out = out.split(n).join(replacement);
+  return out;
+}
+
+/** What registerCustom attempted, for the step a failure records. */
+interface Attempt {
+  op: StepOp;
+  diffs: string[];
+  detailedDiff?: Record<string, PropertyDiffKind>;
+}
+
+/**
+ * The property diff the CLI shows for a provider without a detailed diff (pulumi/pulumi
+ * pkg/backend/display/rows.go `getDiffInfo`: old inputs vs new inputs, internal `__` keys left
+ * out), each marked `-replace` when it is a replace key. When the inputs are equal but the provider
+ * still reports changes (it diffs the old OUTPUTS: drift found by refresh), the CLI lists no field;
+ * the harness then names the input keys whose new value differs from the old output (or is
+ * unknown), plus the provider's `diffs`/`replaces`, so a step never says "update" without a field.
+ */
+export function detailedDiff(
+  oldInputs: Props,
+  news: Props,
+  oldOutputs: Props,
+  replaces: string[],
+  providerDiffs: string[],
+): Record<string, PropertyDiffKind> {
+  const out: Record<string, PropertyDiffKind> = {};
+  const keys = [...new Set([...Object.keys(oldInputs), ...Object.keys(news)])].filter(
+    (k) => !k.startsWith("__"),
+  );
+  for (const k of keys) {
+    if (jsonEqual(oldInputs[k], news[k])) continue;
+    out[k] = oldInputs[k] === undefined ? "add" : news[k] === undefined ? "delete" : "update";
+  }
+  if (!Object.keys(out).length) {
+    for (const k of Object.keys(news).filter((x) => !x.startsWith("__"))) {
+      if (news[k] === UNKNOWN || !jsonEqual(oldOutputs[k], news[k])) out[k] = "update";
+    }
+  }
+  for (const k of [...providerDiffs, ...replaces]) out[k.split(".")[0]] ??= "update";
+  const replaced = (k: string) => replaces.some((r) => r === k || r.startsWith(`${k}.`));
+  for (const [k, kind] of Object.entries(out)) {
+    if (replaced(k)) out[k] = `${kind}-replace` as PropertyDiffKind;
+  }
+  const sorted: Record<string, PropertyDiffKind> = {};
+  for (const k of Object.keys(out).sort()) sorted[k] = out[k];
+  return sorted;
 }
 
 /** Copy of `props` with the keys `isSecret(key, value)` picks wrapped as secrets. */

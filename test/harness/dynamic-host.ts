@@ -8,7 +8,6 @@ import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { pollUntil } from "../../providers/shared/retry";
-import { redact } from "../../providers/shared/errors";
 import type { Props } from "./secrets";
 import { CallContext, CheckResult, DiffResult, EngineProvider, ResourceInitError } from "./provider";
 
@@ -240,7 +239,7 @@ export class DynamicProviderHost implements EngineProvider {
   }
 
   /** One unary call with a deadline; errors carry the host's message, init failures their details. */
-  private call(method: string, req: any, ctx: CallContext): Promise<any> {
+  private call(method: string, req: any, _ctx: CallContext): Promise<any> {
     return new Promise((resolve, reject) => {
       const deadline = new Date(Date.now() + CALL_TIMEOUT_MS);
       this.client[method](
@@ -249,17 +248,11 @@ export class DynamicProviderHost implements EngineProvider {
         { deadline },
         (err: grpc.ServiceError | null, resp: any) => {
           if (!err) return resolve(resp);
-          const message = redact(err.details || err.message, ctx.secrets);
+          // Passed on as the host sent it: the engine filters only secret config values (deployment.ts).
+          const message = err.details || err.message;
           const init = initFailure(err);
           if (init) {
-            return reject(
-              new ResourceInitError(
-                message,
-                init.id,
-                init.properties,
-                init.reasons.map((r) => redact(r, ctx.secrets)),
-              ),
-            );
+            return reject(new ResourceInitError(message, init.id, init.properties, init.reasons));
           }
           reject(new Error(message));
         },

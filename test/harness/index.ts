@@ -11,13 +11,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DynamicProviderHost } from "./dynamic-host";
-import { Deployment, Mode, Step, StepOp } from "./deployment";
+import { Deployment, DestroyTargets, Mode, Step, StepOp } from "./deployment";
 import { EngineService } from "./engine-service";
 import { runProgram } from "./program-runner";
+import { applyProjectSchema, loadProjectSchema } from "./project-config";
 import { revealSecrets } from "./secrets";
 import { StateResource, StateStore } from "./state";
 
-export type { Step, StepOp } from "./deployment";
+export type { DestroyTargets, Step, StepOp } from "./deployment";
 export type { StateResource } from "./state";
 
 export type ConfigValue = string | { secret: string };
@@ -37,6 +38,13 @@ export interface HarnessOptions {
   passphrase?: string;
   /** Upper bound on one program run. Default 30 minutes. */
   programTimeoutMs?: number;
+  /**
+   * The project file whose `config:` schema is applied to `config` before every operation, as the
+   * CLI does (defaults and values filled in, required keys, `secret: true`, types; see
+   * project-config.ts). Default: `Pulumi.yaml` next to the program when there is one (the real
+   * program gets the repo's); `false`: none.
+   */
+  projectFile?: string | false;
 }
 
 export interface RunResult {
@@ -49,6 +57,24 @@ export interface RunResult {
   errors: string[];
   /** Everything the program and provider host printed, plus engine Log calls. */
   log: string;
+  /** `up` only: the preview it ran first (absent with `skipPreview`). */
+  preview?: RunResult;
+}
+
+export interface DestroyOptions extends DestroyTargets {
+  /** `--parallel`: at most this many deletes at once. Default unbounded (positive integer). */
+  parallel?: number;
+}
+
+export interface UpOptions {
+  /** URNs to replace whatever their diff says (`pulumi up --replace`). */
+  replace?: string[];
+  /**
+   * `pulumi up --skip-preview`. Default false: like the CLI (pulumi/pulumi pkg/backend/apply.go
+   * `PreviewThenPromptThenExecute`), `up` first runs a preview, so every check and diff sees the
+   * unknowns a preview sees, and a failed preview stops the `up` before any change.
+   */
+  skipPreview?: boolean;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -84,8 +110,13 @@ export class Harness {
     return this.withProgram("preview");
   }
 
-  up(opts: { replace?: string[] } = {}): Promise<RunResult> {
-    return this.withProgram("up", new Set(opts.replace ?? []));
+  async up(opts: UpOptions = {}): Promise<RunResult> {
+    const replace = new Set(opts.replace ?? []);
+    if (opts.skipPreview) return this.withProgram("up", replace);
+    const preview = await this.withProgram("preview", replace);
+    // The CLI answers a failed preview with "error: preview failed" and changes nothing.
+    if (preview.failed) return { ...preview, preview };
+    return { ...(await this.withProgram("up", replace)), preview };
   }
 
   /** Reads every custom resource with the provider stored in state. */
@@ -93,16 +124,19 @@ export class Harness {
     return this.operate("refresh", (d) => d.refresh());
   }
 
-  /** Deletes everything, or `target` URNs plus everything that depends on them. No program run. */
-  destroy(opts: { target?: string[] } = {}): Promise<RunResult> {
-    return this.operate("destroy", (d) => d.destroy(opts.target));
+  /**
+   * Deletes everything, or the `target` URNs (plus their dependents with `targetDependents`,
+   * else a dependent is an error, as in the CLI). No program run. `parallel` bounds concurrent deletes.
+   */
+  destroy(opts: DestroyOptions = {}): Promise<RunResult> {
+    return this.operate("destroy", (d) => d.destroy(opts), undefined, opts.parallel);
   }
 
   async previewOk(): Promise<RunResult> {
     return assertOk("preview", await this.preview());
   }
 
-  async upOk(opts: { replace?: string[] } = {}): Promise<RunResult> {
+  async upOk(opts: UpOptions = {}): Promise<RunResult> {
     return assertOk("up", await this.up(opts));
   }
 
@@ -110,7 +144,7 @@ export class Harness {
     return assertOk("refresh", await this.refresh());
   }
 
-  async destroyOk(opts: { target?: string[] } = {}): Promise<RunResult> {
+  async destroyOk(opts: DestroyOptions = {}): Promise<RunResult> {
     return assertOk("destroy", await this.destroy(opts));
   }
 
@@ -148,10 +182,28 @@ export class Harness {
     this.running = undefined;
   }
 
+  /** The config after the project schema (defaults applied), or the CLI's validation error. */
+  private effectiveConfig(): { config: Record<string, ConfigValue>; error?: string } {
+    const file =
+      this.opts.projectFile === false
+        ? undefined
+        : (this.opts.projectFile ?? path.join(path.dirname(this.program), "Pulumi.yaml"));
+    if (!file || (this.opts.projectFile === undefined && !fs.existsSync(file)))
+      return { config: this.config };
+    const schema = loadProjectSchema(file);
+    if (schema.name !== this.project) {
+      return {
+        config: this.config,
+        error: `${file}: the project is named "${schema.name}" but the harness runs project "${this.project}". Fix: HarnessOptions.project = "${schema.name}"`,
+      };
+    }
+    return applyProjectSchema(schema, this.opts.stack, this.config);
+  }
+
   private plainConfig(): { config: Record<string, string>; secretKeys: string[] } {
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
-    for (const [k, v] of Object.entries(this.config)) {
+    for (const [k, v] of Object.entries(this.effectiveConfig().config)) {
       if (typeof v === "string") config[k] = v;
       else {
         config[k] = v.secret;
@@ -210,7 +262,10 @@ export class Harness {
     mode: Mode,
     body: (d: Deployment, engine: EngineService, log: (text: string) => void) => Promise<void>,
     replace?: Set<string>,
+    parallel?: number,
   ): Promise<RunResult> {
+    if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
+      throw new Error(`Harness ${mode}: parallel is ${parallel}; it must be a positive integer (or unset)`);
     const logParts: string[] = [];
     const log = (text: string): void => void logParts.push(text);
     const errors: string[] = [];
@@ -221,15 +276,19 @@ export class Harness {
     });
     const running: { stop(): Promise<void> }[] = [engine];
     this.running = running;
-    const { config, secretKeys } = this.plainConfig();
     let d: Deployment | undefined;
     try {
+      // The CLI validates the config against the project schema before it starts anything.
+      const schemaError = this.effectiveConfig().error;
+      if (schemaError) throw new Error(schemaError);
+      const { config, secretKeys } = this.plainConfig();
       d = new Deployment({
         mode,
         project: this.project,
         stack: this.opts.stack,
         store: this.store,
         replace,
+        parallel,
         configSecrets: secretKeys.map((k) => config[k]),
         dynamicHost: async () => {
           const host = await DynamicProviderHost.start({

@@ -195,7 +195,21 @@ export function withDependents(all: StateResource[], roots: Set<string>): Set<st
 export async function deleteInReverseOrder(
   doomed: StateResource[],
   deleteOne: (r: StateResource) => Promise<boolean>,
+  /** At most this many `deleteOne` calls at once (`--parallel`); default unbounded. */
+  parallel = Infinity,
 ): Promise<void> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  const bounded = async (r: StateResource): Promise<boolean> => {
+    while (active >= parallel) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await deleteOne(r);
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
   const dependents = new Map<StateResource, StateResource[]>();
   for (const r of doomed) dependents.set(r, []);
   for (const r of doomed) {
@@ -208,7 +222,7 @@ export async function deleteInReverseOrder(
     if (!p) {
       p = (async () => {
         const results = await Promise.all(dependents.get(r)!.map(run));
-        return results.every(Boolean) ? deleteOne(r) : false;
+        return results.every(Boolean) ? bounded(r) : false;
       })();
       running.set(r, p);
     }

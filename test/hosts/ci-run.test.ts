@@ -14,6 +14,11 @@ const CI_RUN = path.join(REPO_ROOT, ".ci", "run");
 
 const NPM_STUB = `#!/bin/sh
 echo "$*" >> "$NPM_STUB_LOG"
+# What the g8os reporter writes (test/reporter.ts), per suite.
+if [ -n "$G8OS_TEST_COUNTS_FILE" ] && [ -z "$NPM_NO_COUNTS" ]; then
+  echo '{"passed":'"\${NPM_PASSED:-5}"',"failed":0,"skipped":1}' > "$G8OS_TEST_COUNTS_FILE"
+fi
+echo "stub npm $1: CI=$CI"
 case "$1 $2" in
   "test "*) exit "\${NPM_TEST_STATUS:-0}" ;;
   "run test:vm") exit "\${NPM_VM_STATUS:-0}" ;;
@@ -79,6 +84,21 @@ describe(".ci/run", function () {
       assert.match(r.out, new RegExp(`\\[ci\\] ${p} took \\d+ s`));
     }
     assert.match(r.out, /already installed/);
+    assert.match(r.out, /^\[ci\] npm test: 5 passed, 0 failed, 1 skipped \(status 0\)$/m);
+    assert.match(r.out, /^\[ci\] npm run test:vm: 5 passed, 0 failed, 1 skipped \(status 0\)$/m);
+  });
+
+  it("runs both suites with CI set (a skipped testbed test then fails) and prints each one's counts", () => {
+    const r = ciRun({ NPM_PASSED: "7", CI: "" });
+    assert.strictEqual(r.code, 0, r.out);
+    assert.match(r.out, /\[ci\] npm test: 7 passed, 0 failed, 1 skipped/);
+    assert.match(r.out, /stub npm test: CI=1/);
+    const noCounts = ciRun({ NPM_NO_COUNTS: "1", NPM_TEST_STATUS: "2" });
+    assert.strictEqual(noCounts.code, 2, noCounts.out);
+    assert.match(
+      noCounts.out,
+      /\[ci\] npm test: no counts \(the run ended before its reporter wrote them\) \(status 2\)/,
+    );
   });
 
   it("stops the testbed even when the tests fail, and exits with their status", () => {

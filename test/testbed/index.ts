@@ -38,6 +38,7 @@ import {
   runNetnsIsMount,
   testbedNamespaces,
 } from "./network";
+import { skipOrFail } from "../skip-policy";
 import { run, SESSION_ENV, signal } from "./proc";
 import {
   readState,
@@ -357,10 +358,8 @@ export async function testbedStatus(): Promise<TestbedStatus> {
 export function useTestbed(ctx: Mocha.Suite, opts: EnsureOptions = {}): () => Testbed {
   let tb: Testbed | undefined;
   ctx.beforeAll(async function () {
-    if (!isRoot()) {
-      console.log(`    (skipping "${ctx.fullTitle()}": ${NOT_ROOT_MESSAGE})`);
-      this.skip();
-    }
+    // Only non-root skips here; the policy turns any skip under root in CI into a failure.
+    if (!isRoot()) skipOrFail(this, ctx.fullTitle(), NOT_ROOT_MESSAGE);
     this.timeout(600_000);
     tb = await ensureTestbed(opts);
   });

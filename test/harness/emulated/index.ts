@@ -7,7 +7,7 @@
  */
 import { spawn } from "child_process";
 import * as crypto from "crypto";
-import { containsUnknown, jsonEqual, plainOutputs } from "../../../providers/shared/dynamic";
+import { containsUnknown, jsonEqual, plainOutputs, UNKNOWN } from "../../../providers/shared/dynamic";
 import { redact } from "../../../providers/shared/errors";
 import { shellQuote, sshFingerprint, withSsh } from "../../../providers/shared/ssh";
 import { collectFailures, intInRange, nonEmptyString, FieldRule } from "../../../providers/shared/validate";
@@ -358,14 +358,18 @@ class RemoteCommand extends CommandBase {
 
   async check(ctx: CallContext, olds: Props, news: Props): Promise<CheckResult> {
     const r = await super.check(ctx, olds, news);
-    const c = (news.connection ?? {}) as Props;
+    // In a preview the whole `connection` can be unknown (its host is another resource's output):
+    // every field is then unknown, and unknown values are checked at `up` time, not failed now.
+    const whole = containsUnknown(news.connection) && typeof news.connection === "string";
+    const c = (whole ? {} : (news.connection ?? {})) as Props;
+    const field = (k: string): unknown => (whole ? UNKNOWN : c[k]);
     r.failures.push(
       ...collectFailures([
-        { path: "connection.host", value: c.host, check: nonEmptyString },
-        { path: "connection.port", value: c.port, check: intInRange(1, 65535), optional: true },
+        { path: "connection.host", value: field("host"), check: nonEmptyString },
+        { path: "connection.port", value: field("port"), check: intInRange(1, 65535), optional: true },
         {
           path: "connection.privateKey",
-          value: c.privateKey,
+          value: field("privateKey"),
           check: (v) =>
             typeof v === "string" && v.includes("PRIVATE KEY")
               ? undefined

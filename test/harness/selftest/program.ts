@@ -30,7 +30,11 @@ for (const f of spec.files) {
     new File(
       f.name,
       { path: f.path, content: f.secret ? pulumi.secret(content) : content },
-      { parent: f.inGroup ? group : undefined, deleteBeforeReplace: f.deleteBeforeReplace },
+      {
+        parent: f.inGroup ? group : undefined,
+        deleteBeforeReplace: f.deleteBeforeReplace,
+        replaceOnChanges: f.replaceOnChanges,
+      },
     ),
   );
 }

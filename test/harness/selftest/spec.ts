@@ -10,6 +10,8 @@ export interface FileSpec {
   /** Put the file inside the "group" component. */
   inGroup?: boolean;
   deleteBeforeReplace?: boolean;
+  /** The `replaceOnChanges` resource option. */
+  replaceOnChanges?: string[];
 }
 
 export interface Spec {

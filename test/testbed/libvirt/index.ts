@@ -17,6 +17,8 @@ import type { ServiceStatus, TestbedService } from "../types";
 import { ensureCore0Fixture, type Core0Fixture } from "./core0-fixture";
 import { ensureGuestImage, type GuestImage } from "./image";
 import { runLocal, shLocal } from "./local";
+// VM suites skip through this (root with CI/G8OS_NO_SKIP: the skip fails the run instead).
+export { skipOrFail } from "../../skip-policy";
 
 export const LIBVIRT_SSH_PORT = 2622;
 export const VIRT_NETWORK: HostNetworkSpec = {

@@ -1,0 +1,228 @@
+/**
+ * Pulumi.yaml's `config:` schema applied as the CLI applies it (rules and sources in
+ * project-config.ts): defaults fill unset keys, a declared key without a default is required,
+ * `secret: true` needs a secret value, types are checked; the harness fails an operation on any
+ * of these before the program runs. Also: the repo's own Pulumi.yaml accepts the configs the
+ * stacks accept (a schema that disagrees with the program fails here).
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Harness, REPO_ROOT } from ".";
+import {
+  applyProjectSchema,
+  loadProjectSchema,
+  type ProjectSchema,
+  type StackConfigValue,
+} from "./project-config";
+import { runStackUnderMocks, type StackRun } from "../unit/run-stack";
+import { sshKeyPair } from "../build-host/fixtures";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
+// A real key: the program parses OpenSSH private keys at preview.
+const PRIVATE = sshKeyPair("bootstrap@schema").privateKey;
+
+describe("engine harness: the project config schema (Pulumi.yaml)", function () {
+  this.timeout(120_000);
+  let dir: string;
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-schema-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const schema = (): ProjectSchema =>
+    loadProjectSchema(
+      write(
+        "Pulumi.yaml",
+        [
+          "name: p",
+          "runtime: nodejs",
+          "config:",
+          "  port: {type: integer, default: 22}",
+          "  flag: {type: boolean, default: false}",
+          "  pools: {type: array, items: {type: string}, default: [a-b]}",
+          "  token: {type: string, secret: true}",
+          "  name: {type: string}",
+          "  aws:region: {value: eu-west-1}",
+        ].join("\n"),
+      ),
+    );
+
+  it("fills defaults (text for primitives, JSON for lists) and values of other packages' keys", () => {
+    const r = applyProjectSchema(schema(), "dev", { "p:token": { secret: "s" }, "p:name": "n" });
+    assert.equal(r.error, undefined);
+    assert.deepEqual(r.config, {
+      "p:token": { secret: "s" },
+      "p:name": "n",
+      "p:port": "22",
+      "p:flag": "false",
+      "p:pools": '["a-b"]',
+      "aws:region": "eu-west-1",
+    });
+    // A value set on the stack wins over the default.
+    assert.equal(
+      applyProjectSchema(schema(), "dev", { "p:token": { secret: "s" }, "p:name": "n", "p:port": "2222" })
+        .config["p:port"],
+      "2222",
+    );
+  });
+
+  it("a declared key without a default is required: every missing one in one CLI-worded error", () => {
+    assert.match(
+      applyProjectSchema(schema(), "dev", {}).error ?? "",
+      /^Stack 'dev' is missing configuration values 'name' and 'token'\. Fix: /,
+    );
+    assert.match(
+      applyProjectSchema(schema(), "dev", { "p:name": "n" }).error ?? "",
+      /^Stack 'dev' is missing configuration value 'token'\./,
+    );
+  });
+
+  it("secret: true needs a secret value; types are checked the CLI's way", () => {
+    const base = { "p:token": { secret: "s" }, "p:name": "n" };
+    assert.match(
+      applyProjectSchema(schema(), "dev", { ...base, "p:token": "plain" }).error ?? "",
+      /^Stack 'dev' with configuration key 'token' must be encrypted as it's secret\. Fix: pulumi config set --secret p:token/,
+    );
+    const typeError = (k: string, v: string) =>
+      applyProjectSchema(schema(), "dev", { ...base, [k]: v }).error;
+    assert.match(typeError("p:port", "22.5") ?? "", /configuration key 'port' must be of type 'integer'/);
+    assert.equal(typeError("p:port", "-3"), undefined);
+    assert.match(typeError("p:flag", "yes") ?? "", /configuration key 'flag' must be of type 'boolean'/);
+    assert.equal(typeError("p:flag", "true"), undefined);
+    assert.match(
+      typeError("p:pools", '["a", 1]') ?? "",
+      /configuration key 'pools' must be of type 'array<string>'/,
+    );
+    assert.match(typeError("p:pools", "a-b") ?? "", /must be of type 'array<string>'/);
+  });
+
+  it("a schema the CLI would reject fails to load, naming the file and key", () => {
+    const bad = (lines: string) => () => loadProjectSchema(write("bad.yaml", `name: p\nconfig:\n${lines}\n`));
+    assert.throws(
+      bad("  l: {type: array}"),
+      /bad\.yaml: The configuration key 'l' declares an array but does not specify/,
+    );
+    assert.throws(
+      bad("  n: {type: integer, default: x}"),
+      /default value specified for configuration key 'n' is not of the expected type 'integer'/,
+    );
+    assert.throws(
+      bad("  aws:region: {type: string}"),
+      /'aws:region' is not namespaced by the project and should not define a type/,
+    );
+  });
+
+  it("the repo's Pulumi.yaml accepts the build and the grid stack's minimal configs", () => {
+    const repo = loadProjectSchema(path.join(REPO_ROOT, "Pulumi.yaml"));
+    const build = applyProjectSchema(repo, "build-1", {
+      "g8os:telegramBotToken": { secret: "123456:schema-test-token" },
+      "g8os:telegramChatId": "-1001",
+      "g8os:zerotierToken": { secret: "zt" },
+      "g8os:keySource": "inline",
+      "g8os:keyInline": JSON.stringify([KEY]),
+      "g8os:buildHostName": "ovh4",
+      "g8os:buildHostAddress": "127.0.0.1",
+      "g8os:bootstrapPrivateKey": { secret: PRIVATE },
+    });
+    assert.equal(build.error, undefined);
+    assert.equal(
+      applyProjectSchema(repo, "grid-1", { "g8os:gridRedisPassword": { secret: "pw" } }).error,
+      undefined,
+    );
+    // Defaults the program also has reach it as config: the schema's own must fit their types.
+    assert.equal(build.config["g8os:vmsEnabled"], "false");
+    assert.equal(build.config["g8os:buildHostPort"], "22");
+  });
+
+  it("the schema's defaults are the program's: each stack registers the same with and without them", function () {
+    this.timeout(300_000);
+    const repo = loadProjectSchema(path.join(REPO_ROOT, "Pulumi.yaml"));
+    const stacks: [string, Record<string, StackConfigValue>][] = [
+      [
+        "build-1",
+        {
+          "g8os:telegramBotToken": { secret: "123456:schema-test-token" },
+          "g8os:telegramChatId": "-1001",
+          "g8os:zerotierToken": { secret: "zt" },
+          "g8os:keySource": "inline",
+          "g8os:keyInline": JSON.stringify([KEY]),
+          "g8os:buildHostName": "ovh4",
+          "g8os:buildHostAddress": "127.0.0.1",
+          "g8os:bootstrapPrivateKey": { secret: PRIVATE },
+          "g8os:vmsEnabled": "true",
+          "g8os:vmImageSha256": "a".repeat(64),
+          "g8os:core0KernelUrl": "http://127.0.0.1:1/vmlinuz.efi",
+          "g8os:core0KernelSha256": "b".repeat(64),
+          "g8os:buildTreeDir": "test/build/fixtures/tree",
+          "g8os:ipfsApiUrl": "http://127.0.0.1:1",
+          "g8os:ipfsGatewayUrl": "http://127.0.0.1:1",
+          "g8os:templatesRepoUrl": "ssh://git@127.0.0.1:1/t.git",
+          "g8os:templatesBranches": JSON.stringify(["master", "stable"]),
+          "g8os:templatesKnownHosts": `127.0.0.1 ${KEY.split(" ").slice(0, 2).join(" ")}`,
+        },
+      ],
+      ["grid-1", { "g8os:gridRedisPassword": { secret: "grid-pw" } }],
+    ];
+    // By type and name (registration order varies between runs); serialized providers left out (large).
+    const byName = (r: StackRun): Map<string, string> =>
+      new Map(
+        (r.resources ?? []).map((x) => [
+          `${x.type}::${x.name}`,
+          JSON.stringify({ ...x.inputs, __provider: undefined }),
+        ]),
+      );
+    for (const [stack, config] of stacks) {
+      const applied = applyProjectSchema(repo, stack, config);
+      assert.equal(applied.error, undefined);
+      const without = runStackUnderMocks(stack, config);
+      const withDefaults = runStackUnderMocks(stack, applied.config);
+      assert.equal(without.error, undefined, without.error);
+      assert.equal(withDefaults.error, undefined, withDefaults.error);
+      assert.ok((without.resources ?? []).length > 0, `${stack} registered resources`);
+      const a = byName(without);
+      const b = byName(withDefaults);
+      const differ = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+      assert.deepEqual(
+        differ,
+        [],
+        `${stack}: a Pulumi.yaml default disagrees with the program for these resources`,
+      );
+    }
+  });
+
+  it("an operation whose config the schema rejects fails before the program runs", async () => {
+    const projectFile = write(
+      "Pulumi.yaml",
+      "name: selftest\nruntime: nodejs\nconfig:\n  required: {type: string}\n",
+    );
+    const h = new Harness({
+      program: path.join(__dirname, "selftest", "program.ts"),
+      project: "selftest",
+      stack: "schema",
+      projectFile,
+      stateFile: path.join(dir, "state.json"),
+      config: { "selftest:spec": JSON.stringify({ files: [] }) },
+    });
+    try {
+      const r = await h.preview();
+      assert.equal(r.failed, true);
+      assert.deepEqual(r.errors, [
+        `Stack 'schema' is missing configuration value 'required'. Fix: set them (pulumi config set [--secret]), or give them a default in ${projectFile}`,
+      ]);
+      assert.deepEqual(r.steps, [], "nothing registered: the program never ran");
+      h.setConfig("selftest:required", "x");
+      const ok = await h.preview();
+      assert.deepEqual(ok.errors, []);
+      assert.ok(ok.steps.length > 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
