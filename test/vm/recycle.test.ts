@@ -69,7 +69,7 @@ describe("recycling the build node (harness + libvirt testbed)", function () {
 
   it("destroy --target <build node URN> removes only the build node; up recreates only it", async () => {
     const before = findResource(h.state(), "LibvirtDomain::build-1-node-domain").id;
-    const d = await h.destroyOk({ target: [componentUrn] });
+    const d = await h.destroyOk({ target: [componentUrn], targetDependents: true });
     assert.ok(d.steps.length >= 5, touched(d).join("\n"));
     for (const s of d.steps) assert.ok(s.urn.includes(NODE_URN_PART), `destroy touched ${s.urn}`);
     assert.ok(!(await domainExists(domainName)));
