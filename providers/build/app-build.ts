@@ -30,7 +30,7 @@ import { execStream } from "../shared/ssh-stream";
 import { trace } from "../shared/trace";
 import { connectionFailures, type HostConnection, onHost } from "../host/connection";
 import { IpfsClient } from "../ipfs/client";
-import { FILETYPE_FILE, type PlistEntry, serializePlist, storeBrotli } from "../plist";
+import { coreXRequiredEntries, FILETYPE_FILE, type PlistEntry, serializePlist, storeBrotli } from "../plist";
 import type { AppSpec } from "./tree";
 
 /** One output file of a build, as pushed to IPFS. */
@@ -424,6 +424,8 @@ async function build(i: AppBuildInputs): Promise<AppBuildOutputs> {
     await runSteps(s, i);
     const logFile = await copyLog(s, i);
     const { entries, files } = await pushOutputs(s, i);
+    // coreX exits unless the root has /proc; dated like the newest output so the plist stays stable.
+    entries.push(...coreXRequiredEntries(entries, Math.max(0, ...entries.map((e) => e.mtime))));
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const plist = serializePlist(entries);
     const ipfs = new IpfsClient(i.ipfsApiUrl, { label: label(i) });

@@ -195,6 +195,29 @@ export function serializePlist(entries: readonly PlistEntry[]): string {
   return lines.length ? lines.join("\n") + "\n" : "";
 }
 
+/**
+ * Entries every container root needs on a core0 v0.9.0 node: coreX, the container's first
+ * process, mounts proc on `/proc` (`coreX/bootstrap/bootstrap.go`) and exits when the root has no
+ * such directory. Returns the entries `entries` lacks (so far only `/proc`, mode 0555, root).
+ */
+export function coreXRequiredEntries(entries: readonly PlistEntry[], time: number): PlistEntry[] {
+  if (entries.some((e) => e.path === "/proc" || e.path.startsWith("/proc/"))) return [];
+  return [
+    {
+      path: "/proc",
+      hash: "",
+      size: 0,
+      uname: "root",
+      gname: "root",
+      mode: 0o555,
+      type: FILETYPE_DIR,
+      ctime: time,
+      mtime: time,
+      extended: "",
+    },
+  ];
+}
+
 /** Adds one byte stream to a store (e.g. `IpfsClient.addStream`) and returns its hash. */
 export type StreamAdder = (source: import("stream").Readable) => Promise<{ cid: string }>;
 

@@ -15,6 +15,7 @@ import { InputError } from "../../providers/shared/errors";
 import { IpfsClient } from "../../providers/ipfs/client";
 import {
   buildPlistFromDirectory,
+  coreXRequiredEntries,
   FILETYPE_DIR,
   FILETYPE_FILE,
   FILETYPE_SYMLINK,
@@ -286,6 +287,27 @@ describe("plist from a directory: every kind of entry round-trips", () => {
     fs.rmSync(path.join(tree, "new\nline"));
     require("child_process").execFileSync("mkfifo", [path.join(tree, "pipe")]);
     await assert.rejects(buildPlistFromDirectory(tree, hash), /file "\/pipe": is a socket, FIFO or device/);
+  });
+});
+
+describe("coreXRequiredEntries", () => {
+  it("adds /proc (coreX mounts proc there) unless the root already has it", () => {
+    const [proc] = coreXRequiredEntries([], 1500000000);
+    assert.deepEqual(proc, {
+      path: "/proc",
+      hash: "",
+      size: 0,
+      uname: "root",
+      gname: "root",
+      mode: 0o555,
+      type: FILETYPE_DIR,
+      ctime: 1500000000,
+      mtime: 1500000000,
+      extended: "",
+    });
+    assert.deepEqual(coreXRequiredEntries([proc], 1), []);
+    assert.deepEqual(coreXRequiredEntries([{ ...proc, path: "/proc/self" }], 1), []);
+    assert.equal(coreXRequiredEntries([{ ...proc, path: "/procfs" }], 1).length, 1);
   });
 });
 
