@@ -275,6 +275,85 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
     });
   });
 
+  describe("runner restarts and node-wide failures (runner.go, pm.go, core0/builtin/reboot.go)", () => {
+    it("max_restart N: a failing job runs N times, 1 s apart, and reports the last run", async () => {
+      const f = path.join(os.tmpdir(), `runs-${randomUUID()}`);
+      const cmd = { ...system("sh", ["-c", `echo x >> ${f}; echo run; exit 1`]), max_restart: 3 };
+      try {
+        await send(r, cmd);
+        const res = await result(r, cmd.id, 30);
+        assert.equal(res.state, "ERROR");
+        assert.deepEqual(res.streams, ["run\n", ""]);
+        assert.equal(fs.readFileSync(f, "utf8"), "x\nx\nx\n");
+      } finally {
+        fs.rmSync(f, { force: true });
+      }
+    });
+
+    it("recurring_period: the job reruns until killed, then ends KILLED", async () => {
+      const f = path.join(os.tmpdir(), `recur-${randomUUID()}`);
+      const cmd = { ...system("sh", ["-c", `echo x >> ${f}`]), recurring_period: 1 };
+      try {
+        await send(r, cmd);
+        await new Promise((res) => setTimeout(res, 2500));
+        await send(r, { id: randomUUID(), command: "core.kill", arguments: { id: cmd.id } });
+        assert.equal((await result(r, cmd.id)).state, "KILLED");
+        assert.ok(fs.readFileSync(f, "utf8").length >= 4, "ran at least twice");
+      } finally {
+        fs.rmSync(f, { force: true });
+      }
+    });
+
+    it("a builtin given no arguments dereferences nil: core0 panics and the node answers nothing more", async () => {
+      const dead = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0 });
+      const c = connect(dead);
+      try {
+        const k = await send(c, { id: randomUUID(), command: "core.kill" });
+        assert.equal(await rawResult(c, k, 2), undefined);
+        const p = await send(c, { id: randomUUID(), command: "core.ping", arguments: {} });
+        assert.equal(await rawResult(c, p, 2), undefined);
+        assert.ok(dead.log().some((l) => l.includes("panic")));
+      } finally {
+        c.disconnect();
+        await dead.stop();
+      }
+    });
+
+    it("core.killall deadlocks v0.9.0's process manager: no answer, no later command runs", async () => {
+      const stuck = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0 });
+      const c = connect(stuck);
+      try {
+        const k = await send(c, { id: randomUUID(), command: "core.killall", arguments: {} });
+        assert.equal(await rawResult(c, k, 2), undefined);
+        const p = await send(c, { id: randomUUID(), command: "core.ping", arguments: {} });
+        assert.equal(await rawResult(c, p, 2), undefined);
+      } finally {
+        c.disconnect();
+        await stuck.stop();
+      }
+    });
+
+    it("core.reboot never answers; the node comes back empty (redis is in its RAM)", async () => {
+      const rb = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0, rebootMs: 500 });
+      const c = connect(rb);
+      try {
+        const before = await send(c, { id: randomUUID(), command: "core.ping", arguments: {} });
+        await result(c, before);
+        const job = system("sleep", ["30"]);
+        await send(c, job);
+        const boot = await send(c, { id: randomUUID(), command: "core.reboot", arguments: {} });
+        assert.equal(await rawResult(c, boot, 2), undefined);
+        const after = await send(c, { id: randomUUID(), command: "core.ping", arguments: {} });
+        assert.equal((await result(c, after)).state, "SUCCESS");
+        assert.equal(await c.exists(`result:${before}`), 0);
+        assert.equal(await c.exists(`result:${job.id}`), 0);
+      } finally {
+        c.disconnect();
+        await rb.stop();
+      }
+    });
+  });
+
   describe("core.system (base/pm/process/systemprocess.go, base/pm/stream)", () => {
     it("stdin is []byte: base64 on the wire; plain text is not base64 and gives no stdin", async () => {
       const good = system("cat", [], { stdin: b64("hello\n") });
@@ -522,8 +601,14 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
         );
         assert.equal(t.data, "null");
       }
+      const after = await result(
+        r,
+        await send(r, { id: randomUUID(), command: "corex.list", arguments: {} }),
+      );
+      assert.ok(!(String(id) in JSON.parse(String(after.data))), "gone from corex.list once terminated");
       // The container runner core-<id> reports its end like any job, at result:core-<id>.
-      assert.equal((await result(r, `core-${id}`)).state, "KILLED");
+      const end = await result(r, `core-${id}`);
+      assert.deepEqual([end.command, end.state], ["", "KILLED"]);
     });
 
     it("dispatch replaces the caller's id with a fresh uuid; bash does not exist inside a container", async () => {
@@ -617,6 +702,95 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
         }),
       );
       assert.deepEqual([none.state, none.data], ["ERROR", JSON.stringify("container does not exist")]);
+    });
+
+    it("create validates mounts, ports and bridges with core0's texts before using an id", async () => {
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ mount: { "rel/dir": "/data" } }, "host path 'rel/dir' must be absolute"],
+        [{ mount: { [tmp]: "data" } }, "guest path 'data' must be absolute"],
+        [{ mount: { "/no/such/dir": "/data" } }, "host path '/no/such/dir' does not exist"],
+        [{ port: { "70000": 80 } }, "invalid host port '70000'"],
+        [{ port: { "80": -1 } }, "invalid guest port '-1'"],
+        [{ network: { bridge: [["nosuchbr0", "none"]] } }, "Link not found"],
+        [{ port: { x: 1 } }, "json: cannot unmarshal number x into Go value of type int"],
+      ];
+      for (const [extra, msg] of cases) {
+        const res = await create({ root: plistOk, ...extra });
+        assert.deepEqual([res.state, res.data], ["ERROR", JSON.stringify(msg)], JSON.stringify(extra));
+      }
+    });
+
+    it("container ids count from 1 on a fresh node", async () => {
+      const fresh = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0 });
+      const c = connect(fresh);
+      try {
+        for (const want of [1, 2]) {
+          const id = await send(c, {
+            id: randomUUID(),
+            command: "corex.create",
+            arguments: { root: plistOk },
+          });
+          assert.equal((await result(c, id, 60)).data, String(want));
+        }
+      } finally {
+        c.disconnect();
+        await fresh.stop();
+      }
+      assert.equal(fresh.containerCount(), 0);
+    });
+
+    it("dir is inside the container; a host directory mount is a bind mount, undone at terminate", async () => {
+      const host = fs.mkdtempSync(path.join(tmp, "hostdir-"));
+      fs.writeFileSync(path.join(host, "shared.txt"), "x");
+      const id = Number((await create({ root: plistOk, mount: { [host]: "/data" } })).data);
+      const target = path.join(node.containersDir, `container-${id}`, "data");
+      try {
+        const pwd = await dispatch(id, {
+          command: "core.system",
+          arguments: { name: "sh", args: ["-c", "pwd"], dir: "/lib" },
+        });
+        assert.deepEqual(pwd.streams, ["/lib\n", ""]);
+        const ls = await dispatch(id, {
+          command: "core.system",
+          arguments: { name: "sh", args: ["-c", "echo /data/*"] },
+        });
+        assert.deepEqual(ls.streams, ["/data/shared.txt\n", ""]);
+        assert.ok(fs.readFileSync("/proc/self/mounts", "utf8").includes(` ${target} `));
+      } finally {
+        await send(r, { id: randomUUID(), command: "corex.terminate", arguments: { container: id } });
+      }
+      await result(r, `core-${id}`);
+      for (let i = 0; i < 50 && fs.readFileSync("/proc/self/mounts", "utf8").includes(target); i++)
+        await new Promise((res) => setTimeout(res, 100));
+      assert.ok(!fs.readFileSync("/proc/self/mounts", "utf8").includes(target), "bind mount removed");
+      assert.ok(fs.existsSync(path.join(host, "shared.txt")), "host files untouched");
+    });
+
+    it("an http(s) plist is used whatever the status: a 404 page is parsed as a plist", async () => {
+      const res = await create({ root: `${node.nodeIpfsApi}/missing.plist` });
+      assert.equal(
+        res.data,
+        JSON.stringify("Flist item: malformed line, at least 10 fields expected, 1 found\n"),
+      );
+    });
+
+    it("a hash the IPFS API cannot serve: create succeeds, the download error is core0's", async () => {
+      const p = path.join(tmp, "badhash.plist");
+      fs.writeFileSync(
+        p,
+        fs.readFileSync(plistOk, "utf8") + line("/bin/gone", "QmNotAHash", 3, "0755", 2) + "\n",
+      );
+      const id = Number((await create({ root: p })).data);
+      try {
+        const res = await dispatch(id, { command: "core.system", arguments: { name: "/bin/gone" } });
+        assert.equal(res.data, "fork/exec /bin/gone: input/output error");
+        assert.ok(
+          node.log().some((l) => /\/bin\/gone.*response error: \d{3} /.test(l)),
+          node.log().join("\n"),
+        );
+      } finally {
+        await send(r, { id: randomUUID(), command: "corex.terminate", arguments: { container: id } });
+      }
     });
 
     it("content is read with a path-style POST /api/v0/cat/<hash> on the node's IPFS API", async () => {

@@ -190,6 +190,7 @@ export class Core0Node {
         continue;
       }
       if (this.hung) continue; // the push would block forever
+      if (this.rebooting) continue; // popped while going down: lost with the node's memory
       this.pm.push(cmd, ROUTE);
     }
   }
@@ -520,11 +521,16 @@ export class Core0Node {
     return inner.id;
   }
 
-  private terminate(cmd: WireCommand): null {
+  private async terminate(cmd: WireCommand): Promise<null> {
     const a = args<{ container: number }>(cmd, TERMINATE_ARGS);
-    // Gone for dispatch and the emulator's count at once; the runner's KILLED result follows.
-    if (this.pm.runners.has(`core-${a.container}`)) this.containers.delete(a.container);
-    this.pm.kill(`core-${a.container}`);
+    const name = `core-${a.container}`;
+    const runner = this.pm.runners.get(name);
+    if (runner) this.containers.delete(a.container);
+    this.pm.kill(name);
+    // On the node the SIGKILLed coreX is reaped within moments of this answer; the emulator waits
+    // for that (bounded) so a corex.list right after terminate no longer shows it.
+    for (let i = 0; runner && this.pm.runners.get(name) === runner && i < 100; i++)
+      await new Promise((r) => setTimeout(r, 20));
     return null;
   }
 
@@ -591,6 +597,8 @@ export class Core0Node {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pm.maxJobs = Number.MAX_SAFE_INTEGER; // release a sink waiting on a dead (panicked) manager
+    this.pm.wake();
     this.pm.routeHandlers.delete(ROUTE);
     this.pm.killAll();
     for (const c of [...this.containers.values()]) await this.containerExited(c);

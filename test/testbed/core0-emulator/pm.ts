@@ -237,6 +237,11 @@ export class ProcessManager {
   cleanUp(runner: Runner): void {
     if (this.runners.get(runner.cmd.id) === runner) this.runners.delete(runner.cmd.id);
     if (runner.cmd.queue) this.signal(runner.cmd.queue);
+    this.wake();
+  }
+
+  /** Lets waitForCapacity callers re-check (after a runner ended, or when the node stops). */
+  wake(): void {
     const waiters = this.capacityWaiters;
     this.capacityWaiters = [];
     for (const w of waiters) w();
