@@ -436,6 +436,61 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
     });
   });
 
+  describe("info.* (base/builtin/get_*_info.go, vendored shirou/gopsutil structs)", () => {
+    const info = async (command: string): Promise<unknown> =>
+      JSON.parse(String((await result(r, await send(r, { id: randomUUID(), command, arguments: {} }))).data));
+
+    it("info.mem/cpu/os/nic/disk have exactly the JSON fields of v0.9.0's gopsutil", async () => {
+      const keys = (o: unknown): string[] => Object.keys(o as object);
+      assert.deepEqual(keys(await info("info.mem")), [
+        "total",
+        "available",
+        "used",
+        "usedPercent",
+        "free",
+        "active",
+        "inactive",
+        "wired",
+        "buffers",
+        "cached",
+      ]);
+      assert.deepEqual(keys(((await info("info.cpu")) as unknown[])[0]), [
+        "cpu",
+        "vendorId",
+        "family",
+        "model",
+        "stepping",
+        "physicalId",
+        "coreId",
+        "cores",
+        "modelName",
+        "mhz",
+        "cacheSize",
+        "flags",
+      ]);
+      assert.deepEqual(keys(await info("info.os")), [
+        "hostname",
+        "uptime",
+        "bootTime",
+        "procs",
+        "os",
+        "platform",
+        "platformFamily",
+        "platformVersion",
+        "virtualizationSystem",
+        "virtualizationRole",
+      ]);
+      const nic = ((await info("info.nic")) as Array<Record<string, unknown>>)[0];
+      assert.deepEqual(keys(nic), ["mtu", "name", "hardwareaddr", "flags", "addrs"]);
+      assert.deepEqual(keys(((await info("info.disk")) as unknown[])[0]), [
+        "device",
+        "mountpoint",
+        "fstype",
+        "opts",
+      ]);
+    });
+  });
+
   describe("bridges (core0/builtin/bridge.go)", () => {
     it("bridge.list starts with core-0; create adds, delete removes, an unknown name is Link not found", async () => {
       const name = "br" + Math.floor(Math.random() * 1e6);
@@ -635,6 +690,21 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
       } finally {
         await send(r, { id: randomUUID(), command: "corex.terminate", arguments: { container: id } });
       }
+    });
+
+    it("an inner command without arguments makes coreX panic: the container ends with ERROR", async () => {
+      const id = Number((await create({ root: plistOk })).data);
+      const d = await result(
+        r,
+        await send(r, {
+          id: randomUUID(),
+          command: "corex.dispatch",
+          arguments: { container: id, command: { command: "core.kill" } },
+        }),
+      );
+      assert.equal(d.state, "SUCCESS");
+      assert.equal(await rawResult(r, JSON.parse(String(d.data)) as string, 2), undefined);
+      assert.equal((await result(r, `core-${id}`)).state, "ERROR");
     });
 
     it("non-brotli content: create succeeds, running the file fails (EIO) and core0 logs the brotli error", async () => {

@@ -52,7 +52,9 @@ export interface Core0EmulatorOptions {
 export interface Core0Emulator {
   /** Redis address of the node. */
   address: string;
+  /** Redis port of the node. */
   port: number;
+  /** State directory (removed on stop when the emulator created it). */
   dir: string;
   /** The node-local IPFS API core0 reads content from (path-style cat), fronting `ipfsApi`. */
   nodeIpfsApi: string;
@@ -62,6 +64,7 @@ export interface Core0Emulator {
   containersDir: string;
   /** What core0 would have logged (decode failures, download errors, panics), oldest first. */
   log(): string[];
+  /** Kills jobs and containers (undoing bind mounts), stops redis and the IPFS front. */
   stop(): Promise<void>;
 }
 

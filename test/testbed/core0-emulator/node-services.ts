@@ -15,8 +15,11 @@ import * as net from "net";
 import * as path from "path";
 
 export interface NodeRedis {
+  /** Listen address (loopback). */
   host: string;
+  /** Listen port. */
   port: number;
+  /** SIGTERM (SIGKILL after 5 s) and wait for exit. */
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,7 @@ export async function startNodeRedis(opts: {
 export interface NodeIpfs {
   /** Base URL of the node-local API, e.g. http://127.0.0.1:41234 */
   url: string;
+  /** Closes the server and its connections. */
   stop(): Promise<void>;
 }
 

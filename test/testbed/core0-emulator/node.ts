@@ -56,7 +56,9 @@ export interface NodeOptions {
   dir: string;
   /** The node-local IPFS API (path-style cat). */
   nodeIpfsApi: string;
+  /** EXPIRE of result lists, s (300 on the node). */
   resultTtlSeconds: number;
+  /** Download cancel time without response headers, ms (15000 on the node). */
   ipfsFetchTimeoutMs: number;
   /** Pause of base/sink.go after a command it cannot decode (10 s there, if the last error was < 10 s ago). */
   decodeErrorPauseMs: number;
@@ -76,6 +78,8 @@ interface Container {
   failed: Map<string, string>;
   /** Bind mounts made for host-directory `mount` entries, to undo at exit. */
   binds: string[];
+  /** The coreX stand-in process, once started. */
+  agent?: ChildProcess;
 }
 
 /** The process environment core0 passes on when a command has no `env` (Linux gives init HOME and TERM). */
@@ -456,6 +460,7 @@ export class Core0Node {
       return { kill: () => undefined, stats: () => zeroStats(cmd), done: Promise.resolve(STATE.ERROR) };
     }
     const agent: ChildProcess = spawn("sleep", ["infinity"], { cwd: c.root, stdio: "ignore" });
+    c.agent = agent;
     const done = new Promise<string>((resolve) => {
       agent.once("error", () => resolve(STATE.ERROR));
       agent.once("exit", (code) => resolve(code === 0 ? STATE.SUCCESS : STATE.ERROR));
@@ -470,6 +475,11 @@ export class Core0Node {
   /** coreX's own process manager: base builtins and core.system inside the root, results routed back. */
   private setupCorex(c: Container): void {
     this.registerBase(c.pm, c.root, () => ({ PATH: COREX_PATH }));
+    // A Go panic in coreX ends the coreX process: the container runner ends with ERROR.
+    c.pm.onPanic = (err) => {
+      this.log(`container ${c.id}: coreX panic: ${err.message}`);
+      c.agent?.kill("SIGKILL");
+    };
     c.pm.factories.set("core.system", (cmd, onMessage) =>
       this.systemProcess(cmd, onMessage, c.root, { PATH: COREX_PATH }, c.failed),
     );

@@ -19,16 +19,21 @@ export const FT_FIFO = 6;
 export interface PlistLine {
   /** Path with the leading "/" trimmed (Populate passes trim "/"). */
   path: string;
+  /** IPFS hash of the brotli-compressed content ("" for directories). */
   hash: string;
+  /** Size of the uncompressed content, bytes. */
   size: number;
+  /** Owner and group names (core0 looks them up on the node; unknown = 0). */
   uname: string;
   gname: string;
   /** Permission bits parsed base 8. */
   mode: number;
   /** The plist's filetype number (0..6); anything else is kept as given. */
   type: number;
+  /** Epoch seconds. */
   ctime: number;
   mtime: number;
+  /** Free field (device numbers "major,minor" for types 3 and 5). */
   extended: string;
 }
 

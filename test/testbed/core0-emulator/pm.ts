@@ -18,17 +18,25 @@ import { basicResult, STATE, WireCommand, WireResult } from "./wire";
 
 /** ProcessStats as Go encodes it: cpu, rss, vms, swap, debug (cmd omitted when nil). */
 export interface ProcessStats {
+  /** The job's command (left out in corex.list and core.state). */
   cmd?: WireCommand;
+  /** CPU percent (the emulator reports 0). */
   cpu: number;
+  /** Resident memory, bytes. */
   rss: number;
+  /** Virtual memory, bytes. */
   vms: number;
+  /** Swapped memory, bytes. */
   swap: number;
+  /** The pid(s) as text ("" for builtins). */
   debug: string;
 }
 
 /** A started process (Go process.Process after Run). */
 export interface Proc {
+  /** Process.Kill: ask the process to end (its output is still drained). */
   kill(): void;
+  /** Process.GetStats. */
   stats(): ProcessStats;
   /** Resolves with "SUCCESS"/"ERROR" once all output was read and the process exited. */
   done: Promise<string>;
@@ -38,7 +46,9 @@ export interface Proc {
 export type Factory = (cmd: WireCommand, onMessage: (m: Message) => void) => Proc;
 
 export interface RunnerHooks {
+  /** Called with the pid once a process started (unused so far). */
   onPid?: (pid: number) => void;
+  /** Called with the state after every run (ExitHook). */
   onExit?: (state: string) => void;
 }
 
@@ -279,17 +289,21 @@ export function builtin(fn: (cmd: WireCommand) => unknown | Promise<unknown>, pm
 }
 
 export interface SpawnSpec {
+  /** Executable to spawn (already resolved). */
   file: string;
+  /** Arguments after argv[0]. */
   args: string[];
   /** argv[0] as Go sets it (the name as given). */
   argv0: string;
+  /** Working directory of the spawned process (host path). */
   cwd: string;
+  /** The complete environment. */
   env: Record<string, string>;
+  /** Written to stdin, then stdin is closed; empty/undefined = closed at once. */
   stdin?: Buffer;
   /** Signal for Kill (system processes: SIGTERM via Terminate; container agents: SIGKILL). */
   killSignal: NodeJS.Signals;
-  /** Maps a failure of the spawned wrapper (e.g. unshare's exec error) to Go's spawn error text. */
-  onEarlyExit?: (code: number | null, stderr: string) => string | undefined;
+  /** Stats of the running process by pid. */
   stats: (pid: number | undefined) => ProcessStats;
 }
 

@@ -20,7 +20,9 @@ export const RESULT_LEVELS = [20, 21, 22, 23, 30];
 export const STREAM_BUFFER_LINES = 1000;
 
 export interface Message {
+  /** 1 stdout, 2 stderr, or the NN of an `NN::` line. */
   level: number;
+  /** The text (without the `NN::` prefix; blocks joined with `\n`). */
   message: string;
 }
 

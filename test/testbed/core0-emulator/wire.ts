@@ -9,15 +9,23 @@ import { GoType, T, unmarshal } from "./gojson";
 
 /** A decoded command (Go `core.Command`); `arguments` is the raw JSON value, undefined = nil. */
 export interface WireCommand {
+  /** Job id chosen by the client (any string; "" is allowed but its result is never pushed). */
   id: string;
+  /** Command name, e.g. "core.system". */
   command: string;
   /** Parsed JSON (numbers as GoNumber) or undefined when absent/null (Go: nil *RawMessage). */
   arguments: unknown;
+  /** Queue name; "" = run at once. */
   queue: string;
+  /** Statsd interval, s (not emulated). */
   stats_interval: number;
+  /** Seconds before the job is stopped with state TIMEOUT; 0 = no limit. */
   max_time: number;
+  /** Runs of a failing job (restart 1 s apart while runs < max_restart); 0 = once. */
   max_restart: number;
+  /** Seconds between reruns until killed; 0 = none. */
   recurring_period: number;
+  /** Levels forwarded to loggers (logging only, not emulated). */
   log_levels: number[] | undefined;
   /** A Go string: a JSON list here makes the whole command undecodable. */
   tags: string;
@@ -58,18 +66,25 @@ export const STATE = {
 
 /** Go `core.JobResult`, field order as the struct (the encoder writes them in this order). */
 export interface WireResult {
+  /** The command's id. */
   id: string;
+  /** The command's name ("" for container runners). */
   command: string;
+  /** Result text: a builtin's JSON value, a process's result-level message, or an error text. */
   data: string;
   /** omitempty: absent when nil (spawn failure, UNKNOWN_CMD, DUPILICATE_ID); else [stdout, stderr]. */
   streams?: string[];
   /** omitempty: absent when "". */
   critical?: string;
+  /** Level of the message in `data` (20 for builtins); 0 when none. */
   level: number;
+  /** SUCCESS, ERROR, TIMEOUT, KILLED, UNKNOWN_CMD or DUPILICATE_ID. */
   state: string;
   /** Epoch milliseconds; 0 when the command never ran. */
   starttime: number;
+  /** Run time, ms; 0 when the command never ran. */
   time: number;
+  /** The command's tags string. */
   tags: string;
 }
 
@@ -104,10 +119,15 @@ export const SYSTEM_ARGS: GoType = {
   ],
 };
 export interface SystemArgs {
+  /** Program: a path, or a name looked up in core0's (coreX's) PATH. */
   name: string;
+  /** Working directory; "" = core0's cwd "/". */
   dir: string;
+  /** Arguments after the program. */
   args?: string[];
+  /** The whole environment when non-empty (key/value pairs in JSON order). */
   env?: Array<[string, string]>;
+  /** Bytes written to stdin (base64 on the wire). */
   stdin?: Buffer;
 }
 
@@ -139,9 +159,13 @@ export const CREATE_ARGS: GoType = {
   ],
 };
 export interface CreateArgs {
+  /** Plist URL (file://, plain path, http(s)://). */
   root: string;
+  /** [host dir or plist URL, path in the container] pairs. */
   mount?: Array<[string, string]>;
+  /** ZeroTier network id (not emulated) and [bridge name, setup] pairs (validated). */
   network: { zerotier: string; bridge?: Array<[string, string]> };
+  /** [host port, container port] pairs (validated, not forwarded). */
   port?: Array<[number, number]>;
 }
 
