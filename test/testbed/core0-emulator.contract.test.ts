@@ -132,6 +132,19 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
       assert.equal(await r.llen(`result:${id}`), 1);
     });
 
+    it("a command without id runs but its result is not pushed (sinkclient.go Respond needs an id)", async () => {
+      const f = path.join(os.tmpdir(), `noid-${randomUUID()}`);
+      try {
+        await send(r, { command: "core.system", arguments: { name: "touch", args: [f] } });
+        for (let i = 0; i < 50 && !fs.existsSync(f); i++) await new Promise((res) => setTimeout(res, 100));
+        assert.ok(fs.existsSync(f), "the job ran");
+        await new Promise((res) => setTimeout(res, 300));
+        assert.equal(await r.exists("result:"), 0);
+      } finally {
+        fs.rmSync(f, { force: true });
+      }
+    });
+
     it("result tags echo the command's tags string (pm.go resultCallback)", async () => {
       const id = await send(r, { id: randomUUID(), command: "core.ping", arguments: {}, tags: "app=web" });
       assert.equal((await result(r, id)).tags, "app=web");
@@ -861,6 +874,34 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
       } finally {
         await send(r, { id: randomUUID(), command: "corex.terminate", arguments: { container: id } });
       }
+    });
+
+    it("run without root, corex.create fails and says containers need root (no unconfined run)", async function () {
+      const { spawnSync } = require("child_process") as typeof import("child_process");
+      if (spawnSync("runuser", ["--help"]).status !== 0) this.skip();
+      const root = path.join(__dirname, "../..");
+      const out = spawnSync(
+        "runuser",
+        [
+          "-u",
+          "nobody",
+          "--",
+          process.execPath,
+          "-r",
+          "ts-node/register/transpile-only",
+          path.join(__dirname, "core0-emulator.nonroot.fixture.ts"),
+        ],
+        { cwd: root, encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } },
+      );
+      assert.equal(out.status, 0, out.stderr);
+      const res = JSON.parse(out.stdout.trim()) as Record<string, unknown>;
+      assert.equal(res.state, "ERROR");
+      assert.equal(
+        res.data,
+        JSON.stringify(
+          "core0 emulator: containers run chrooted and need root; this process runs as uid 65534",
+        ),
+      );
     });
 
     it("content is read with a path-style POST /api/v0/cat/<hash> on the node's IPFS API", async () => {
