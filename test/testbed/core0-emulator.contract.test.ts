@@ -346,6 +346,28 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
       }
     });
 
+    it("stopping the emulator leaves no job behind, even one that ignores SIGTERM", async () => {
+      const n = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0 });
+      const c = connect(n);
+      let pid = 0;
+      try {
+        const job = system(process.execPath, [
+          "-e",
+          "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)",
+        ]);
+        await send(c, job);
+        await new Promise((res) => setTimeout(res, 500));
+        const st = await send(c, { id: randomUUID(), command: "process.state", arguments: { id: job.id } });
+        pid = Number((JSON.parse(String((await result(c, st)).data)) as Array<{ debug: string }>)[0].debug);
+        assert.ok(pid > 0);
+      } finally {
+        c.disconnect();
+        await n.stop();
+      }
+      await new Promise((res) => setTimeout(res, 300));
+      assert.throws(() => process.kill(pid, 0), /ESRCH/);
+    });
+
     it("core.reboot never answers; the node comes back empty (redis is in its RAM)", async () => {
       const rb = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0, rebootMs: 500 });
       const c = connect(rb);

@@ -493,7 +493,7 @@ export class Core0Node {
   private async containerExited(c: Container): Promise<void> {
     // coreX is the container's PID-namespace init: when it dies, its children die with it.
     c.pm.routeHandlers.delete(ROUTE);
-    for (const r of c.pm.runners.values()) r.process?.kill();
+    for (const r of c.pm.runners.values()) r.process?.kill("SIGKILL");
     c.pm.maxJobs = 0;
     this.containers.delete(c.id);
     await this.cleanup(c);
@@ -612,6 +612,8 @@ export class Core0Node {
     this.pm.routeHandlers.delete(ROUTE);
     this.pm.killAll();
     for (const c of [...this.containers.values()]) await this.containerExited(c);
+    // Nothing may outlive the emulator: jobs that ignore SIGTERM are killed outright.
+    for (const r of this.pm.runners.values()) r.process?.kill("SIGKILL");
     this.consumer.disconnect();
     await this.loop?.catch(() => undefined);
     this.publisher.disconnect();

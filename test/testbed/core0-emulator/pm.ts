@@ -34,8 +34,8 @@ export interface ProcessStats {
 
 /** A started process (Go process.Process after Run). */
 export interface Proc {
-  /** Process.Kill: ask the process to end (its output is still drained). */
-  kill(): void;
+  /** Process.Kill: ask the process to end (its output is still drained); `signal` overrides the usual one. */
+  kill(signal?: NodeJS.Signals): void;
   /** Process.GetStats. */
   stats(): ProcessStats;
   /** Resolves with "SUCCESS"/"ERROR" once all output was read and the process exited. */
@@ -330,9 +330,9 @@ export function startOsProcess(spec: SpawnSpec, onMessage: (m: Message) => void)
     });
   });
   return {
-    kill: () => {
+    kill: (signal?: NodeJS.Signals) => {
       try {
-        child.kill(spec.killSignal);
+        child.kill(signal ?? spec.killSignal);
       } catch {
         /* already gone */
       }
