@@ -255,6 +255,38 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
       assert.equal(await rawResult(r, String(next.id), 2), undefined);
     });
 
+    it("max_jobs: with every slot taken the node takes no further command until a job ends", async () => {
+      const one = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, decodeErrorPauseMs: 0, maxJobs: 1 });
+      const c = connect(one);
+      try {
+        const slow = system("sleep", ["1"]);
+        await send(c, slow);
+        const ping = await send(c, { id: randomUUID(), command: "core.ping", arguments: {} });
+        const rp = await result(c, ping);
+        const rs = await result(c, slow.id);
+        assert.ok(
+          Number(rp.starttime) >= Number(rs.starttime) + Number(rs.time),
+          "ping ran after the sleep ended",
+        );
+      } finally {
+        c.disconnect();
+        await one.stop();
+      }
+    });
+
+    it("a builtin's argument of the wrong Go type is an ERROR with Go's decoder text", async () => {
+      const id = await send(r, {
+        id: randomUUID(),
+        command: "corex.dispatch",
+        arguments: { container: "1", command: { command: "core.ping", arguments: {} } },
+      });
+      const res = await result(r, id);
+      assert.deepEqual(
+        [res.state, res.data, res.level],
+        ["ERROR", JSON.stringify("json: cannot unmarshal string into Go value of type uint16"), 20],
+      );
+    });
+
     it("max_time: the process is stopped and the state is TIMEOUT", async () => {
       const cmd = { ...system("sleep", ["30"]), max_time: 1 };
       const t0 = Date.now();
