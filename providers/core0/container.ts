@@ -5,8 +5,11 @@
  *   v0.9.0's arguments (root, mount, network, port), keeps the id core0 returns (v0.9.0 has no
  *   container tags and no corex.find: the id in state is how the container is found again), checks
  *   that corex.list shows it (coreX exits at once when the root cannot run it, e.g. no /proc), then
- *   runs the start commands inside it with corex.dispatch (a failure keeps the container recorded
- *   through a partial-create error, so the next `up` retries the start commands or replaces it).
+ *   runs the start commands inside it with corex.dispatch. A start command that fails terminates
+ *   the container and fails the up naming the command; the next up creates it afresh. (Not a
+ *   partial create: the engine would record the container without the serialized provider, and
+ *   its delete then fails; carrying the provider in the error overflows the gRPC error metadata.
+ *   Both seen in test/core0/harness.test.ts.)
  * - read: `corex.list` still has the id; gone = empty id, so refresh drops it and the next `up`
  *   re-creates it. core0 numbers containers from 1 again after a reboot, so after a node reboot a
  *   recorded id may name another container: v0.9.0 gives nothing to tell them apart.
@@ -18,7 +21,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
 import { collectFailures, intInRange, nonEmptyString, type Validator } from "../shared/validate";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
 import type { Core0Client, ContainerCreateArgs } from "./client";
 import { type Core0Connection, connectionRules, withNode } from "./common";
 
@@ -78,8 +81,6 @@ export interface Core0ContainerInputs {
 export interface Core0ContainerOutputs extends Core0ContainerInputs {
   /** The id `corex.create` returned. */
   containerId: number;
-  /** The start commands all ran (false after a partial create: the next up runs them). */
-  started: boolean;
 }
 
 const KIND = "Core0Container";
@@ -260,11 +261,13 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
         .result(job, { timeoutMs: s.settleMs ?? 2000, command: s.name })
         .catch(() => undefined);
       if (!ended) continue;
-      const tail = (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
-        .trim()
-        .split("\n")
-        .slice(-3)
-        .join(" | ");
+      // A spawn failure has no streams: its Go error text is the data.
+      const tail =
+        (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
+          .trim()
+          .split("\n")
+          .slice(-3)
+          .join(" | ") || ended.data;
       throw new OperationError(
         label(i),
         `startCommands[${n}] (${s.name})`,
@@ -274,11 +277,9 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
     }
     const r = await c.corex.dispatchAndWait(id, command);
     if (r.state !== "SUCCESS") {
-      const stderr = (Array.isArray(r.streams) ? (r.streams[1] ?? "") : "")
-        .trim()
-        .split("\n")
-        .slice(-3)
-        .join(" | ");
+      const stderr =
+        (Array.isArray(r.streams) ? (r.streams[1] ?? "") : "").trim().split("\n").slice(-3).join(" | ") ||
+        r.data;
       throw new OperationError(
         label(i),
         `startCommands[${n}] (${s.name})`,
@@ -289,8 +290,8 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
   }
 }
 
-function outputs(i: Core0ContainerInputs, id: number, started: boolean): Core0ContainerOutputs {
-  return plainOutputs({ ...i, containerId: id, started });
+function outputs(i: Core0ContainerInputs, id: number): Core0ContainerOutputs {
+  return plainOutputs({ ...i, containerId: id });
 }
 
 export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
@@ -348,14 +349,11 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
         }
         try {
           await runStartCommands(c, i, id);
-          return { id: String(id), outs: outputs(i, id, true) };
         } catch (err) {
-          throw partialCreateError(
-            err,
-            String(id),
-            outputs(i, id, false) as unknown as Record<string, unknown>,
-          );
+          await c.corex.terminate(id).catch(() => undefined);
+          throw err;
         }
+        return { id: String(id), outs: outputs(i, id) };
       },
       "node",
     );
@@ -368,7 +366,7 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
       conn(i),
       async (c) => {
         if (!(await exists(c, containerId))) return { id: "", props: {} };
-        return { id: String(containerId), props: outputs(i, containerId, props.started !== false) };
+        return { id: String(containerId), props: outputs(i, containerId) };
       },
       "node",
     );
@@ -389,9 +387,7 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
           );
         }
         if (i.memoryMb !== olds.memoryMb || i.cpu !== olds.cpu) await checkCapacity(c, i);
-        // A partial create left the start commands unfinished: run them now.
-        if (olds.started === false) await runStartCommands(c, i, containerId);
-        return { outs: outputs(i, containerId, true) };
+        return { outs: outputs(i, containerId) };
       },
       "node",
     );
@@ -456,7 +452,6 @@ export interface Core0ContainerArgs {
 
 export class Core0Container extends pulumi.dynamic.Resource {
   declare readonly containerId: pulumi.Output<number>;
-  declare readonly started: pulumi.Output<boolean>;
   declare readonly name: pulumi.Output<string>;
   declare readonly tags: pulumi.Output<string[]>;
 
@@ -478,7 +473,6 @@ export class Core0Container extends pulumi.dynamic.Resource {
         name: containerName ?? name,
         nodePassword: pulumi.secret(args.nodePassword),
         containerId: undefined,
-        started: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "nodePassword"] },
       "core0",

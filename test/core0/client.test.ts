@@ -654,7 +654,10 @@ describe("core0 client against the emulator (real redis, real js-ipfs)", functio
       fs.mkdirSync(path.join(tree, "etc"), { recursive: true });
       fs.writeFileSync(path.join(tree, "bin/app"), appBody, { mode: 0o755 });
       fs.writeFileSync(path.join(tree, "etc/app.conf"), cfgBody, { mode: 0o600 });
+      fs.writeFileSync(path.join(tree, "bin/su-helper"), "setuid\n");
+      fs.chmodSync(path.join(tree, "bin/su-helper"), 0o4755);
       fs.mkdirSync(path.join(tree, "var/lib/empty"), { recursive: true });
+      fs.chmodSync(path.join(tree, "var/lib/empty"), 0o711);
       fs.mkdirSync(path.join(tree, "proc"));
       const store = new IpfsClient(ipfs.apiUrl);
       const entries = await buildPlistFromDirectory(
@@ -693,6 +696,15 @@ describe("core0 client against the emulator (real redis, real js-ipfs)", functio
       });
       assert.equal(conf.state, "SUCCESS", JSON.stringify(conf));
       assert.equal((conf.streams ?? [])[0], "port=8080\ndir\n");
+      // What the reader makes of the plist's modes (docs/core0-plist.md): file modes incl. setuid
+      // are applied; directory modes come from the backend (0755), whatever the plist says (711).
+      const root = path.join(node.containersDir, `container-${id}`);
+      const mode = (rel: string): number => fs.statSync(path.join(root, rel)).mode & 0o7777;
+      assert.equal(mode("bin/app"), 0o755);
+      assert.equal(mode("etc/app.conf"), 0o600);
+      assert.equal(mode("bin/su-helper"), 0o4755);
+      assert.ok(fs.statSync(path.join(root, "var/lib/empty")).isDirectory());
+      assert.equal(mode("var/lib/empty"), 0o755, "directory mode from the backend, not the plist's 711");
       const fromStdin = await client.corex.dispatchAndWait(id, {
         command: "core.system",
         arguments: client.systemArgs("cat", [], { stdin: "via base64\n" }),

@@ -114,7 +114,6 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
       assert.deepEqual(changed(r).sort(), ["core0:Container create", "core0:Node create"]);
       assert.equal(r.outputs.nodeCpus, os.cpus().length);
       assert.ok((r.outputs.nodeMemory as number) > 0);
-      assert.equal(r.outputs.started, true);
       const id = r.outputs.containerId as number;
       assert.deepEqual(await ids(), [String(id)]);
       assert.equal(await startedText(id), "started \n");
@@ -192,6 +191,30 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
       assert.deepEqual(await ids(), []);
       assert.ok(!h.state().some((s) => /core0:Container$/.test(s.type)), "no container in state");
     } finally {
+      await h.close();
+    }
+  });
+
+  it("a start command that fails fails the up naming it and terminates the container; a fixed one then creates it", async () => {
+    const h = harness("build-4", goodPlist, { "g8os:startScript": "/no/such/tool --flag" });
+    try {
+      const r = await h.up();
+      assert.ok(r.failed, "up must fail");
+      const msg = r.errors.join("\n");
+      assert.match(msg, /startCommands\[0\] \(\/bin\/sh\) failed: ended in state ERROR/);
+      assert.match(msg, /no\/such\/tool/, "the process's stderr is shown");
+      assert.ok(!h.state().some((s) => /core0:Container$/.test(s.type)), "nothing recorded");
+      assert.deepEqual(await ids(), [], "the container was terminated");
+      h.setConfig("g8os:startScript", START);
+      const u = await h.upOk();
+      assert.equal(containerStep(u)?.op, "create");
+      assert.deepEqual(await ids(), [String(u.outputs.containerId)]);
+      assert.equal(await startedText(u.outputs.containerId as number), "started \n");
+      await h.destroyOk();
+      assert.deepEqual(await ids(), []);
+    } finally {
+      // Whatever failed above, leave no container behind for the tests that follow.
+      for (const id of await ids()) await client.corex.terminate(Number(id));
       await h.close();
     }
   });

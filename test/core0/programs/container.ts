@@ -35,5 +35,4 @@ export = {
   nodeCpus: node.cpuCount,
   nodeMemory: node.memoryBytes,
   containerId: app.containerId,
-  started: app.started,
 };
