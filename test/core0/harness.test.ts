@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { randomUUID } from "crypto";
 import { Core0Client } from "../../providers/core0/client";
+import { core0ContainerProvider } from "../../providers/core0/container";
 import { IpfsClient } from "../../providers/ipfs/client";
 import { buildPlistFromDirectory, serializePlist, storeBrotli } from "../../providers/plist";
 import { Harness, RunResult } from "../harness";
@@ -54,6 +55,59 @@ async function rootPlist(dir: string, ipfsApi: string, withProc: boolean): Promi
   fs.writeFileSync(file, serializePlist(entries));
   return file;
 }
+
+describe("core0: Core0Container check (v0.9.0 arguments)", () => {
+  const base = {
+    nodeAddress: "127.0.0.1",
+    nodePort: 6379,
+    nodePassword: "pw",
+    name: "app",
+    plistUrl: "file:///opt/app.plist",
+  };
+  it("names each bad network, mount and port field", async () => {
+    const r = await core0ContainerProvider.check!(
+      {},
+      {
+        ...base,
+        zerotierNetwork: "nope",
+        bridges: [{ name: "" }, { name: "br0", setup: "static" }],
+        mounts: { data: "/data", "/srv": "rel" },
+        ports: { "0": 80, "8080": 70000 },
+      },
+    );
+    assert.deepEqual(
+      r.failures!.map((f) => f.property),
+      [
+        "zerotierNetwork",
+        "bridges[0].name",
+        "bridges[1].setup",
+        'mounts["data"]',
+        'mounts["/srv"]',
+        'ports["0"]',
+        'ports["8080"]',
+      ],
+    );
+  });
+  it("accepts v0.9.0's network, mounts and ports and fills defaults", async () => {
+    const r = await core0ContainerProvider.check!(
+      {},
+      {
+        ...base,
+        zerotierNetwork: "8056c2e21c000001",
+        bridges: [
+          { name: "br0", setup: "dhcp" },
+          { name: "br1", setup: "10.0.0.5/24" },
+        ],
+        mounts: { "/data": "/data", "http://127.0.0.1/x.plist": "/opt/x" },
+        ports: { "8080": 80 },
+      },
+    );
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(r.inputs.tags, []);
+    assert.deepEqual(r.inputs.env, {});
+    assert.equal(r.inputs.memoryMb, 0);
+  });
+});
 
 describe("core0: Core0Node and Core0Container through the harness", function () {
   this.timeout(300_000);
