@@ -468,4 +468,26 @@ describe("build: AppTest against a scripted core0 v0.9.0 node (real redis, no em
     await appTestProvider.delete!("id", olds as never);
     assert.deepEqual(terminated(), [7]);
   });
+
+  it("update terminates the leftovers first and keeps those it still cannot terminate", async () => {
+    const leftover = { address: node.address, port: node.port!, password: PW, container: 9 };
+    const olds = {
+      name: "run-10",
+      passed: false,
+      failures: [],
+      results: [],
+      telegramErrors: [],
+      leftovers: [leftover],
+    };
+    const news = { name: "run-10", apps: [], nodes: [node] };
+    handler = () => ({ error: "node busy" });
+    const kept = (await appTestProvider.update!("id", olds as never, news as never)).outs as AppTestOutputs;
+    assert.deepEqual(kept.leftovers, [leftover]);
+    assert.deepEqual(terminated(), [9]);
+    handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
+    seen.length = 0;
+    const gone = (await appTestProvider.update!("id", kept as never, news as never)).outs as AppTestOutputs;
+    assert.deepEqual(gone.leftovers, []);
+    assert.deepEqual(terminated(), [9]);
+  });
 });
