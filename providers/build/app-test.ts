@@ -66,10 +66,13 @@ import { type TelegramConnection, TelegramDigest, TelegramNotifier } from "../te
 
 /** A process the app runs in its container (a daemon, or a setup step that ends with exit 0). */
 export interface ContainerProcess {
+  /** Unique within the app; tests refer to it in `process`. */
   name: string;
   /** Program (path inside the container, or on its PATH). */
   command: string;
+  /** Arguments. Default none. */
   args?: string[];
+  /** Replaces the whole environment (core0 v0.9.0). Default: coreX's PATH only. */
   env?: Record<string, string>;
   /** Working directory inside the container root. */
   cwd?: string;
@@ -77,11 +80,15 @@ export interface ContainerProcess {
 
 /** One test of an app: a program run in the app's container and what its result must be. */
 export interface AppTestCase {
+  /** Unique within the app; shown in results and failures. */
   name: string;
   /** Program and arguments, e.g. `{ command: "sh", args: ["-c", "redis-cli ping"] }`. */
   command: string;
+  /** Arguments. Default none. */
   args?: string[];
+  /** Replaces the whole environment (core0 v0.9.0). Default: coreX's PATH only. */
   env?: Record<string, string>;
+  /** Working directory inside the container root. Default `/`. */
   cwd?: string;
   /** Name of a process (see ContainerProcess) that must still be running when the test ends. */
   process?: string;
@@ -95,6 +102,7 @@ export interface AppTestCase {
 
 /** An app to test: where its root filesystem comes from, what to start, what to check. */
 export interface AppUnderTest {
+  /** App name (1-63 letters, digits, `.`, `_`, `-`); unique in the run. */
   app: string;
   /** The build that made the plist; a new id re-runs the tests. */
   buildId: string;
@@ -102,7 +110,9 @@ export interface AppUnderTest {
   plistUrl?: string;
   /** Or the plist's IPFS CID: the URL is then `<node ipfsGateway>/ipfs/<cid>` on each node. */
   plistCid?: string;
+  /** Started (dispatched) in order before the tests. Default none. */
   processes?: ContainerProcess[];
+  /** Run one after another in the app's container; may be empty. */
   tests: AppTestCase[];
   /** What the app needs; informative (core0 v0.9 sets no container limits). */
   resources?: { memoryMb?: number; cpu?: number };
@@ -110,17 +120,22 @@ export interface AppUnderTest {
 
 /** A core0 node the tests may use. `password` is secret. */
 export interface TestNode {
+  /** Node address (ZeroTier IP or host name) of its redis. */
   address: string;
   /** Default 6379. */
   port?: number;
+  /** The node redis password (secret, redacted from every message). */
   password: string;
   /** HTTP(S) IPFS gateway the node reaches, for apps given by `plistCid`. */
   ipfsGateway?: string;
 }
 
 export interface AppTestInputs {
+  /** Resource name, in every message. */
   name: string;
+  /** Apps to test. */
   apps: AppUnderTest[];
+  /** core0 v0.9.0 nodes to spread the apps over; at least one. */
   nodes: TestNode[];
   /** Apps tested at once on one node. Default 2. */
   maxPerNode?: number;
@@ -131,8 +146,11 @@ export interface AppTestInputs {
 }
 
 export interface TestCaseResult {
+  /** The test's name. */
   name: string;
+  /** Whether every expectation held. */
   passed: boolean;
+  /** Run time as core0 reports it (`time`), else measured here. */
   durationMs: number;
   /** Exit code, or -1 when unknown (no result, or core0 did not report one). */
   exitCode: number;
@@ -145,7 +163,9 @@ export interface TestCaseResult {
 }
 
 export interface AppTestResult {
+  /** The app's name. */
   app: string;
+  /** The build that was tested. */
   buildId: string;
   /** sha256 of what decides whether the app must be tested again. */
   fingerprint: string;
@@ -153,10 +173,13 @@ export interface AppTestResult {
   node: string;
   /** The container id `corex.create` answered on that node; 0 when none was created (or recovered). */
   container: number;
+  /** No error and every test passed. */
   passed: boolean;
   /** Failures other than tests (container, process start, cleanup), as `<what>: <reason>`. */
   errors: string[];
+  /** One per test, in the app's order. */
   tests: TestCaseResult[];
+  /** From create to terminate, ms. */
   durationMs: number;
 }
 
@@ -173,12 +196,15 @@ export interface AppTestLeftover {
 }
 
 export interface AppTestOutputs {
+  /** Resource name. */
   name: string;
+  /** Every app passed. */
   passed: boolean;
   /** Every failure as `<app>/<test>: <reason>`. */
   failures: string[];
   /** One per app, in the order of the `apps` input. */
   results: AppTestResult[];
+  /** Telegram sends that failed (the tests are not failed by them). */
   telegramErrors: string[];
   /** Containers not terminated yet (secret: holds node passwords); empty when all are gone. */
   leftovers: AppTestLeftover[];
