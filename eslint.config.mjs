@@ -31,6 +31,31 @@ export default tseslint.config(
     },
   },
   {
+    // The core0 emulator is written from the facts, independent of the product it tests (issue #13):
+    // nothing under it may import or require product code.
+    files: ["test/testbed/core0-emulator/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/providers", "**/providers/**"],
+              message: "the core0 emulator must not use product code",
+            },
+          ],
+        },
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.name='require'][arguments.0.value=/(^|\\/)providers(\\/|$)/]",
+          message: "the core0 emulator must not use product code",
+        },
+      ],
+    },
+  },
+  {
     files: ["scripts/**/*.js", ".ci/**/*.js"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -1,8 +1,11 @@
 /**
  * App tests of N apps on two core0 nodes against one node (the baseline, same run, same apps).
  * Each app's test takes real time (`sleep 1` in the container), each node runs 2 apps at once, so
- * the ideal speed-up of the second node is 2x. Emulated core0 nodes (real redis-server each) build
- * container roots from plists fetched through an IPFS gateway in front of a real offline js-ipfs.
+ * the ideal speed-up of the second node is 2x. Emulated core0 v0.9.0 nodes (real redis-server each)
+ * build chrooted container roots from plists fetched through an IPFS gateway in front of a real
+ * offline js-ipfs (content brotli, the app carrying sh/sleep/cat: makeBuiltApp). Creates on one node
+ * run one at a time (AppTest needs that to recover a lost create answer with corex.list); the
+ * tests themselves overlap, so the 1 s sleeps still dominate and 2x stays the ideal.
  */
 import { randomUUID } from "crypto";
 import { runAppTests, type AppUnderTest, type TestNode } from "../providers/build/app-test";

@@ -11,7 +11,8 @@
  * - create/update: in `<workDir>/<buildId>` on the node: fetch the source at the commit (git clone,
  *   or a local source uploaded as a tar stream), run the steps (`sh -c`, in the checkout, output
  *   appended to `build.log`), then stream each output file (`cat` over SSH) straight into IPFS add
- *   (no temp copy, no buffering), build the plist with the real sizes/modes/mtimes and CIDs, add it
+ *   through brotli (core0 v0.9.0 decompresses what it fetches; no temp copy, no buffering), build the
+ *   plist with the real sizes/modes/owners/mtimes and CIDs of the compressed bytes, add it
  *   to IPFS (add pins). Each finished phase leaves a marker in `.g8os/`: a build cut off (SSH lost,
  *   step failed) resumes there on the next up, re-running only the unfinished step.
  * - A failed step: the error names the app, the step, the exit status and shows the last 40 log
@@ -29,15 +30,16 @@ import { execStream } from "../shared/ssh-stream";
 import { trace } from "../shared/trace";
 import { connectionFailures, type HostConnection, onHost } from "../host/connection";
 import { IpfsClient } from "../ipfs/client";
-import { FILETYPE_FILE, type PlistEntry, serializePlist } from "../plist";
+import { coreXRequiredEntries, FILETYPE_FILE, type PlistEntry, serializePlist, storeBrotli } from "../plist";
 import type { AppSpec } from "./tree";
 
 /** One output file of a build, as pushed to IPFS. */
 export interface BuiltFile {
   /** Path inside the container root. */
   path: string;
+  /** IPFS hash of the brotli-compressed content (what core0 v0.9.0 fetches and decompresses). */
   cid: string;
-  /** Bytes. */
+  /** Uncompressed bytes. */
   size: number;
   /** Permission bits (e.g. 0o755 = 493). */
   mode: number;
@@ -231,6 +233,11 @@ function specFailures(spec: unknown, app: unknown): CheckFailure[] {
         });
       if (!o || typeof o.to !== "string" || !o.to.startsWith("/"))
         out.push({ property: `spec.outputs[${n}].to`, reason: "must be an absolute path in the container" });
+      else if (/[|\r\n]/.test(o.to))
+        out.push({
+          property: `spec.outputs[${n}].to`,
+          reason: "must not contain | or a line break (a core0 v0.9.0 plist line cannot hold them)",
+        });
       if (o?.mode !== undefined && !/^[0-7]{3,4}$/.test(o.mode))
         out.push({ property: `spec.outputs[${n}].mode`, reason: 'must be an octal string like "0755"' });
     });
@@ -356,16 +363,20 @@ async function pushOutputs(
   const { src } = layout(i);
   const ipfs = new IpfsClient(i.ipfsApiUrl, { label: label(i) });
   const paths = i.spec.outputs.map((o) => shellQuote(`${src}/${o.from}`)).join(" ");
-  // One stat for all outputs: type|size|mode|mtime|ctime per line, in order.
-  const st = await s.exec(`for f in ${paths}; do stat -L -c '%F|%s|%a|%Y|%Z' -- "$f" || echo missing; done`, {
-    check: false,
-    step: "stat the outputs",
-  });
+  // One stat for all outputs: type|size|mode|mtime|ctime|user|group per line, in order. %a
+  // includes setuid/setgid/sticky; %U/%G are the owner names (UNKNOWN when the id has none).
+  const st = await s.exec(
+    `for f in ${paths}; do stat -L -c '%F|%s|%a|%Y|%Z|%U|%G|%u|%g' -- "$f" || echo missing; done`,
+    {
+      check: false,
+      step: "stat the outputs",
+    },
+  );
   const stats = st.stdout.trim().split("\n");
   const entries: PlistEntry[] = [];
   const files: BuiltFile[] = [];
   for (const [n, o] of i.spec.outputs.entries()) {
-    const [type, size, mode, mtime, ctime] = (stats[n] ?? "missing").split("|");
+    const [type, size, mode, mtime, ctime, user, group, uid, gid] = (stats[n] ?? "missing").split("|");
     if (type !== "regular file" && type !== "regular empty file") {
       throw new OperationError(
         label(i),
@@ -377,13 +388,14 @@ async function pushOutputs(
       );
     }
     const cat = await execStream(s, `cat -- ${shellQuote(`${src}/${o.from}`)}`, { step: `read ${o.from}` });
-    const added = await ipfs.addStream(cat.stdout, { cidVersion: 1, rawLeaves: true });
+    // core0 v0.9.0 brotli-decompresses what it fetches: store the compressed stream, hash it.
+    const added = await storeBrotli(cat.stdout, (c) => ipfs.addStream(c, { cidVersion: 1, rawLeaves: true }));
     await cat.done;
-    if (added.bytes !== Number(size)) {
+    if (added.size !== Number(size)) {
       throw new OperationError(
         label(i),
         `push ${o.from}`,
-        `read ${added.bytes} bytes but the file has ${size} (it changed while being read?)`,
+        `read ${added.size} bytes but the file has ${size} (it changed while being read?)`,
         "that nothing else writes into the build directory; run up again",
       );
     }
@@ -391,16 +403,16 @@ async function pushOutputs(
     entries.push({
       path: o.to,
       hash: added.cid,
-      size: added.bytes,
-      uname: "root",
-      gname: "root",
+      size: added.size,
+      uname: user && user !== "UNKNOWN" ? user : uid,
+      gname: group && group !== "UNKNOWN" ? group : gid,
       mode: bits,
       type: FILETYPE_FILE,
       ctime: Number(ctime),
       mtime: Number(mtime),
       extended: "",
     });
-    files.push({ path: o.to, cid: added.cid, size: added.bytes, mode: bits });
+    files.push({ path: o.to, cid: added.cid, size: added.size, mode: bits });
   }
   return { entries, files };
 }
@@ -412,6 +424,8 @@ async function build(i: AppBuildInputs): Promise<AppBuildOutputs> {
     await runSteps(s, i);
     const logFile = await copyLog(s, i);
     const { entries, files } = await pushOutputs(s, i);
+    // coreX exits unless the root has /proc; dated like the newest output so the plist stays stable.
+    entries.push(...coreXRequiredEntries(entries, Math.max(0, ...entries.map((e) => e.mtime))));
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const plist = serializePlist(entries);
     const ipfs = new IpfsClient(i.ipfsApiUrl, { label: label(i) });

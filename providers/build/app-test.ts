@@ -1,20 +1,42 @@
 /**
  * AppTest: tests built apps in core0 containers, in parallel across the available core0 nodes.
  *
- * For every app: create a container from its plist on a node, start its processes
- * (`corex.dispatch`), run its tests one after another (dispatch, wait for the result, compare exit
- * code and output with what the test expects), record the results, and terminate the container,
- * always, even when a step fails (a container whose create answer was lost is found again by its
- * run tag and terminated too: nothing is left behind).
+ * For every app: create a container from its plist on a node (`corex.create`, core0 v0.9.0
+ * arguments: `root` only), start its processes (`corex.dispatch`), run its tests one after another
+ * (dispatch, wait for the result, compare exit state and output with what the test expects), record
+ * the results, and terminate the container, always, even when a step fails.
+ *
+ * core0 v0.9.0 (threefoldtech/0-core @v0.9.0, see docs/protocols/core0-v0.9.md) has no `job.list`,
+ * no `corex.find` and no container tags, so:
+ * - The container id `corex.create` answered is kept (each result's `container`); one that could not
+ *   be terminated is kept in `leftovers` (secret: it holds the node password), and the next update
+ *   or the delete terminates it.
+ * - A lost create answer (timeout, connection lost) is recovered in two steps. First the create's own
+ *   result is read again by its job id (core0 keeps `result:<id>` for 300 s): the container is then
+ *   used as if nothing happened. Else `corex.list` is compared with the list taken just before the
+ *   create (creates on one node are serialized within a run, so no other worker of this run adds a
+ *   container meanwhile): exactly one new id is taken as ours and terminated; several new ids cannot
+ *   be told apart (another user of the node made some) and are named in the error, not terminated;
+ *   none means nothing to clean up (unless the node still finishes that create later: v0.9 gives no
+ *   way to tell).
+ * - Processes are checked with `process.state {id}` dispatched into the container (coreX runs the base
+ *   builtins): answered = still running; `Process with id .. doesn't exist` = it ended, and its own
+ *   result (`result:<id>`) says how.
+ * - Containers are chrooted in the plist root: every program a process or test runs (a shell for
+ *   `sh -c` tests, the loader and libraries of dynamic binaries) must be in the plist.
+ * - v0.9 has no container hostname (the v1 `hostname` argument is not sent) and no limits
+ *   (`resources` stays informative).
  *
  * Decisions:
  * - Placement: one shared queue of apps, `maxPerNode` workers per node pulling from it (workers
  *   start interleaved across nodes). A busy node takes no new app until one of its slots frees, so
  *   the spread follows the real load (least-loaded), and `apps.length` beyond the slots waits.
- * - A process counts as started when `job.list` on the node shows it right after its dispatch, or
- *   when it already ended with SUCCESS (a setup step). One that ended otherwise, checked right after
- *   the start and again after the tests, is a failure (`<app>/process <name>: ...`). A process a
- *   test names in `process` must still run after that test.
+ * - Placement cost of v0.9: creates on one node run one at a time (the lost-answer recovery above
+ *   needs it); the processes and tests of the apps on a node still run in parallel.
+ * - A process counts as started when `process.state` in its container shows it right after its
+ *   dispatch, or when it already ended with SUCCESS (a setup step). One that ended otherwise,
+ *   checked right after the start and again after the tests, is a failure
+ *   (`<app>/process <name>: ...`). A process a test names in `process` must still run after that test.
  * - diff: only an app's `buildId`, plist, processes, tests or resources (its fingerprint) trigger a
  *   run; nodes, passwords, `maxPerNode` and the Telegram connection do not. An update re-runs only
  *   the apps whose fingerprint changed or that failed last time, and keeps the other results. So a
@@ -24,8 +46,8 @@
  * - Telegram (optional): one routine digest line per app (TelegramDigest keeps the group within
  *   its limits), and a failure is sent urgent at once, as soon as that app finished. A Telegram
  *   failure never fails the tests (reported in `telegramErrors` and, when tests failed, in the error).
- * - read returns the recorded results (a test run is history: nothing to read back); delete does
- *   nothing (the containers are gone when create returns).
+ * - read returns the recorded results (a test run is history: nothing to read back); delete
+ *   terminates the `leftovers` (if any) and otherwise has nothing to do.
  */
 import * as pulumi from "@pulumi/pulumi";
 import {
@@ -39,15 +61,18 @@ import {
 import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { collectFailures, hostname, httpUrl, intInRange, nonEmptyString } from "../shared/validate";
 import { retry } from "../shared/retry";
-import { Core0Client, type Core0Result } from "../core0/client";
+import { Core0Client, Core0JobError, type Core0Result, Core0TimeoutError } from "../core0/client";
 import { type TelegramConnection, TelegramDigest, TelegramNotifier } from "../telegram/client";
 
 /** A process the app runs in its container (a daemon, or a setup step that ends with exit 0). */
 export interface ContainerProcess {
+  /** Unique within the app; tests refer to it in `process`. */
   name: string;
   /** Program (path inside the container, or on its PATH). */
   command: string;
+  /** Arguments. Default none. */
   args?: string[];
+  /** Replaces the whole environment (core0 v0.9.0). Default: coreX's PATH only. */
   env?: Record<string, string>;
   /** Working directory inside the container root. */
   cwd?: string;
@@ -55,11 +80,15 @@ export interface ContainerProcess {
 
 /** One test of an app: a program run in the app's container and what its result must be. */
 export interface AppTestCase {
+  /** Unique within the app; shown in results and failures. */
   name: string;
   /** Program and arguments, e.g. `{ command: "sh", args: ["-c", "redis-cli ping"] }`. */
   command: string;
+  /** Arguments. Default none. */
   args?: string[];
+  /** Replaces the whole environment (core0 v0.9.0). Default: coreX's PATH only. */
   env?: Record<string, string>;
+  /** Working directory inside the container root. Default `/`. */
   cwd?: string;
   /** Name of a process (see ContainerProcess) that must still be running when the test ends. */
   process?: string;
@@ -73,6 +102,7 @@ export interface AppTestCase {
 
 /** An app to test: where its root filesystem comes from, what to start, what to check. */
 export interface AppUnderTest {
+  /** App name (1-63 letters, digits, `.`, `_`, `-`); unique in the run. */
   app: string;
   /** The build that made the plist; a new id re-runs the tests. */
   buildId: string;
@@ -80,7 +110,9 @@ export interface AppUnderTest {
   plistUrl?: string;
   /** Or the plist's IPFS CID: the URL is then `<node ipfsGateway>/ipfs/<cid>` on each node. */
   plistCid?: string;
+  /** Started (dispatched) in order before the tests. Default none. */
   processes?: ContainerProcess[];
+  /** Run one after another in the app's container; may be empty. */
   tests: AppTestCase[];
   /** What the app needs; informative (core0 v0.9 sets no container limits). */
   resources?: { memoryMb?: number; cpu?: number };
@@ -88,17 +120,22 @@ export interface AppUnderTest {
 
 /** A core0 node the tests may use. `password` is secret. */
 export interface TestNode {
+  /** Node address (ZeroTier IP or host name) of its redis. */
   address: string;
   /** Default 6379. */
   port?: number;
+  /** The node redis password (secret, redacted from every message). */
   password: string;
   /** HTTP(S) IPFS gateway the node reaches, for apps given by `plistCid`. */
   ipfsGateway?: string;
 }
 
 export interface AppTestInputs {
+  /** Resource name, in every message. */
   name: string;
+  /** Apps to test. */
   apps: AppUnderTest[];
+  /** core0 v0.9.0 nodes to spread the apps over; at least one. */
   nodes: TestNode[];
   /** Apps tested at once on one node. Default 2. */
   maxPerNode?: number;
@@ -109,8 +146,11 @@ export interface AppTestInputs {
 }
 
 export interface TestCaseResult {
+  /** The test's name. */
   name: string;
+  /** Whether every expectation held. */
   passed: boolean;
+  /** Run time as core0 reports it (`time`), else measured here. */
   durationMs: number;
   /** Exit code, or -1 when unknown (no result, or core0 did not report one). */
   exitCode: number;
@@ -123,27 +163,51 @@ export interface TestCaseResult {
 }
 
 export interface AppTestResult {
+  /** The app's name. */
   app: string;
+  /** The build that was tested. */
   buildId: string;
   /** sha256 of what decides whether the app must be tested again. */
   fingerprint: string;
   /** `address:port` of the node it ran on. */
   node: string;
+  /** The container id `corex.create` answered on that node; 0 when none was created (or recovered). */
+  container: number;
+  /** No error and every test passed. */
   passed: boolean;
   /** Failures other than tests (container, process start, cleanup), as `<what>: <reason>`. */
   errors: string[];
+  /** One per test, in the app's order. */
   tests: TestCaseResult[];
+  /** From create to terminate, ms. */
   durationMs: number;
 }
 
+/** A container a run could not terminate: the next update or the delete terminates it. */
+export interface AppTestLeftover {
+  /** Node address. */
+  address: string;
+  /** Node redis port. */
+  port: number;
+  /** Node redis password (the whole `leftovers` output is a Pulumi secret). */
+  password: string;
+  /** Container id on that node. */
+  container: number;
+}
+
 export interface AppTestOutputs {
+  /** Resource name. */
   name: string;
+  /** Every app passed. */
   passed: boolean;
   /** Every failure as `<app>/<test>: <reason>`. */
   failures: string[];
   /** One per app, in the order of the `apps` input. */
   results: AppTestResult[];
+  /** Telegram sends that failed (the tests are not failed by them). */
   telegramErrors: string[];
+  /** Containers not terminated yet (secret: holds node passwords); empty when all are gone. */
+  leftovers: AppTestLeftover[];
 }
 
 const KIND = "AppTest";
@@ -335,6 +399,12 @@ export function judgeTest(t: AppTestCase, r: Core0Result): { exitCode: number; r
   }
   if (r.state !== "SUCCESS" && r.state !== "ERROR")
     return { exitCode, reason: `core0 answered state ${r.state}: ${r.data}` };
+  // v0.9.0 omits streams only when the process could not be spawned; data is Go's error text.
+  if (r.state === "ERROR" && !Array.isArray(r.streams) && r.data)
+    return {
+      exitCode,
+      reason: `could not start: ${r.data} (the container is chrooted in its plist: the program must be in it)`,
+    };
   const exitOk = exitCode === -1 ? want !== 0 && r.state === "ERROR" : exitCode === want;
   if (!exitOk) {
     return { exitCode, reason: `exit code ${exitCode === -1 ? "non-zero" : exitCode}, expected ${want}` };
@@ -355,14 +425,100 @@ export function judgeTest(t: AppTestCase, r: Core0Result): { exitCode: number; r
 
 interface RunContext {
   label: string;
-  /** Tag every container of this run carries, to find one whose create answer was lost. */
-  runTag: string;
   secrets: string[];
+  /** Wait for a `corex.create` answer, ms. */
+  createTimeoutMs: number;
+  /** After a lost create answer: how long to look for its result again, ms. */
+  lostAnswerWaitMs: number;
   onAppDone: (r: AppTestResult) => Promise<void>;
+  /** Containers that could not be terminated. */
+  leftovers: AppTestLeftover[];
 }
 
-async function runningJobIds(client: Core0Client): Promise<string[]> {
-  return (await client.job.list()).map((j) => j.cmd?.id).filter((x): x is string => typeof x === "string");
+/** Whether job `jobId` still runs in `container` (`process.state` there; coreX has the base builtins). */
+async function processRunning(client: Core0Client, container: number, jobId: string): Promise<boolean> {
+  const r = await client.corex.dispatchAndWait(
+    container,
+    { command: "process.state", arguments: { id: jobId } },
+    { timeoutMs: 15_000 },
+  );
+  if (r.state === "SUCCESS") return true;
+  // base/builtin/get_process_stats.go: an unknown id is an error with this text.
+  if (r.state === "ERROR" && /doesn't exist/.test(r.data ?? "")) return false;
+  throw new OperationError(
+    client.label,
+    `process.state of job ${jobId} in container ${container}`,
+    `answered state ${r.state}: ${r.data}`,
+  );
+}
+
+const containerIds = (list: Record<string, unknown> | null): number[] =>
+  Object.keys(list ?? {})
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+
+/**
+ * Creates the app's container; when the answer is lost, recovers it (see the module comment).
+ * Returns the container id, or throws with what happened to the container (and terminates it when
+ * it can be told apart).
+ */
+async function createContainer(
+  client: Core0Client,
+  node: TestNode,
+  app: AppUnderTest,
+  ctx: RunContext,
+): Promise<number> {
+  const crypto = require("crypto") as typeof import("crypto");
+  const jobId = crypto.randomUUID();
+  let before: number[] | undefined;
+  try {
+    before = containerIds(await client.corex.list({ timeoutMs: 30_000 }));
+  } catch {
+    before = undefined; // the create below says whether the node is usable
+  }
+  try {
+    return await client.corex.create({ root: plistUrlOn(app, node) }, [], {
+      timeoutMs: ctx.createTimeoutMs,
+      id: jobId,
+    });
+  } catch (err) {
+    // The node answered (e.g. plist unreadable): no container was made.
+    if (!(err instanceof Core0TimeoutError)) throw err;
+    const lost = errorMessage(err);
+    try {
+      const r = await client.result(jobId, { timeoutMs: ctx.lostAnswerWaitMs, command: "corex.create" });
+      return client.decode<number>(r);
+    } catch (again) {
+      if (again instanceof Core0JobError) throw again;
+    }
+    if (!before)
+      throw new OperationError(
+        client.label,
+        "corex.create",
+        `${lost}; corex.list failed before it too, so no container can be recovered`,
+        "check the node with corex.list and terminate a container of this app by hand",
+      );
+    const after = containerIds(await client.corex.list({ timeoutMs: 30_000 }));
+    const fresh = after.filter((id) => !before!.includes(id));
+    if (fresh.length === 1) {
+      await client.corex.terminate(fresh[0]);
+      throw new OperationError(
+        client.label,
+        "corex.create",
+        `${lost}; its result never came back; container ${fresh[0]}, the only one that appeared meanwhile, was terminated`,
+      );
+    }
+    throw new OperationError(
+      client.label,
+      "corex.create",
+      fresh.length === 0
+        ? `${lost}; its result never came back and no new container appeared: nothing to clean up`
+        : `${lost}; its result never came back and containers ${fresh.join(", ")} appeared meanwhile (others use this node too): none was terminated`,
+      fresh.length === 0
+        ? undefined
+        : "terminate the one of this app by hand (corex.terminate) if it is among them",
+    );
+  }
 }
 
 /** Tests one app on one node; never throws (every failure is recorded in the result). */
@@ -371,6 +527,7 @@ async function testApp(
   node: TestNode,
   app: AppUnderTest,
   ctx: RunContext,
+  serialCreate: <T>(fn: () => Promise<T>) => Promise<T>,
 ): Promise<AppTestResult> {
   const started = Date.now();
   const result: AppTestResult = {
@@ -378,43 +535,37 @@ async function testApp(
     buildId: app.buildId,
     fingerprint: appFingerprint(app),
     node: nodeName(node),
+    container: 0,
     passed: false,
     errors: [],
     tests: [],
     durationMs: 0,
   };
   const clean = (s: string): string => redact(s, ctx.secrets);
-  const appTag = `g8os-apptest-${app.app}`;
   let containerId: number | undefined;
   try {
-    containerId = await client.corex.create(
-      { root: plistUrlOn(app, node), hostname: app.app.replace(/[^A-Za-z0-9-]/g, "-") },
-      ["g8os-apptest", appTag, ctx.runTag],
-      { timeoutMs: 300_000 },
-    );
+    containerId = await serialCreate(() => createContainer(client, node, app, ctx));
+    result.container = containerId;
+    const cid = containerId;
     const jobs: Record<string, string> = {};
     for (const p of app.processes ?? []) {
-      jobs[p.name] = await client.corex.dispatch(containerId, {
+      jobs[p.name] = await client.corex.dispatch(cid, {
         command: "core.system",
-        arguments: { name: p.command, args: p.args ?? [], dir: p.cwd ?? "", env: p.env ?? {}, stdin: "" },
-        tags: [appTag, `process-${p.name}`],
+        arguments: client.systemArgs(p.command, p.args ?? [], { dir: p.cwd ?? "", env: p.env ?? {} }),
       });
     }
     const reported: string[] = [];
     // A process that already ended must have ended well; checked after the start and after the tests.
     const checkProcesses = async (when: string): Promise<void> => {
-      const pending = Object.entries(jobs).filter(([name]) => !reported.includes(name));
-      if (pending.length === 0) return;
-      const running = await runningJobIds(client);
-      for (const [name, id] of pending) {
-        if (running.includes(id)) continue;
+      for (const [name, id] of Object.entries(jobs)) {
+        if (reported.includes(name) || (await processRunning(client, cid, id))) continue;
         const r = await client.result(id, { timeoutMs: 10_000, command: `process ${name}` });
         if (r.state === "SUCCESS") continue;
         reported.push(name);
         const { stderr } = streamsOf(r);
         result.errors.push(
           clean(
-            `process ${name}: ${when} (state ${r.state}${typeof r.code === "number" ? `, exit code ${r.code}` : ""}${stderr.trim() ? `: ${tail(stderr, 300)}` : ""})`,
+            `process ${name}: ${when} (state ${r.state}${typeof r.code === "number" ? `, exit code ${r.code}` : ""}${stderr.trim() ? `: ${tail(stderr, 300)}` : r.state === "ERROR" && r.data ? `: ${tail(r.data, 300)}` : ""})`,
           ),
         );
       }
@@ -426,12 +577,11 @@ async function testApp(
       let tr: TestCaseResult;
       try {
         const r = await client.corex.dispatchAndWait(
-          containerId,
+          cid,
           {
             command: "core.system",
-            arguments: { name: t.command, args: t.args ?? [], dir: t.cwd ?? "", env: t.env ?? {}, stdin: "" },
+            arguments: client.systemArgs(t.command, t.args ?? [], { dir: t.cwd ?? "", env: t.env ?? {} }),
             max_time: timeout,
-            tags: [appTag, `test-${t.name}`],
           },
           // core0 kills the test after max_time; the extra margin is for the result to arrive.
           { timeoutMs: (timeout + 30) * 1000 },
@@ -443,7 +593,7 @@ async function testApp(
           !reason &&
           t.process &&
           jobs[t.process] &&
-          !(await runningJobIds(client)).includes(jobs[t.process])
+          !(await processRunning(client, cid, jobs[t.process]))
         ) {
           reason = `process ${t.process} is no longer running after the test`;
         }
@@ -473,30 +623,43 @@ async function testApp(
   } catch (err) {
     result.errors.push(clean(`container on ${nodeName(node)}: ${errorMessage(err)}`));
   } finally {
-    try {
-      await retry(
-        async () => {
-          // A create whose answer was lost still left a container: find it by this run's tags.
-          const ids =
-            containerId !== undefined
-              ? [containerId]
-              : Object.keys(await client.corex.find([appTag, ctx.runTag])).map(Number);
-          for (const id of ids) await client.corex.terminate(id);
-          containerId = undefined;
-        },
-        { attempts: 3, minDelayMs: 500 },
-      );
-    } catch (err) {
-      result.errors.push(
-        clean(
-          `cleanup: container ${containerId ?? "(tagged " + ctx.runTag + ")"} on ${nodeName(node)} could not be terminated: ${errorMessage(err)}; terminate it by hand (corex.terminate)`,
-        ),
-      );
+    if (containerId !== undefined) {
+      const id = containerId;
+      try {
+        await retry(() => client.corex.terminate(id), { attempts: 3, minDelayMs: 500 });
+      } catch (err) {
+        ctx.leftovers.push(leftoverOf(node, id));
+        result.errors.push(
+          clean(
+            `cleanup: container ${id} on ${nodeName(node)} could not be terminated: ${errorMessage(err)}; the next up or the delete terminates it (kept in leftovers)`,
+          ),
+        );
+      }
     }
   }
   result.passed = result.errors.length === 0 && result.tests.every((t) => t.passed);
   result.durationMs = Date.now() - started;
   return result;
+}
+
+function leftoverOf(node: TestNode, container: number): AppTestLeftover {
+  return { address: node.address, port: node.port ?? 6379, password: node.password, container };
+}
+
+/** Options of runAppTests (not resource inputs). */
+export interface RunAppTestsOptions {
+  /** Apps tested at once on one node. Default 2. */
+  maxPerNode?: number;
+  /** Shown in errors. Default `AppTest`. */
+  label?: string;
+  /** Called as each app finishes. */
+  onAppDone?: (r: AppTestResult) => Promise<void>;
+  /** Wait for a `corex.create` answer, ms. Default 300 000. */
+  createTimeoutMs?: number;
+  /** After a lost create answer, how long to wait for its result again, ms. Default 60 000. */
+  lostAnswerWaitMs?: number;
+  /** Receives the containers that could not be terminated. Default: dropped. */
+  leftovers?: AppTestLeftover[];
 }
 
 /**
@@ -506,25 +669,35 @@ async function testApp(
 export async function runAppTests(
   apps: AppUnderTest[],
   nodes: TestNode[],
-  opts: { maxPerNode?: number; label?: string; onAppDone?: (r: AppTestResult) => Promise<void> } = {},
+  opts: RunAppTestsOptions = {},
 ): Promise<AppTestResult[]> {
-  const crypto = require("crypto") as typeof import("crypto");
   const ctx: RunContext = {
     label: opts.label ?? KIND,
-    runTag: `g8os-apptest-run-${crypto.randomUUID()}`,
     secrets: nodes.map((n) => n.password),
+    createTimeoutMs: opts.createTimeoutMs ?? 300_000,
+    lostAnswerWaitMs: opts.lostAnswerWaitMs ?? 60_000,
     onAppDone: opts.onAppDone ?? (async () => undefined),
+    leftovers: opts.leftovers ?? [],
   };
   const clients = nodes.map(
     (n) =>
       new Core0Client({ host: n.address, port: n.port ?? 6379, password: n.password, timeoutMs: 60_000 }),
   );
+  // One create at a time per node, so a lost create answer can be told apart by corex.list.
+  const createQueues: Promise<unknown>[] = nodes.map(() => Promise.resolve());
+  const serialOn =
+    (k: number) =>
+    <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = createQueues[k].then(fn);
+      createQueues[k] = run.catch(() => undefined);
+      return run;
+    };
   const results: AppTestResult[] = new Array(apps.length);
   let next = 0;
   const worker = async (k: number): Promise<void> => {
     while (next < apps.length) {
       const index = next++;
-      const r = await testApp(clients[k], nodes[k], apps[index], ctx);
+      const r = await testApp(clients[k], nodes[k], apps[index], ctx, serialOn(k));
       results[index] = r;
       await ctx.onAppDone(r);
     }
@@ -539,6 +712,32 @@ export async function runAppTests(
     await Promise.all(clients.map((c) => c.close()));
   }
   return results;
+}
+
+/**
+ * Terminates `leftovers` (containers an earlier run could not terminate); returns those that still
+ * could not be, with why. corex.terminate of a gone container is a no-op in v0.9.0.
+ */
+export async function terminateLeftovers(
+  leftovers: AppTestLeftover[],
+): Promise<Array<{ leftover: AppTestLeftover; error: string }>> {
+  const failed: Array<{ leftover: AppTestLeftover; error: string }> = [];
+  for (const l of leftovers) {
+    const client = new Core0Client({
+      host: l.address,
+      port: l.port,
+      password: l.password,
+      timeoutMs: 30_000,
+    });
+    try {
+      await client.corex.terminate(l.container);
+    } catch (err) {
+      failed.push({ leftover: l, error: redact(errorMessage(err), [l.password]) });
+    } finally {
+      await client.close();
+    }
+  }
+  return failed;
 }
 
 /** Every failure of `results` as `<app>/<test>: <reason>` (and `<app>/<what>: ...` for non-tests). */
@@ -571,8 +770,11 @@ async function runAndReport(
   i: AppTestInputs,
   toRun: AppUnderTest[],
   keep: AppTestResult[],
+  oldLeftovers: AppTestLeftover[] = [],
 ): Promise<AppTestOutputs> {
   const telegramErrors: string[] = [];
+  // Containers an earlier run left behind go first; those still there are kept for next time.
+  const leftovers = (await terminateLeftovers(oldLeftovers)).map((f) => f.leftover);
   let digest: TelegramDigest | undefined;
   if (i.telegram) {
     const notifier = new TelegramNotifier(i.telegram, {
@@ -584,6 +786,7 @@ async function runAndReport(
   const results = await runAppTests(toRun, i.nodes, {
     maxPerNode: i.maxPerNode,
     label: label(i),
+    leftovers,
     onAppDone: async (r) => {
       if (!digest) return;
       digest.add(reportLine(r));
@@ -606,6 +809,7 @@ async function runAndReport(
     failures,
     results: ordered,
     telegramErrors,
+    leftovers,
   } as unknown as Record<string, unknown>) as unknown as AppTestOutputs;
 }
 
@@ -663,13 +867,22 @@ export const appTestProvider: pulumi.dynamic.ResourceProvider = {
   async update(id: string, olds: AppTestOutputs, news: AppTestInputs) {
     const i = normalise(news);
     const old = olds.results ?? [];
-    const outs = await runAndReport(i, staleApps(old, i.apps), old);
+    const outs = await runAndReport(i, staleApps(old, i.apps), old, olds.leftovers ?? []);
     failIfFailed(i, id, outs);
     return { outs };
   },
 
-  async delete() {
-    // The containers were terminated when the tests ended; a test run is history.
+  async delete(id: string, olds: AppTestOutputs) {
+    // The containers were terminated when the tests ended, except the leftovers.
+    const failed = await terminateLeftovers(olds.leftovers ?? []);
+    if (failed.length > 0) {
+      throw new OperationError(
+        resourceLabel(KIND, olds.name ?? id),
+        "delete",
+        `could not terminate ${failed.map((f) => `container ${f.leftover.container} on ${f.leftover.address}:${f.leftover.port} (${f.error})`).join("; ")}`,
+        "bring the node back and delete again, or terminate the container by hand and remove the resource from the state (pulumi state delete)",
+      );
+    }
   },
 };
 
@@ -697,6 +910,7 @@ export class AppTest extends pulumi.dynamic.Resource {
   declare readonly failures: pulumi.Output<string[]>;
   declare readonly results: pulumi.Output<AppTestResult[]>;
   declare readonly telegramErrors: pulumi.Output<string[]>;
+  declare readonly leftovers: pulumi.Output<AppTestLeftover[]>;
 
   constructor(name: string, args: AppTestArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.nodes) {
@@ -721,8 +935,9 @@ export class AppTest extends pulumi.dynamic.Resource {
         failures: undefined,
         results: undefined,
         telegramErrors: undefined,
+        leftovers: undefined,
       },
-      opts,
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "leftovers"] },
       "build",
       "AppTest",
     );

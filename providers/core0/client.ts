@@ -1,6 +1,10 @@
 /**
- * Client for a core0 node (G8OS / Zero-OS 0-core, v0.9 protocol): commands go to the node's redis
- * as `RPUSH core:default <json>`; core0 answers with `RPUSH result:<id> <json>` + `EXPIRE 300`.
+ * Client for a core0 node, speaking threefoldtech/0-core @v0.9.0 by default (see Core0Protocol):
+ * commands go to the node's redis as `RPUSH core:default <json>`; core0 answers with
+ * `RPUSH result:<id> <json>` + `EXPIRE 300`. Results are parsed as v0.9.0 writes them
+ * (`base/pm/core/result.go`): `streams`/`critical` absent when empty, `NN::` levels already applied
+ * by the node (level 20 = JSON data), spawn failures as state ERROR with plain text, UNKNOWN_CMD,
+ * DUPILICATE_ID (sic). `core.killall` is never sent (it deadlocks v0.9.0's process manager).
  *
  * Many commands can be in flight at once without a connection per command: a small pool of reader
  * connections (default 4) each carries a pipeline of `BRPOPLPUSH result:<id> result:<id> 1` calls,
@@ -15,65 +19,100 @@
  *
  * Plain module: no Pulumi imports (dynamic providers capture it). ioredis is required inside functions.
  */
-import { OperationError, redact } from "../shared/errors";
+import { InputError, OperationError, redact } from "../shared/errors";
 import { pollUntil, PollTimeoutError } from "../shared/retry";
 import { trace } from "../shared/trace";
 
 /** Job states as core0 spells them (`DUPILICATE_ID` sic, in every core0 version). */
 export type JobState = "SUCCESS" | "ERROR" | "TIMEOUT" | "KILLED" | "UNKNOWN_CMD" | "DUPILICATE_ID";
 
-/** The command JSON pushed to `core:default`. */
+/**
+ * Wire protocol of the node.
+ * - `"v0.9.0"` (default): threefoldtech/0-core @v0.9.0 (`base/pm/core/command.go`, `result.go`):
+ *   command `tags` is a string, `core.system` stdin is base64 (Go `[]byte`), `bash` is the
+ *   `g8os.toml` extension taking the script as `{stdin}`, and job.*, aggregator.query, zerotier.*,
+ *   corex.find, process.list/kill do not exist (refused here without sending anything).
+ * - `"v1.2"`: the later protocol as of 0-core @v1.2.0 (`base/pm/command.go`: tags a list;
+ *   `systemprocess.go`: stdin a string; py-client `bash(script, stdin)`), with the commands above.
+ */
+export type Core0Protocol = "v0.9.0" | "v1.2";
+
+/** The command JSON pushed to `core:default` (field names as in core0's `Command` struct). */
 export interface Core0Command {
+  /** Job id: a fresh uuid4 unless the caller gives one. */
   id: string;
+  /** e.g. `core.ping`. */
   command: string;
+  /** Command arguments (shape per command). */
   arguments: Record<string, unknown>;
-  queue?: string;
-  /** Seconds; core0 kills the job after this and reports TIMEOUT. */
+  /** Jobs on one named queue run one after another; "" = no queue. */
+  queue: string;
+  /** Seconds; core0 kills the job after this and reports TIMEOUT. Omitted = no limit. */
   max_time?: number;
+  /** Restarts after a failure. Omitted = none. */
   max_restart?: number;
+  /** Seconds between runs of a recurring job. Omitted = runs once. */
+  recurring_period?: number;
+  /** Seconds between process stats. Omitted = core0's default. */
   stats_interval?: number;
+  /** Log levels kept. Omitted = all. */
+  log_levels?: number[];
+  /** v1.2 only: stream output while running. Never sent to a v0.9.0 node. */
   stream?: boolean;
-  tags?: string[] | null;
+  /** v0.9.0: a string ("" when unset; a list makes the node drop the command). v1.2: a list or null. */
+  tags: string | string[] | null;
 }
 
 /** The result JSON core0 pushes to `result:<id>`. */
 export interface Core0Result {
+  /** Job id (for a dispatched job: the id core0 gave it). */
   id: string;
+  /** The command name. */
   command: string;
-  /** JSON-encoded value for built-ins (level 20); the error text for ERROR. */
+  /**
+   * Built-ins: their value JSON-encoded (level 20), or the JSON-encoded error text. Processes: the
+   * text of their last `NN::`/`NN:::` output (level NN), else "". A spawn failure: plain error text.
+   */
   data: string;
-  /** [stdout, stderr] (last lines) for processes. */
-  streams: [string, string] | string[] | null;
-  critical: string;
+  /** [stdout, stderr] (last 1000 lines each). v0.9.0 omits it when empty. */
+  streams?: string[] | null;
+  /** Critical message. v0.9.0 omits it when empty. */
+  critical?: string;
+  /** Level of `data` (20 = JSON); 0 for UNKNOWN_CMD / DUPILICATE_ID. */
   level: number;
+  /** Final state. */
   state: JobState;
-  /** Epoch ms. */
+  /** Epoch ms (0 for UNKNOWN_CMD). */
   starttime: number;
   /** Duration, ms. */
   time: number;
-  tags: string[] | null;
+  /** The command's tags echoed: a string in v0.9.0 (`""` when unset), a list in v1.2. */
+  tags: string | string[] | null;
+  /** v1.2: container id of a dispatched job. Absent in v0.9.0. */
   container?: number;
-  /** Exit code of a process (later core0 versions and our emulator). */
+  /** Exit code (later core0 versions). Absent in v0.9.0: a non-zero exit is only state ERROR. */
   code?: number;
 }
 
 export interface Core0Target {
   /** Node address: ZeroTier IP or host name. */
   host: string;
-  /** Default 6379. */
+  /** Redis port. Default 6379. */
   port?: number;
-  /** The node redis `requirepass`. Secret: redacted from every message. */
+  /** The node redis `requirepass`. Secret: redacted from every message. Default: none. */
   password?: string;
-  /** TLS to the node redis (core0 v1.1+); `true` = default TLS options, or ioredis/tls options. */
+  /** TLS to the node redis (core0 v1.1+); `true` = default TLS options, or ioredis/tls options. Default off. */
   tls?: boolean | Record<string, unknown>;
 }
 
 export interface Core0ClientOptions extends Core0Target {
+  /** Wire protocol of the node. Default `"v0.9.0"`. */
+  protocol?: Core0Protocol;
   /** Default wait for one command's result, ms. Default 30 000. */
   timeoutMs?: number;
   /** TCP connect timeout, ms. Default 5000. */
   connectTimeoutMs?: number;
-  /** Reader connections (blocking result reads in flight). Default 4. */
+  /** Reader connections (blocking result reads in flight). Default 4, at least 1. */
   readers?: number;
   /** Waits older than this are also swept with non-blocking reads (head-of-line escape), ms. Default 50. */
   sweepAfterMs?: number;
@@ -81,13 +120,17 @@ export interface Core0ClientOptions extends Core0Target {
 
 /** Per-call options. */
 export interface CallOptions {
-  /** Wait this long for the result, ms (default: the client's timeoutMs). */
+  /** Wait this long for the result, ms. Default: the client's timeoutMs. */
   timeoutMs?: number;
-  /** core0 `max_time`, seconds. */
+  /** core0 `max_time`, seconds. Default: no limit. */
   maxTime?: number;
-  /** core0 `queue`: jobs on one queue run one after another. */
+  /** core0 `queue`: jobs on one queue run one after another. Default: none. */
   queue?: string;
-  tags?: string[];
+  /**
+   * Command tags. v0.9.0: one string (a list is refused: the node would drop the command).
+   * v1.2: a list (a string is sent as a one-element list). Default: none.
+   */
+  tags?: string | string[];
   /** Use this job id instead of a fresh uuid4 (to read it again, or to test duplicate ids). */
   id?: string;
 }
@@ -147,11 +190,15 @@ export class Core0JobError extends OperationError {
 
 /** What a finished process reports: exit state and output. */
 export interface ProcessResult {
+  /** SUCCESS on exit 0; ERROR on a non-zero exit or a spawn failure; TIMEOUT / KILLED. */
   state: JobState;
+  /** Last lines of stdout ("" when core0 sent no streams). */
   stdout: string;
+  /** Last lines of stderr ("" when core0 sent no streams). */
   stderr: string;
-  /** Exit code when core0 reports one (`code`, core0 v1.1+ and our emulator); else undefined. */
+  /** Exit code when core0 reports one (`code`, later versions); undefined for v0.9.0. */
   code?: number;
+  /** The raw result. */
   result: Core0Result;
 }
 
@@ -219,38 +266,54 @@ export interface AggregatedMetric {
   current: Record<string, { avg: number; total: number; max: number; count: number }>;
 }
 
-/** corex.create arguments (v0.9 plus the v1.1 names orchestrators used). */
+/** corex.create arguments of core0 v0.9.0 (`core0/containers/manager.go` ContainerCreateArguments). */
 export interface ContainerCreateArgs {
-  /** plist URL: `file://` path or http(s). */
+  /** plist URL: `file://` path on the node, or http(s). Required. */
   root: string;
+  /** host dir (absolute, existing) or plist URL -> absolute path in the container. Default none. */
   mount?: Record<string, string>;
-  /** v1.1 nics. */
-  nics?: Array<{
-    type: string;
-    id?: string;
-    name?: string;
-    hwaddr?: string;
-    config?: Record<string, unknown>;
-  }>;
-  /** v0.9 network. */
-  network?: { zerotier?: string; bridge?: unknown[] };
-  /** host port -> container port. */
+  /** ZeroTier network to join, and bridges as [bridge name, "" | "none" | "dhcp" | CIDR]. Default none. */
+  network?: { zerotier?: string; bridge?: Array<[string, string]> };
+  /** host port -> container port (integers). Default none. */
   port?: Record<string, number>;
-  host_network?: boolean;
-  hostname?: string;
-  name?: string;
-  env?: Record<string, string>;
-  storage?: string;
+  /** v1.2 only (nics, host_network, hostname, name, env, storage...): refused for a v0.9.0 node. */
   [k: string]: unknown;
 }
 
-export interface ContainerInfo {
+/** The keys v0.9.0's corex.create reads; others are refused rather than silently ignored. */
+const V09_CREATE_KEYS: readonly string[] = ["root", "mount", "network", "port"];
+
+/** One entry of v0.9.0 `corex.list`: the container's coreX process stats (null before it runs). */
+export interface ContainerStats {
+  /** CPU percent. */
   cpu: number;
+  /** Resident memory, bytes. */
   rss: number;
+  /** Virtual memory, bytes. */
   vms: number;
+  /** Swap, bytes. */
   swap: number;
+  /** Debug text when core0 has any. */
+  debug?: string;
+}
+
+/** A v1.2 `corex.list`/`corex.find` entry (the container's arguments and root as well). */
+export interface ContainerInfo extends ContainerStats {
   container: { arguments: ContainerCreateArgs & { tags: string[] | null }; root: string; pid: number };
 }
+
+/** Commands of later core0 versions that v0.9.0 lacks (`UNKNOWN_CMD` there). */
+const LATER_ONLY: readonly string[] = [
+  "job.list",
+  "job.kill",
+  "aggregator.query",
+  "zerotier.join",
+  "zerotier.leave",
+  "zerotier.list",
+  "corex.find",
+  "process.list",
+  "process.kill",
+];
 
 /** Commands that change the node (counted as writes by trace). */
 const WRITE_COMMANDS: readonly string[] = [
@@ -388,27 +451,74 @@ export class Core0Client {
     }
   }
 
+  /** The node's wire protocol (option `protocol`, default v0.9.0). */
+  get protocol(): Core0Protocol {
+    return this.opts.protocol ?? "v0.9.0";
+  }
+
+  /** Builds the command JSON the node's protocol expects (see Core0Protocol). */
+  command(command: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Core0Command {
+    const cmd: Core0Command = {
+      id: opts.id ?? uuid4(),
+      command,
+      arguments: args,
+      queue: opts.queue ?? "",
+      tags: this.encodeTags(command, opts.tags),
+    };
+    if (opts.maxTime) cmd.max_time = opts.maxTime;
+    if (this.protocol === "v1.2") cmd.stream = false;
+    return cmd;
+  }
+
+  private encodeTags(command: string, tags: string | string[] | undefined): string | string[] | null {
+    if (this.protocol === "v1.2") {
+      if (tags === undefined || tags === "") return null;
+      return typeof tags === "string" ? [tags] : tags;
+    }
+    if (Array.isArray(tags)) {
+      throw new InputError(
+        this.label,
+        `command ${command}: tags`,
+        "is a list, but core0 v0.9.0 reads tags as one string (a list makes it drop the command unanswered)",
+        'pass one string, e.g. "app1", or use protocol "v1.2" for a later node',
+      );
+    }
+    return tags ?? "";
+  }
+
   /** Sends a command and waits for its result, whatever its state. */
   async run(
     command: string,
     args: Record<string, unknown> = {},
     opts: CallOptions = {},
   ): Promise<Core0Result> {
-    const id = opts.id ?? uuid4();
-    const cmd: Core0Command = {
-      id,
-      command,
-      arguments: args,
-      queue: opts.queue ?? "",
-      max_time: opts.maxTime ?? 0,
-      stream: false,
-      tags: opts.tags ?? null,
-    };
-    return this.send(cmd, opts.timeoutMs);
+    return this.send(this.command(command, args, opts), opts.timeoutMs);
+  }
+
+  /** Refuses commands that must not or cannot be sent to this node, before anything is sent. */
+  private refuse(cmd: Core0Command): void {
+    if (cmd.command === "core.killall") {
+      throw new InputError(
+        this.label,
+        "command core.killall",
+        "is never sent: it deadlocks core0 v0.9.0's process manager (a channel send nobody reads)",
+        "stop jobs one by one (core.kill with their id) or terminate the container",
+      );
+    }
+    if (this.protocol === "v0.9.0" && LATER_ONLY.includes(cmd.command)) {
+      throw new InputError(
+        this.label,
+        `command ${cmd.command}`,
+        "does not exist in core0 v0.9.0 (the node would answer UNKNOWN_CMD)",
+        'do without it (e.g. keep the container id corex.create returned), or use protocol "v1.2" for a later node',
+      );
+    }
+    if (this.protocol === "v0.9.0" && Array.isArray(cmd.tags)) this.encodeTags(cmd.command, cmd.tags);
   }
 
   /** Sends a prepared command (any fields) and waits for its result. */
   async send(cmd: Core0Command, timeoutMs?: number): Promise<Core0Result> {
+    this.refuse(cmd);
     const wait = timeoutMs ?? this.opts.timeoutMs ?? 30_000;
     const deadline = Date.now() + wait;
     await this.ready(cmd.command, cmd.id, deadline, wait);
@@ -559,11 +669,14 @@ export class Core0Client {
     return this.decode<T>(r);
   }
 
-  /** Decodes a result's `data`, throwing Core0JobError unless it is SUCCESS. */
+  /**
+   * Decodes a result's `data`, throwing Core0JobError unless it is SUCCESS: level 20 = JSON (what
+   * built-ins answer, and what a process prints as `20::<json>`), "" = null, other levels as text.
+   */
   decode<T>(r: Core0Result): T {
     if (r.state !== "SUCCESS") throw new Core0JobError(this.label, r, this.redact(describeFailure(r)));
-    if (r.level === 20 || r.data === "") {
-      if (r.data === "") return null as T;
+    if (r.data === "" || r.data === undefined || r.data === null) return null as T;
+    if (r.level === 20) {
       try {
         return JSON.parse(r.data) as T;
       } catch {
@@ -586,27 +699,58 @@ export class Core0Client {
     };
   }
 
+  /**
+   * `core.system` arguments as the protocol wants them: v0.9.0 reads `stdin` as Go `[]byte`, i.e.
+   * base64 on the wire, so text is base64-encoded here; `env` replaces the whole environment.
+   */
+  systemArgs(
+    name: string,
+    args: string[] = [],
+    p: { dir?: string; stdin?: string | Uint8Array; env?: Record<string, string> } = {},
+  ): Record<string, unknown> {
+    const stdin = p.stdin ?? "";
+    const wire =
+      this.protocol === "v0.9.0"
+        ? Buffer.from(stdin).toString("base64")
+        : typeof stdin === "string"
+          ? stdin
+          : Buffer.from(stdin).toString("utf8");
+    return { name, args, dir: p.dir ?? "", stdin: wire, env: p.env ?? {} };
+  }
+
   /** core.system: runs a process; output in streams. Non-zero exit = state ERROR (not thrown). */
   async system(
     name: string,
     args: string[] = [],
-    p: { dir?: string; stdin?: string; env?: Record<string, string> } = {},
+    p: { dir?: string; stdin?: string | Uint8Array; env?: Record<string, string> } = {},
     o?: CallOptions,
   ): Promise<ProcessResult> {
-    return processResult(
-      await this.run(
-        "core.system",
-        { name, args, dir: p.dir ?? "", stdin: p.stdin ?? "", env: p.env ?? {} },
-        o,
-      ),
-    );
+    return processResult(await this.run("core.system", this.systemArgs(name, args, p), o));
   }
 
-  /** bash: `sh -c script`. Non-zero exit = state ERROR (not thrown). */
+  /**
+   * `bash` arguments: in v0.9.0 `bash` is the `g8os.toml` extension
+   * (`T=$(mktemp) && cat > $T && bash $T`), so the script IS the stdin and there is no other stdin.
+   */
+  bashArgs(script: string, stdin = ""): Record<string, unknown> {
+    if (this.protocol === "v1.2") return { script, stdin };
+    if (stdin !== "") {
+      throw new InputError(
+        this.label,
+        "command bash: stdin",
+        "cannot be given: core0 v0.9.0's bash reads the script itself from stdin",
+        "put the input in the script (a here-document), or use core.system with stdin",
+      );
+    }
+    return { stdin: script };
+  }
+
+  /** bash: runs `script` with bash. Non-zero exit = state ERROR (not thrown). */
   async bash(script: string, stdin = "", o?: CallOptions): Promise<ProcessResult> {
-    return processResult(await this.run("bash", { script, stdin }, o));
+    return processResult(await this.run("bash", this.bashArgs(script, stdin), o));
   }
 
+  /** v1.2 only: job.list / job.kill (refused for v0.9.0, which lacks them). */
   private makeJob() {
     return {
       list: (id?: string, o?: CallOptions) => this.call<JobInfo[]>("job.list", id ? { id } : {}, o),
@@ -616,17 +760,47 @@ export class Core0Client {
 
   private makeCorex() {
     return {
-      /** Creates a container; `tags` become its tags (include its name so it can be found). */
-      create: (args: ContainerCreateArgs, tags: string[] = [], o: CallOptions = {}) =>
-        this.call<number>("corex.create", args as Record<string, unknown>, {
+      /**
+       * Creates a container; returns its id (core0 counts up from 1). v0.9.0 takes only root, mount,
+       * network, port and gives containers no tags: other keys, or tags, are refused (they would be
+       * silently ignored). v1.2: `tags` become the container's tags.
+       */
+      create: async (
+        args: ContainerCreateArgs,
+        tags: string[] = [],
+        o: CallOptions = {},
+      ): Promise<number> => {
+        if (this.protocol === "v0.9.0") {
+          const extra = Object.keys(args).filter((k) => !V09_CREATE_KEYS.includes(k));
+          if (extra.length > 0 || tags.length > 0) {
+            throw new InputError(
+              this.label,
+              `command corex.create: ${extra.length ? extra.join(", ") : "tags"}`,
+              "does not exist in core0 v0.9.0's corex.create (it reads root, mount, network, port only)",
+              "leave it out and keep the returned container id to find the container again",
+            );
+          }
+          return this.call<number>("corex.create", args as Record<string, unknown>, o);
+        }
+        const own = o.tags === undefined ? [] : typeof o.tags === "string" ? [o.tags] : o.tags;
+        return this.call<number>("corex.create", args as Record<string, unknown>, {
           ...o,
-          tags: [...(o.tags ?? []), ...tags],
-        }),
-      list: (o?: CallOptions) => this.call<Record<string, ContainerInfo>>("corex.list", {}, o),
+          tags: [...own, ...tags],
+        });
+      },
+      /** v0.9.0: `{"<id>": {cpu, rss, vms, swap, debug} | null}`; v1.2 adds `container` (ContainerInfo). */
+      list: (o?: CallOptions) =>
+        this.call<Record<string, ContainerStats | ContainerInfo | null>>("corex.list", {}, o),
+      /** v1.2 only (refused for v0.9.0): containers whose tags include all of `tags`. */
       find: (tags: string[], o?: CallOptions) =>
         this.call<Record<string, ContainerInfo>>("corex.find", { tags }, o),
+      /** Terminates a container. v0.9.0 answers SUCCESS for an unknown id too (a no-op). */
       terminate: (container: number, o?: CallOptions) => this.call<null>("corex.terminate", { container }, o),
-      /** Dispatches a command into a container; returns the inner job id (read it with `result`). */
+      /**
+       * Dispatches a command into a container; returns the inner job id core0 made (the id in
+       * `data`: core0 replaces any id and tags of the inner command). Read it with `result`.
+       * Unknown container: ERROR `container does not exist`.
+       */
       dispatch: (
         container: number,
         command: {
@@ -634,11 +808,20 @@ export class Core0Client {
           arguments: Record<string, unknown>;
           queue?: string;
           max_time?: number;
+          /** v1.2 only; v0.9.0 replaces the inner command's tags with its route anyway. */
           tags?: string[];
-          id?: string;
         },
         o?: CallOptions,
-      ) => this.call<string>("corex.dispatch", { container, command: { id: uuid4(), ...command } }, o),
+      ) => {
+        const inner: Record<string, unknown> = {
+          command: command.command,
+          arguments: command.arguments,
+          queue: command.queue ?? "",
+        };
+        if (command.max_time) inner.max_time = command.max_time;
+        inner.tags = this.protocol === "v0.9.0" ? "" : (command.tags ?? null);
+        return this.call<string>("corex.dispatch", { container, command: inner }, o);
+      },
       /** Dispatches, then waits for the inner job's result (raw, any state). */
       dispatchAndWait: async (
         container: number,
@@ -654,6 +837,7 @@ export class Core0Client {
     };
   }
 
+  /** v1.2 only: zerotier.* (refused for v0.9.0, which lacks them). */
   private makeZerotier() {
     return {
       list: (o?: CallOptions) => this.call<ZerotierNetworkInfo[]>("zerotier.list", {}, o),
@@ -662,6 +846,7 @@ export class Core0Client {
     };
   }
 
+  /** v1.2 only: aggregator.query (refused for v0.9.0, which lacks it). */
   private makeAggregator() {
     return {
       query: (p: { key?: string; tags?: Record<string, string> } = {}, o?: CallOptions) =>
@@ -688,7 +873,9 @@ export class Core0Client {
 }
 
 function describeFailure(r: Core0Result): string {
-  let data = r.data;
+  if (r.state === "UNKNOWN_CMD") return `the node has no command ${r.command}`;
+  if (r.state === "DUPILICATE_ID") return `a job with id ${r.id} is already running on the node`;
+  let data = r.data ?? "";
   try {
     const d = JSON.parse(r.data) as unknown;
     if (typeof d === "string") data = d;
@@ -701,6 +888,7 @@ function describeFailure(r: Core0Result): string {
   return [data || r.critical, stderr].filter(Boolean).join("; ") || "(no detail)";
 }
 
+/** stdout/stderr from `streams`, which v0.9.0 omits when both are empty. */
 function processResult(r: Core0Result): ProcessResult {
   const streams = Array.isArray(r.streams) ? r.streams : [];
   return { state: r.state, stdout: streams[0] ?? "", stderr: streams[1] ?? "", code: r.code, result: r };

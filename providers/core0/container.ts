@@ -1,40 +1,48 @@
 /**
- * Core0Container: a container (coreX) on a core0 node, built from a plist.
+ * Core0Container: a container (coreX) on a core0 v0.9.0 node, built from a plist.
  *
- * - create: corex.create with tags [name, ...tags], wait until corex.find([name]) shows it, then run
- *   the start commands inside it (each must succeed; a failure keeps the container recorded through
- *   a partial-create error, so the next `up` retries the start commands or replaces it).
- * - read: found by its name tag (core0 gives no stable id across reboots); gone = empty id, so a
- *   refresh drops it and the next `up` re-creates it.
- * - diff: the root (plistUrl), name, tags, nics, ports, env, hostname, start commands and the node's
+ * - create: checks the node's capacity against memoryMb/cpu (admission only), `corex.create` with
+ *   v0.9.0's arguments (root, mount, network, port), keeps the id core0 returns (v0.9.0 has no
+ *   container tags and no corex.find: the id in state is how the container is found again), checks
+ *   that corex.list shows it (coreX exits at once when the root cannot run it, e.g. no /proc), then
+ *   runs the start commands inside it with corex.dispatch. A start command that fails terminates
+ *   the container and fails the up naming the command; the next up creates it afresh. (Not a
+ *   partial create: the engine would record the container without the serialized provider, and
+ *   its delete then fails; carrying the provider in the error overflows the gRPC error metadata.
+ *   Both seen in test/core0/harness.test.ts.)
+ * - read: `corex.list` still has the id; gone = empty id, so refresh drops it and the next `up`
+ *   re-creates it. core0 numbers containers from 1 again after a reboot, so after a node reboot a
+ *   recorded id may name another container: v0.9.0 gives nothing to tell them apart.
+ * - diff: the root (plistUrl), mounts, network, ports, env, start commands and the node's
  *   address/port replace the container (core0 cannot change them in place), deleting the old one
- *   first (the name tag must stay unique); nodePassword and the memory/CPU requests update in place
- *   (they are checked, not applied: core0 v0.9 sets no container limits).
- * - delete: corex.terminate (nothing to do when already gone).
+ *   first (host ports stay free); nodePassword, name, tags, memoryMb and cpu update in place.
+ * - delete: `corex.terminate` (v0.9.0 answers SUCCESS for an id it does not know).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
 import { collectFailures, intInRange, nonEmptyString, type Validator } from "../shared/validate";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
-import { pollUntil } from "../shared/retry";
-import type { Core0Client, ContainerInfo } from "./client";
+import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
+import type { Core0Client, ContainerCreateArgs } from "./client";
 import { type Core0Connection, connectionRules, withNode } from "./common";
 
-export interface ContainerNic {
-  type: "default" | "bridge" | "zerotier" | "vlan" | "vxlan";
-  id?: string;
-  name?: string;
-  hwaddr?: string;
-  config?: { dhcp?: boolean; cidr?: string; gateway?: string; dns?: string[] };
+/** A bridge the container is attached to (core0 v0.9.0 `network.bridge` entry). */
+export interface ContainerBridge {
+  /** Name of an existing bridge on the node (core0 refuses unknown bridges). */
+  name: string;
+  /** "" or "none" (no address), "dhcp", or a CIDR such as "10.20.0.5/24". Default "". */
+  setup?: string;
 }
 
 export interface StartCommand {
-  /** Program to run (path inside the container, or on its PATH). */
+  /** Program to run (path inside the container root, or a name on coreX's PATH). */
   name: string;
+  /** Arguments. Default none. */
   args?: string[];
-  /** Working dir inside the container root. */
+  /** Working dir inside the container root. Default "/". */
   dir?: string;
+  /** Environment of the process (over the container's `env`); core0 adds nothing else. */
   env?: Record<string, string>;
+  /** Text fed to the process's stdin (sent base64, as v0.9.0 wants). Default none. */
   stdin?: string;
   /**
    * A service (e.g. redis-server): dispatched and left running instead of awaited. It must still be
@@ -48,43 +56,46 @@ export interface Core0ContainerInputs {
   nodeAddress: string;
   nodePort: number;
   nodePassword: string;
-  /** Container name: also its first tag, how it is found again. */
+  /** Container name, for messages and state only (v0.9.0 containers have no name or tags). */
   name: string;
   /** plist URL (`file://` on the node, or http(s)). */
   plistUrl: string;
+  /** Recorded in state only: v0.9.0 containers have no tags. */
   tags: string[];
-  nics: ContainerNic[];
+  /** host directory (absolute, existing) or plist URL -> absolute path in the container. */
+  mounts: Record<string, string>;
+  /** ZeroTier network (16 hex) the container joins; "" = none. */
+  zerotierNetwork: string;
+  bridges: ContainerBridge[];
   /** host port -> container port */
   ports: Record<string, number>;
+  /** Environment given to every start command (v0.9.0 containers have none of their own). */
   env: Record<string, string>;
-  hostname: string;
-  /** Memory the container needs, MiB: checked against the node's available memory at create. */
+  /** Admission: MiB the node must have available at create. */
   memoryMb: number;
-  /** Logical CPUs it needs: checked against the node's CPU count at create. */
+  /** Admission: CPUs the node must have at create. */
   cpu: number;
   startCommands: StartCommand[];
 }
 
 export interface Core0ContainerOutputs extends Core0ContainerInputs {
+  /** The id `corex.create` returned. */
   containerId: number;
-  /** Root directory on the node. */
-  root: string;
 }
 
 const KIND = "Core0Container";
 const REPLACE_ON = [
   "nodeAddress",
   "nodePort",
-  "name",
   "plistUrl",
-  "tags",
-  "nics",
+  "mounts",
+  "zerotierNetwork",
+  "bridges",
   "ports",
   "env",
-  "hostname",
   "startCommands",
 ];
-const UPDATE_ON = ["nodePassword", "memoryMb", "cpu"];
+const UPDATE_ON = ["nodePassword", "name", "tags", "memoryMb", "cpu"];
 
 const conn = (i: Core0ContainerInputs): Core0Connection => ({
   address: i.nodeAddress,
@@ -107,28 +118,45 @@ const stringMap: Validator = (v) =>
     ? undefined
     : "must be a map of strings";
 
-function nicFailures(nics: unknown): CheckFailure[] {
-  if (nics === undefined || containsUnknown(nics)) return [];
-  if (!Array.isArray(nics))
-    return [{ property: "nics", reason: "must be a list of {type, name?, id?, config?}" }];
+function networkFailures(i: Partial<Core0ContainerInputs>): CheckFailure[] {
   const out: CheckFailure[] = [];
-  const types = ["default", "bridge", "zerotier", "vlan", "vxlan"];
-  nics.forEach((n: ContainerNic, i) => {
-    if (!types.includes(n?.type))
-      out.push({ property: `nics[${i}].type`, reason: `must be one of ${types.join(", ")}` });
-    const name = n?.name;
-    if (name !== undefined && (name.length > 15 || name === "default" || /^(eth|zt)/.test(name))) {
-      out.push({
-        property: `nics[${i}].name`,
-        reason: "must be at most 15 characters and not default, eth* or zt* (core0 reserves them)",
+  const z = i.zerotierNetwork;
+  if (
+    z !== undefined &&
+    !containsUnknown(z) &&
+    z !== "" &&
+    !(typeof z === "string" && /^[0-9a-f]{16}$/.test(z))
+  )
+    out.push({ property: "zerotierNetwork", reason: 'must be a 16-hex ZeroTier network id, or "" for none' });
+  const b = i.bridges;
+  if (b !== undefined && !containsUnknown(b)) {
+    if (!Array.isArray(b)) out.push({ property: "bridges", reason: "must be a list of {name, setup?}" });
+    else
+      b.forEach((x: ContainerBridge, n) => {
+        if (!x || typeof x.name !== "string" || !x.name)
+          out.push({ property: `bridges[${n}].name`, reason: "must be the name of a bridge on the node" });
+        const setup = x?.setup ?? "";
+        if (typeof setup !== "string" || !/^(|none|dhcp|\d+\.\d+\.\d+\.\d+\/\d+)$/.test(setup))
+          out.push({ property: `bridges[${n}].setup`, reason: 'must be "", "none", "dhcp" or a CIDR' });
       });
-    }
-    if ((n?.type === "zerotier" || n?.type === "vlan" || n?.type === "vxlan") && !n.id) {
-      out.push({ property: `nics[${i}].id`, reason: `is required for a ${n.type} nic (network id / tag)` });
-    }
-  });
-  if (nics.filter((n: ContainerNic) => n?.type === "default").length > 1) {
-    out.push({ property: "nics", reason: "at most one nic may be of type default" });
+  }
+  const m = i.mounts;
+  if (m !== undefined && !containsUnknown(m)) {
+    if (!m || typeof m !== "object" || Array.isArray(m))
+      out.push({ property: "mounts", reason: "must be a map of host dir (or plist URL) to container path" });
+    else
+      for (const [src, dst] of Object.entries(m)) {
+        if (!src.startsWith("/") && !/^(file:\/\/\/|https?:\/\/)/.test(src))
+          out.push({
+            property: `mounts["${src}"]`,
+            reason: "source must be an absolute host path or a plist URL",
+          });
+        if (typeof dst !== "string" || !dst.startsWith("/"))
+          out.push({
+            property: `mounts["${src}"]`,
+            reason: "target must be an absolute path in the container",
+          });
+      }
   }
   return out;
 }
@@ -158,24 +186,38 @@ function normalise(i: Partial<Core0ContainerInputs>): Core0ContainerInputs {
     name: i.name!,
     plistUrl: i.plistUrl!,
     tags: i.tags ?? [],
-    nics: i.nics ?? [],
+    mounts: i.mounts ?? {},
+    zerotierNetwork: i.zerotierNetwork ?? "",
+    bridges: i.bridges ?? [],
     ports: i.ports ?? {},
     env: i.env ?? {},
-    hostname: i.hostname ?? "",
     memoryMb: i.memoryMb ?? 0,
     cpu: i.cpu ?? 0,
     startCommands: i.startCommands ?? [],
   };
 }
 
-async function findByName(c: Core0Client, name: string): Promise<[number, ContainerInfo] | undefined> {
-  const found = Object.entries(await c.corex.find([name]));
-  if (found.length === 0) return undefined;
-  const [id, info] = found.sort((a, b) => Number(a[0]) - Number(b[0]))[0];
-  return [Number(id), info];
+/** Whether corex.list still shows container `id` (the only way v0.9.0 can tell). */
+async function exists(c: Core0Client, id: number): Promise<boolean> {
+  return String(id) in (await c.corex.list());
 }
 
-/** Refuses to create when the node lacks the requested memory or CPUs. */
+/** v0.9.0 corex.create arguments (`core0/containers/manager.go` ContainerCreateArguments). */
+function createArgs(i: Core0ContainerInputs): ContainerCreateArgs {
+  const args: ContainerCreateArgs = { root: i.plistUrl, mount: i.mounts, port: i.ports };
+  if (i.zerotierNetwork || i.bridges.length > 0) {
+    args.network = {};
+    if (i.zerotierNetwork) args.network.zerotier = i.zerotierNetwork;
+    if (i.bridges.length > 0) args.network.bridge = i.bridges.map((b) => [b.name, b.setup ?? ""]);
+  }
+  return args;
+}
+
+/**
+ * Admission only: refuses when the node has less available memory (info.mem `available`) than
+ * memoryMb, or fewer CPUs (info.cpu entries) than cpu. core0 v0.9.0 sets no container limits, so
+ * nothing stops the container from using more afterwards.
+ */
 async function checkCapacity(c: Core0Client, i: Core0ContainerInputs): Promise<void> {
   if (i.memoryMb > 0) {
     const mem = await c.info.mem();
@@ -206,13 +248,11 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
   for (const [n, s] of i.startCommands.entries()) {
     const command = {
       command: "core.system",
-      arguments: {
-        name: s.name,
-        args: s.args ?? [],
+      arguments: c.systemArgs(s.name, s.args ?? [], {
         dir: s.dir ?? "",
-        env: s.env ?? {},
+        env: { ...i.env, ...(s.env ?? {}) },
         stdin: s.stdin ?? "",
-      },
+      }),
     };
     if (s.background) {
       const job = await c.corex.dispatch(id, command);
@@ -221,11 +261,13 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
         .result(job, { timeoutMs: s.settleMs ?? 2000, command: s.name })
         .catch(() => undefined);
       if (!ended) continue;
-      const tail = (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
-        .trim()
-        .split("\n")
-        .slice(-3)
-        .join(" | ");
+      // A spawn failure has no streams: its Go error text is the data.
+      const tail =
+        (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
+          .trim()
+          .split("\n")
+          .slice(-3)
+          .join(" | ") || ended.data;
       throw new OperationError(
         label(i),
         `startCommands[${n}] (${s.name})`,
@@ -235,11 +277,9 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
     }
     const r = await c.corex.dispatchAndWait(id, command);
     if (r.state !== "SUCCESS") {
-      const stderr = (Array.isArray(r.streams) ? (r.streams[1] ?? "") : "")
-        .trim()
-        .split("\n")
-        .slice(-3)
-        .join(" | ");
+      const stderr =
+        (Array.isArray(r.streams) ? (r.streams[1] ?? "") : "").trim().split("\n").slice(-3).join(" | ") ||
+        r.data;
       throw new OperationError(
         label(i),
         `startCommands[${n}] (${s.name})`,
@@ -250,8 +290,8 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
   }
 }
 
-function outputs(i: Core0ContainerInputs, id: number, info: ContainerInfo): Core0ContainerOutputs {
-  return plainOutputs({ ...i, containerId: id, root: info.container.root ?? "" });
+function outputs(i: Core0ContainerInputs, id: number): Core0ContainerOutputs {
+  return plainOutputs({ ...i, containerId: id });
 }
 
 export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
@@ -265,7 +305,7 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
       { path: "memoryMb", value: news.memoryMb, check: intInRange(0, 16 * 1024 * 1024), optional: true },
       { path: "cpu", value: news.cpu, check: intInRange(0, 4096), optional: true },
     ]);
-    failures.push(...nicFailures(news.nics), ...portFailures(news.ports));
+    failures.push(...networkFailures(news), ...portFailures(news.ports));
     if (Array.isArray(news.startCommands) && !containsUnknown(news.startCommands)) {
       news.startCommands.forEach((s, n) => {
         if (!s || typeof s.name !== "string" || !s.name) {
@@ -295,80 +335,70 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
       conn(i),
       async (c) => {
         await checkCapacity(c, i);
-        const id = await c.corex.create(
-          {
-            root: i.plistUrl,
-            name: i.name,
-            hostname: i.hostname,
-            nics: i.nics,
-            port: i.ports,
-            env: i.env,
-          },
-          [i.name, ...i.tags.filter((t) => t !== i.name)],
-        );
-        try {
-          const [, info] = await pollUntil(
-            async () => {
-              const f = await findByName(c, i.name);
-              return f && f[0] === id
-                ? f
-                : { pending: `corex.find([${i.name}]) does not list container ${id}` };
-            },
-            { timeoutMs: 60_000, intervalMs: 250, what: `container ${id} in corex.list` },
+        const id = await c.corex.create(createArgs(i));
+        // core0 answers once coreX started; a root coreX cannot run makes it exit right away, and
+        // then there is nothing to record (terminate is a no-op for an id core0 no longer has).
+        if (!(await exists(c, id))) {
+          await c.corex.terminate(id);
+          throw new OperationError(
+            label(i),
+            `container ${id}`,
+            "core0 created it but corex.list no longer shows it: its coreX exited at once",
+            "that the plist has an empty /proc directory (coreX mounts proc there) and the files the start commands need",
           );
-          await runStartCommands(c, i, id);
-          return { id: String(id), outs: outputs(i, id, info) };
-        } catch (err) {
-          throw partialCreateError(err, String(id), { ...i, containerId: id, root: "" });
         }
+        try {
+          await runStartCommands(c, i, id);
+        } catch (err) {
+          await c.corex.terminate(id).catch(() => undefined);
+          throw err;
+        }
+        return { id: String(id), outs: outputs(i, id) };
       },
       "node",
     );
   },
-  async read(_id: string, props: Core0ContainerOutputs) {
+  async read(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
+    const containerId = Number(props.containerId ?? id);
     return withNode(
       label(i),
       conn(i),
       async (c) => {
-        const f = await findByName(c, i.name);
-        if (!f) return { id: "", props: {} };
-        return { id: String(f[0]), props: outputs(i, f[0], f[1]) };
+        if (!(await exists(c, containerId))) return { id: "", props: {} };
+        return { id: String(containerId), props: outputs(i, containerId) };
       },
       "node",
     );
   },
   async update(id: string, olds: Core0ContainerOutputs, news: Core0ContainerInputs) {
     const i = normalise(news);
+    const containerId = Number(olds.containerId ?? id);
     return withNode(
       label(i),
       conn(i),
       async (c) => {
-        const f = await findByName(c, i.name);
-        if (!f) {
+        if (!(await exists(c, containerId))) {
           throw new OperationError(
             label(i),
             "update",
-            `container ${id} is gone from node ${i.nodeAddress}`,
+            `container ${containerId} is gone from node ${i.nodeAddress}`,
             "run `pulumi refresh` so the next up re-creates it",
           );
         }
-        await checkCapacity(c, i);
-        // A partial create left the start commands unfinished: run them now.
-        if (!olds.root) await runStartCommands(c, i, f[0]);
-        return { outs: outputs(i, f[0], f[1]) };
+        if (i.memoryMb !== olds.memoryMb || i.cpu !== olds.cpu) await checkCapacity(c, i);
+        return { outs: outputs(i, containerId) };
       },
       "node",
     );
   },
-  async delete(_id: string, props: Core0ContainerOutputs) {
+  async delete(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
     await withNode(
       label(i),
       conn(i),
       async (c) => {
-        const f = await findByName(c, i.name);
-        if (f) await c.corex.terminate(f[0]);
+        await c.corex.terminate(Number(props.containerId ?? id));
       },
       "node",
     );
@@ -376,33 +406,52 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface Core0ContainerArgs {
-  /** The node's address, port and redis password (e.g. from a Core0Node). */
+  /** The node's address (ZeroTier IP or host name), e.g. from a Core0Node. Required. */
   nodeAddress: pulumi.Input<string>;
-  /** Default 6379. */
+  /** The node's redis port. Default 6379. */
   nodePort?: pulumi.Input<number>;
+  /** The node's redis password. Required; stored as a secret. */
   nodePassword: pulumi.Input<string>;
-  /** plist URL (`file:///...` on the node, or http(s)). */
+  /** plist URL (`file:///...` on the node, or http(s)). Changing it replaces the container. */
   plistUrl: pulumi.Input<string>;
-  /** Extra tags (the name is always the first tag). */
+  /**
+   * Labels recorded in state only: core0 v0.9.0 containers have no tags (the container is found
+   * by the id corex.create returned). Default none.
+   */
   tags?: pulumi.Input<string[]>;
-  nics?: pulumi.Input<ContainerNic[]>;
-  /** host port -> container port, e.g. {"8080": 80}. */
+  /** host directory (absolute, must exist on the node) or plist URL -> absolute container path. Default none. */
+  mounts?: pulumi.Input<Record<string, string>>;
+  /** ZeroTier network id (16 hex) the container joins (v0.9.0 `network.zerotier`). Default none. */
+  zerotierNetwork?: pulumi.Input<string>;
+  /** Existing node bridges to attach (v0.9.0 `network.bridge`). Default none. */
+  bridges?: pulumi.Input<ContainerBridge[]>;
+  /** host port -> container port, e.g. {"8080": 80}. Default none. */
   ports?: pulumi.Input<Record<string, number>>;
+  /**
+   * Environment for every start command (merged under each command's own `env`). core0 v0.9.0
+   * containers have no environment of their own and core0 adds none. Default none.
+   */
   env?: pulumi.Input<Record<string, string>>;
-  hostname?: pulumi.Input<string>;
-  /** Memory needed, MiB (checked against the node at create). Default 0 = no check. */
+  /**
+   * Admission check only: at create (and when changed) the node's available memory (info.mem
+   * `available`) must be at least this many MiB, else the up fails naming this field. core0
+   * v0.9.0's corex.create has no memory argument: nothing limits what the container then uses.
+   * Default 0 = no check.
+   */
   memoryMb?: pulumi.Input<number>;
-  /** CPUs needed (checked against the node at create). Default 0 = no check. */
+  /**
+   * Admission check only: at create (and when changed) the node must have at least this many CPUs
+   * (info.cpu entries). core0 v0.9.0 pins or limits nothing. Default 0 = no check.
+   */
   cpu?: pulumi.Input<number>;
-  /** Run in the container after create, in order; each must exit 0. */
+  /** Run in the container after create, in order; each must exit 0 (or stay up, if background). */
   startCommands?: pulumi.Input<StartCommand[]>;
-  /** Container name on the node. Default: the resource name. */
+  /** Name used in messages and state. Default: the resource name. */
   containerName?: pulumi.Input<string>;
 }
 
 export class Core0Container extends pulumi.dynamic.Resource {
   declare readonly containerId: pulumi.Output<number>;
-  declare readonly root: pulumi.Output<string>;
   declare readonly name: pulumi.Output<string>;
   declare readonly tags: pulumi.Output<string[]>;
 
@@ -424,7 +473,6 @@ export class Core0Container extends pulumi.dynamic.Resource {
         name: containerName ?? name,
         nodePassword: pulumi.secret(args.nodePassword),
         containerId: undefined,
-        root: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "nodePassword"] },
       "core0",

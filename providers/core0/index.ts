@@ -3,7 +3,7 @@ export { Core0Node, type Core0NodeArgs, core0NodeProvider } from "./node";
 export {
   Core0Container,
   type Core0ContainerArgs,
-  type ContainerNic,
+  type ContainerBridge,
   type StartCommand,
   core0ContainerProvider,
 } from "./container";

@@ -90,6 +90,39 @@ describe("build: AppBuild identity and no-op paths", () => {
     assert.match(r.failures!.find((f) => f.property === "sourceCommit")!.reason, /resolveSourceCommit/);
   });
 
+  it("check refuses an output path a core0 v0.9.0 plist line cannot hold (| or line break)", async () => {
+    const spec = tree().apps[0];
+    for (const to of ["/usr/bin/a|b", "/usr/bin/a\nb"]) {
+      const r = await appBuildProvider.check!(
+        {},
+        {
+          app: spec.name,
+          spec: { ...spec, outputs: [{ from: "x", to }] },
+          buildNode: { addresses: [{ host: "127.0.0.1" }], privateKeys: [KEY] },
+          ipfsApiUrl: "http://127.0.0.1:5001",
+          sourceCommit: "a".repeat(40),
+        },
+      );
+      assert.deepEqual(
+        r.failures!.map((f) => f.property),
+        ["spec.outputs[0].to"],
+        JSON.stringify(r.failures),
+      );
+      assert.match(r.failures![0].reason, /must not contain \| or a line break/);
+    }
+    const ok = await appBuildProvider.check!(
+      {},
+      {
+        app: spec.name,
+        spec: { ...spec, outputs: [{ from: "x", to: "/usr/share/my app/read me" }] },
+        buildNode: { addresses: [{ host: "127.0.0.1" }], privateKeys: [KEY] },
+        ipfsApiUrl: "http://127.0.0.1:5001",
+        sourceCommit: "a".repeat(40),
+      },
+    );
+    assert.deepEqual(ok.failures, [], "spaces are fine");
+  });
+
   it("unchanged build: diff says no change; non-build changes update with no remote call; a cut build resumes", async () => {
     const spec = tree().apps[0];
     const inputs = {

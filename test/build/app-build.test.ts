@@ -14,6 +14,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as zlib from "zlib";
 import { IpfsClient } from "../../providers/ipfs";
 import { parsePlist } from "../../providers/plist";
 import { Harness, RunResult } from "../harness";
@@ -118,7 +119,21 @@ describe("build: AppBuild on a testbed build node", function () {
       assert.equal(c.app, "hello-c");
       assert.match(c.buildId, /^[0-9a-f]{64}$/);
       assert.match(c.sourceCommit, /^[0-9a-f]{64}$/);
-      const entries = parsePlist(c.plist);
+      const all = parsePlist(c.plist);
+      // The outputs (the app, plus the shell, loader and libc of its runtime step: the container is
+      // chrooted) and /proc for coreX, sorted by path.
+      assert.deepEqual(
+        all.map((e) => e.path),
+        [
+          "/bin/sh",
+          "/lib/x86_64-linux-gnu/libc.so.6",
+          "/lib64/ld-linux-x86-64.so.2",
+          "/proc",
+          "/usr/bin/hello",
+          "/usr/share/doc/hello/hello.c",
+        ],
+      );
+      const entries = all.filter((e) => e.path.startsWith("/usr/"));
       assert.deepEqual(
         entries.map((e) => [e.path, e.mode.toString(8)]),
         [
@@ -127,7 +142,8 @@ describe("build: AppBuild on a testbed build node", function () {
         ],
       );
       for (const e of entries) {
-        const bytes = await ipfsClient.catBuffer(e.hash);
+        // Stored brotli-compressed (what core0 v0.9.0 reads); size is the uncompressed one.
+        const bytes = zlib.brotliDecompressSync(await ipfsClient.catBuffer(e.hash));
         assert.equal(bytes.length, e.size);
         const onNode = await tb().exec(
           NODE,
@@ -138,21 +154,32 @@ describe("build: AppBuild on a testbed build node", function () {
       }
       // The binary from IPFS runs and greets.
       const bin = path.join(dir, "hello");
-      fs.writeFileSync(bin, await ipfsClient.catBuffer(entries[0].hash), { mode: 0o755 });
+      fs.writeFileSync(bin, zlib.brotliDecompressSync(await ipfsClient.catBuffer(entries[0].hash)), {
+        mode: 0o755,
+      });
       assert.equal(execFileSync(bin).toString(), "hello from g8os\n");
       // The plist itself is in IPFS, pinned, and equal to the output text.
       assert.equal((await ipfsClient.catBuffer(c.plistCid)).toString(), c.plist);
       assert.equal((await ipfsClient.pinLs(c.plistCid))?.type, "recursive");
       assert.deepEqual(
-        c.files.map((f) => [f.path, f.cid, f.mode]),
-        entries.map((e) => [e.path, e.hash, e.mode]),
+        c.files.map((f) => [f.path, f.cid, f.mode]).sort(),
+        all
+          .filter((e) => e.path !== "/proc")
+          .map((e) => [e.path, e.hash, e.mode])
+          .sort(),
       );
       // The shell app was stamped by its build steps.
-      const sh = parsePlist(first["hello-sh"].plist);
-      assert.equal((await ipfsClient.catBuffer(sh[0].hash)).toString().includes("hello-sh 1.0"), true);
-      assert.equal(sh[0].mode, 0o755, "mode of the built file when the tree sets none");
+      const sh = parsePlist(first["hello-sh"].plist).find((e) => e.path === "/usr/bin/hello-sh")!;
+      assert.equal(
+        zlib
+          .brotliDecompressSync(await ipfsClient.catBuffer(sh.hash))
+          .toString()
+          .includes("hello-sh 1.0"),
+        true,
+      );
+      assert.equal(sh.mode, 0o755, "mode of the built file when the tree sets none");
       // The full log is kept locally and on the node.
-      assert.match(fs.readFileSync(c.logFile, "utf8"), /build step "compile" \(1\/1\): make/);
+      assert.match(fs.readFileSync(c.logFile, "utf8"), /build step "compile" \(1\/2\): make/);
       assert.equal((await tb().exec(NODE, `test -s '${c.buildDir}/build.log'`)).code, 0);
       assert.ok(
         !h.stateText().includes(tb().bootstrapKey.privateKey.split("\n")[1]),
@@ -195,8 +222,11 @@ describe("build: AppBuild on a testbed build node", function () {
       const out = r.outputs as unknown as Record<string, BuildOut>;
       assert.equal(out["hello-c"].plistCid, first["hello-c"].plistCid);
       assert.notEqual(out["hello-sh"].buildId, first["hello-sh"].buildId);
-      const sh = parsePlist(out["hello-sh"].plist);
-      assert.match((await ipfsClient.catBuffer(sh[0].hash)).toString(), /hello-sh 2\.0/);
+      const sh = parsePlist(out["hello-sh"].plist).find((e) => e.path === "/usr/bin/hello-sh")!;
+      assert.match(
+        zlib.brotliDecompressSync(await ipfsClient.catBuffer(sh.hash)).toString(),
+        /hello-sh 2\.0/,
+      );
       // The superseded build directory is gone from the node.
       assert.notEqual((await tb().exec(NODE, `test -d '${first["hello-sh"].buildDir}'`)).code, 0);
     });
@@ -267,7 +297,10 @@ describe("build: AppBuild on a testbed build node", function () {
       const r = await h.upOk();
       assert.deepEqual(buildOps(r), ["broken update", "flaky update"]);
       const out = r.outputs as unknown as Record<string, BuildOut>;
-      assert.equal((await ipfsClient.catBuffer(out.flaky.files[0].cid)).toString(), "built\n");
+      assert.equal(
+        zlib.brotliDecompressSync(await ipfsClient.catBuffer(out.flaky.files[0].cid)).toString(),
+        "built\n",
+      );
       assert.equal(fs.readFileSync(path.join(marks, "count"), "utf8"), "run\n", "step 1 ran once");
       const again = await h.upOk();
       assert.deepEqual(buildOps(again), ["broken same", "flaky same"]);
@@ -296,7 +329,10 @@ describe("build: AppBuild on a testbed build node", function () {
       const r = await h.upOk();
       const out = (r.outputs as unknown as Record<string, BuildOut>)["from-git"];
       assert.equal(out.sourceCommit, commit);
-      assert.equal((await ipfsClient.catBuffer(out.files[0].cid)).toString(), "from git v1\n");
+      assert.equal(
+        zlib.brotliDecompressSync(await ipfsClient.catBuffer(out.files[0].cid)).toString(),
+        "from git v1\n",
+      );
       assert.equal(
         (await tb().exec(NODE, `git -C '${out.buildDir}/src' rev-parse HEAD`)).stdout.trim(),
         commit,

@@ -5,20 +5,22 @@
  * the build-run suite).
  */
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import { randomUUID } from "crypto";
 import {
   appTestProvider,
   runAppTests,
   staleApps,
   type AppTestInputs,
+  type AppTestLeftover,
   type AppTestOutputs,
   type AppUnderTest,
   type TestNode,
 } from "../../providers/build/app-test";
+import type { Redis } from "ioredis";
 import { type Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
+import { type RedisServer, startRedisServer } from "../testbed/redis";
 import { type IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
 import { type BuiltApp, type IpfsGateway, makeBuiltApp, startIpfsGateway } from "./programs/fixtures";
@@ -35,7 +37,6 @@ describe("build: AppTest on two emulated core0 nodes", function () {
   let gateway: IpfsGateway;
   let nodes: Core0Emulator[];
   let tg: TelegramEmulator;
-  let rendezvous: string;
   const built: BuiltApp[] = [];
   let testNodes: TestNode[];
 
@@ -57,19 +58,23 @@ describe("build: AppTest on two emulated core0 nodes", function () {
     ...extra,
   });
 
-  /** A test that passes only while the other app's twin runs at the same time (bounded wait). */
-  const meetTest = (me: string, other: string) => ({
+  /**
+   * A test that prints when it starts and ends (ns), 2 s apart. Containers are chrooted, so two
+   * apps cannot meet through a shared file: overlapping intervals prove they ran at once.
+   */
+  const spanTest = {
     name: "runs-in-parallel",
     command: "sh",
-    args: [
-      "-c",
-      `touch ${rendezvous}/${me}; i=0; while [ $i -lt 150 ]; do [ -f ${rendezvous}/${other} ] && exit 0; sleep 0.1; i=$((i+1)); done; exit 1`,
-    ],
+    args: ["-c", "date +%s%N; sleep 2; date +%s%N"],
+    expectOutput: "^\\d+\\n\\d+$",
     timeoutSeconds: 30,
-  });
+  };
+  const span = (tailText: string): [number, number] => {
+    const [a, b] = tailText.split("\n").map((x) => Number(x.trim()) / 1e6);
+    return [a, b];
+  };
 
   before(async () => {
-    rendezvous = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-apptest-meet-"));
     ipfs = await startIpfsDaemon();
     gateway = await startIpfsGateway(ipfs.apiUrl);
     nodes = [
@@ -97,24 +102,26 @@ describe("build: AppTest on two emulated core0 nodes", function () {
     await gateway?.stop();
     await ipfs?.stop();
     await tg?.stop();
-    if (rendezvous) fs.rmSync(rendezvous, { recursive: true, force: true });
   });
 
   const containersLeft = (): number => nodes.reduce((s, n) => s + n.containerCount(), 0);
 
   it("tests apps in parallel across both nodes and terminates every container", async () => {
-    const apps = built.map((b, k) =>
-      k < 2 ? app(b, { tests: [...app(b).tests, meetTest(b.app, built[1 - k].app)] }) : app(b),
-    );
+    const apps = built.map((b, k) => (k < 2 ? app(b, { tests: [...app(b).tests, spanTest] }) : app(b)));
     const results = await runAppTests(apps, testNodes, { maxPerNode: 2 });
     assert.deepEqual(
       results.map((r) => [r.app, r.passed, r.errors]),
       built.map((b) => [b.app, true, []]),
       JSON.stringify(results, null, 1),
     );
-    // alpha and beta met: their rendezvous test needs both running at once, on different nodes.
-    assert.equal(results[0].tests[1].passed, true);
+    // alpha and beta ran at once, on different nodes: their 2 s spans overlap.
+    const [a0, a1] = span(results[0].tests[1].outputTail);
+    const [b0, b1] = span(results[1].tests[1].outputTail);
+    assert.ok(a1 - a0 >= 1900 && b1 - b0 >= 1900, "each span lasted its sleep 2");
+    assert.ok(a0 < b1 && b0 < a1, `spans overlap: alpha ${a0}-${a1}, beta ${b0}-${b1}`);
     assert.notEqual(results[0].node, results[1].node);
+    // The ids corex.create answered are recorded (v0.9 counts them from 1 on each node).
+    for (const r of results) assert.ok(Number.isInteger(r.container) && r.container >= 1, r.app);
     assert.equal(new Set(results.map((r) => r.node)).size, 2, "both nodes took apps");
     for (const r of results) {
       assert.match(r.tests[0].outputTail, new RegExp(`ready\\s+data of ${r.app}`));
@@ -141,17 +148,79 @@ describe("build: AppTest on two emulated core0 nodes", function () {
       testNodes,
     );
     assert.equal(results[0].passed, false);
-    assert.equal(results[0].tests[0].exitCode, 3);
-    assert.match(results[0].tests[0].reason, /exit code 3, expected 0/);
+    // core0 v0.9.0 reports no exit code: a non-zero exit is state ERROR only.
+    assert.equal(results[0].tests[0].exitCode, -1);
+    assert.equal(results[0].tests[0].state, "ERROR");
+    assert.match(results[0].tests[0].reason, /exit code non-zero, expected 0/);
     assert.match(results[0].tests[0].outputTail, /oops/);
     assert.equal(results[1].passed, false);
     assert.match(
       results[1].errors[0],
-      /process broken: (did not start|exited during the tests) \(state ERROR, exit code 2: no config\)/,
+      /process broken: (did not start|exited during the tests) \(state ERROR: no config\)/,
     );
     assert.equal(results[2].passed, false);
-    assert.match(results[2].errors[0], /container on 127\.0\.0\.1:\d+: .*container root/);
+    // The gateway's error page is read as the plist (v0.9.0 uses an http body whatever its status).
+    assert.match(
+      results[2].errors[0],
+      /container on 127\.0\.0\.1:\d+: .*corex\.create .*state ERROR: Flist item: malformed line/,
+    );
+    assert.equal(results[2].container, 0, "no container was made");
     assert.equal(containersLeft(), 0, "no container left behind after failures");
+  });
+
+  it("recovers a container whose create answer was lost by reading the create's result again", async () => {
+    // The plist URL answers after 2 s; the create wait is 0.5 s: the answer is lost to the wait,
+    // and core0 keeps result:<job id> (300 s), so the container is found and used.
+    const server = http.createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200).end(built[0].plist), 2000);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alpha.plist`;
+      const results = await runAppTests(
+        [{ ...app(built[0]), plistCid: undefined, plistUrl: url }],
+        testNodes.slice(0, 1),
+        {
+          createTimeoutMs: 500,
+          lostAnswerWaitMs: 20_000,
+        },
+      );
+      assert.deepEqual(results[0].errors, []);
+      assert.equal(results[0].passed, true, JSON.stringify(results[0]));
+      assert.ok(results[0].container >= 1);
+      assert.equal(containersLeft(), 0, "the recovered container was terminated");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("runs chrooted: a plist without a shell cannot run sh tests, and says so", async () => {
+    const bare = await makeBuiltApp(
+      ipfs.apiUrl,
+      "bare",
+      "b1",
+      { "/data.txt": { content: "x\n" } },
+      { hostPrograms: [] },
+    );
+    const [r] = await runAppTests(
+      [
+        {
+          app: "bare",
+          buildId: "b1",
+          plistCid: bare.plistCid,
+          tests: [{ name: "sh", command: "sh", args: ["-c", "true"] }],
+        },
+      ],
+      testNodes.slice(0, 1),
+    );
+    assert.equal(r.passed, false);
+    assert.equal(r.tests[0].state, "ERROR");
+    assert.match(
+      r.tests[0].reason,
+      /could not start: exec: "sh": executable file not found in \$PATH \(the container is chrooted/,
+    );
+    assert.equal(containersLeft(), 0);
   });
 
   describe("the provider", () => {
@@ -247,7 +316,7 @@ describe("build: AppTest on two emulated core0 nodes", function () {
       );
       assert.match(
         err.message,
-        /AppTest "run-7": app tests failed: 1 failure\(s\): beta\/health: exit code 1, expected 0/,
+        /AppTest "run-7": app tests failed: 1 failure\(s\): beta\/health: exit code non-zero, expected 0/,
       );
       assert.ok(err.id, "partial create: id recorded");
       assert.equal(err.properties.passed, false);
@@ -257,7 +326,10 @@ describe("build: AppTest on two emulated core0 nodes", function () {
       const alert = msgs.find((m) => /TEST FAILURE/.test(m.text));
       assert.ok(alert, `an urgent alert was sent: ${JSON.stringify(msgs)}`);
       assert.equal(alert.disableNotification, false, "the alert rings");
-      assert.match(alert.text, /in build run run-7: app beta .*\n• beta\/health: exit code 1, expected 0/);
+      assert.match(
+        alert.text,
+        /in build run run-7: app beta .*\n• beta\/health: exit code non-zero, expected 0/,
+      );
       assert.equal(containersLeft(), 0);
       // The failed app is stale for the next up, even with unchanged inputs.
       const d = await appTestProvider.diff!(err.id, err.properties as never, failing as never);
@@ -267,5 +339,155 @@ describe("build: AppTest on two emulated core0 nodes", function () {
         ["beta"],
       );
     });
+  });
+});
+
+describe("build: AppTest against a scripted core0 v0.9.0 node (real redis, no emulator)", function () {
+  this.timeout(60_000);
+  const PW = "scripted-apptest-" + randomUUID();
+  let redis: RedisServer;
+  let pop: Redis;
+  let push: Redis;
+  let stopped = false;
+  let loop: Promise<void>;
+  /** Answers a command like core0 (builtin value or error), or undefined to never answer. */
+  let handler: (cmd: Record<string, unknown>) => { value?: unknown; error?: string } | undefined;
+  const seen: Array<Record<string, unknown>> = [];
+  let node: TestNode;
+
+  before(async () => {
+    redis = await startRedisServer({ password: PW });
+    const IoRedis = require("ioredis") as typeof import("ioredis").default;
+    pop = new IoRedis({ host: redis.host, port: redis.port, password: PW });
+    push = new IoRedis({ host: redis.host, port: redis.port, password: PW });
+    node = { address: redis.host, port: redis.port, password: PW };
+    loop = (async () => {
+      while (!stopped) {
+        const r = await pop.blpop("core:default", 1).catch(() => null);
+        if (!r) continue;
+        const cmd = JSON.parse(r[1]) as Record<string, unknown>;
+        seen.push(cmd);
+        const a = handler(cmd);
+        if (!a) continue;
+        const result = {
+          id: cmd.id,
+          command: cmd.command,
+          data: JSON.stringify(a.error ?? a.value ?? null),
+          level: 20,
+          state: a.error ? "ERROR" : "SUCCESS",
+          starttime: Date.now(),
+          time: 1,
+          tags: "",
+        };
+        await push.rpush(`result:${String(cmd.id)}`, JSON.stringify(result));
+      }
+    })();
+  });
+  after(async () => {
+    stopped = true;
+    await loop;
+    pop?.disconnect();
+    push?.disconnect();
+    await redis?.stop();
+  });
+  beforeEach(() => (seen.length = 0));
+
+  const stats = { cpu: 0, rss: 1, vms: 1, swap: 0, debug: "1" };
+  const bareApp: AppUnderTest = {
+    app: "lost",
+    buildId: "b1",
+    plistUrl: "http://127.0.0.1:9/x.plist",
+    tests: [],
+  };
+  const terminated = (): unknown[] =>
+    seen
+      .filter((c) => c.command === "corex.terminate")
+      .map((c) => (c.arguments as { container: number }).container);
+
+  /** corex.list answers `before` until the create was sent, then `after`; create is never answered. */
+  const lostCreate = (before: number[], after: number[]) => {
+    let created = false;
+    handler = (cmd) => {
+      if (cmd.command === "corex.list")
+        return { value: Object.fromEntries((created ? after : before).map((id) => [String(id), stats])) };
+      if (cmd.command === "corex.create") {
+        created = true;
+        return undefined;
+      }
+      if (cmd.command === "corex.terminate") return { value: null };
+      return { error: `unexpected ${String(cmd.command)}` };
+    };
+  };
+
+  it("a lost create answer: the one container that appeared meanwhile is terminated", async () => {
+    lostCreate([3], [3, 4]);
+    const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
+    assert.equal(r.passed, false);
+    assert.match(
+      r.errors[0],
+      /corex\.create.*container 4, the only one that appeared meanwhile, was terminated/,
+    );
+    assert.deepEqual(terminated(), [4]);
+    assert.equal(r.container, 0);
+  });
+
+  it("a lost create answer: several new containers cannot be told apart and none is terminated", async () => {
+    lostCreate([3], [3, 4, 5]);
+    const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
+    assert.match(r.errors[0], /containers 4, 5 appeared meanwhile .*none was terminated/);
+    assert.deepEqual(terminated(), []);
+  });
+
+  it("a container that cannot be terminated is kept in leftovers; delete terminates it", async () => {
+    handler = (cmd) => {
+      if (cmd.command === "corex.list") return { value: {} };
+      if (cmd.command === "corex.create") return { value: 7 };
+      if (cmd.command === "corex.terminate") return { error: "node busy" };
+      return { error: "unexpected" };
+    };
+    const leftovers: AppTestLeftover[] = [];
+    const [r] = await runAppTests([bareApp], [node], { leftovers });
+    assert.equal(r.container, 7);
+    assert.match(
+      r.errors[0],
+      /cleanup: container 7 on 127\.0\.0\.1:\d+ could not be terminated: .*node busy.*kept in leftovers/,
+    );
+    assert.deepEqual(leftovers, [{ address: node.address, port: node.port, password: PW, container: 7 }]);
+    assert.equal(terminated().length, 3, "tried 3 times");
+
+    const olds = { name: "run-9", passed: false, failures: [], results: [r], telegramErrors: [], leftovers };
+    await assert.rejects(
+      appTestProvider.delete!("id", olds as never),
+      (e: Error) =>
+        /AppTest "run-9": delete failed: could not terminate container 7 on 127\.0\.0\.1:\d+/.test(
+          e.message,
+        ) && !e.message.includes(PW),
+    );
+    handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
+    seen.length = 0;
+    await appTestProvider.delete!("id", olds as never);
+    assert.deepEqual(terminated(), [7]);
+  });
+
+  it("update terminates the leftovers first and keeps those it still cannot terminate", async () => {
+    const leftover = { address: node.address, port: node.port!, password: PW, container: 9 };
+    const olds = {
+      name: "run-10",
+      passed: false,
+      failures: [],
+      results: [],
+      telegramErrors: [],
+      leftovers: [leftover],
+    };
+    const news = { name: "run-10", apps: [], nodes: [node] };
+    handler = () => ({ error: "node busy" });
+    const kept = (await appTestProvider.update!("id", olds as never, news as never)).outs as AppTestOutputs;
+    assert.deepEqual(kept.leftovers, [leftover]);
+    assert.deepEqual(terminated(), [9]);
+    handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
+    seen.length = 0;
+    const gone = (await appTestProvider.update!("id", kept as never, news as never)).outs as AppTestOutputs;
+    assert.deepEqual(gone.leftovers, []);
+    assert.deepEqual(terminated(), [9]);
   });
 });

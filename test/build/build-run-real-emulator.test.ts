@@ -1,133 +1,123 @@
 /**
- * The core0 emulator's chroot approximation (test/testbed/core0-emulator/chroot-paths.ts), which the
- * real build-run e2e relies on: plists put programs at absolute paths (/usr/bin/hello) that only
- * exist inside the container root.
- * - pure mapping of program, arguments, `sh -c` scripts and PATH;
- * - through a real emulator (loopback redis + offline js-ipfs, no testbed host): a plist's program
- *   runs by its absolute path, by PATH lookup, and as a script argument of the host's sh.
+ * The build-run e2e's sample apps (test/build/fixtures/run-tree) against a chrooted core0 v0.9.0
+ * container, without the testbed: each app's build steps run here (`sh -c` in a copy of its source,
+ * as AppBuild runs them on the build node), its outputs go into a real offline js-ipfs the way
+ * AppBuild stores them (brotli content, plist of the outputs plus `/proc`), and AppTest runs the
+ * tree's processes and tests (through BuildRun's `appUnderTest`) on the core0 emulator, which runs
+ * them chrooted in the plist root like the real node.
+ * This is what build-run-real.test.ts (testbed) relies on: the apps carry their own shell, tools,
+ * loader and libc (the `runtime` build step), because nothing of the node is visible in a container.
  */
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Core0Client } from "../../providers/core0/client";
-import { FILETYPE_FILE, serializePlist } from "../../providers/plist";
-import { type Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
+import { appUnderTest } from "../../components/build-run";
+import { runAppTests } from "../../providers/build/app-test";
+import { type AppSpec, loadBuildTree } from "../../providers/build/tree";
+import { IpfsClient } from "../../providers/ipfs/client";
 import {
-  containerCommand,
-  containerEnv,
-  inContainerRoot,
-  mapScriptPaths,
-} from "../testbed/core0-emulator/chroot-paths";
+  coreXRequiredEntries,
+  FILETYPE_FILE,
+  type PlistEntry,
+  serializePlist,
+  storeBrotli,
+} from "../../providers/plist";
+import { type Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
 import { ipfsAdd, type IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
+import { type IpfsGateway, startIpfsGateway } from "./programs/fixtures";
 
-describe("build: core0 emulator runs container programs as if chrooted", function () {
-  this.timeout(120_000);
+const FIXTURES = path.join(__dirname, "fixtures");
+const RUNTIME = /^\/(bin|lib|lib64)\//;
 
-  describe("path mapping", () => {
-    let root: string;
-    before(() => {
-      root = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-chroot-paths-"));
-      fs.mkdirSync(path.join(root, "usr", "bin"), { recursive: true });
-      fs.writeFileSync(path.join(root, "usr", "bin", "hello"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
-    });
-    after(() => fs.rmSync(root, { recursive: true, force: true }));
+describe("build: the run-tree sample apps, built here, tested chrooted on the core0 emulator", function () {
+  this.timeout(180_000);
+  const password = "run-tree-" + process.pid;
+  let ipfs: IpfsDaemon;
+  let gateway: IpfsGateway;
+  let node: Core0Emulator;
+  let work: string;
+  let apps: AppSpec[];
+  const entriesOf: Record<string, PlistEntry[]> = {};
 
-    it("maps absolute paths that exist in the root, keeps the others", () => {
-      assert.equal(inContainerRoot(root, "/usr/bin/hello"), path.join(root, "usr/bin/hello"));
-      assert.equal(inContainerRoot(root, "/bin/sh"), "/bin/sh", "not in the root: the host's");
-      assert.equal(inContainerRoot(root, "hello"), "hello", "relative: left to PATH / cwd");
-      assert.equal(inContainerRoot(root, "/"), "/");
-      assert.equal(inContainerRoot(root, "/../../etc/passwd"), "/../../etc/passwd", "never leaves the root");
-    });
-
-    it("maps the program, its path arguments and the path words of a sh -c script", () => {
-      const bin = path.join(root, "usr/bin/hello");
-      assert.deepEqual(containerCommand(root, "/usr/bin/hello", ["--count", "/usr/bin/hello"]), {
-        name: bin,
-        args: ["--count", bin],
-      });
-      assert.deepEqual(
-        containerCommand(root, "sh", ["-c", "/usr/bin/hello > out.txt 2>/dev/null; x=/usr/bin/hello"]),
-        { name: "sh", args: ["-c", `${bin} > out.txt 2>/dev/null; x=${bin}`] },
-      );
-      assert.equal(mapScriptPaths(root, "'/usr/bin/hello' \"/usr/bin/hello\""), `'${bin}' "${bin}"`);
-      assert.equal(mapScriptPaths(root, "/usr/bin/hellox /usr/bin"), `/usr/bin/hellox ${root}/usr/bin`);
-    });
-
-    it("puts the root's bin dirs first on PATH, then the host's; HOME is the root", () => {
-      const env = containerEnv(root, "/usr/bin:/bin", { MODE: "test" });
-      assert.deepEqual(env, {
-        HOME: root,
-        MODE: "test",
-        PATH: ["usr/local/bin", "usr/bin", "bin"].map((d) => path.join(root, d)).join(":") + ":/usr/bin:/bin",
-      });
-      assert.equal(
-        containerEnv(root, "/host", { PATH: "/usr/bin:/opt/x" }).PATH,
-        `${path.join(root, "usr/bin")}:/opt/x:/host`,
-        "a process's own PATH is mapped the same way",
-      );
-    });
-  });
-
-  describe("through a running emulator", () => {
-    const password = "chroot-paths-" + process.pid;
-    let ipfs: IpfsDaemon;
-    let node: Core0Emulator;
-    let client: Core0Client;
-    let plistFile: string;
-    before(async () => {
-      ipfs = await startIpfsDaemon();
-      node = await startCore0Emulator({ password, ipfsApi: ipfs.apiUrl });
-      client = new Core0Client({ host: node.address, port: node.port, password });
-      const script = '#!/bin/sh\necho "greeter $1 from $(cat "$(dirname "$0")/../etc/msg")"\n';
-      const now = Math.floor(Date.now() / 1000);
-      const entry = (p: string, body: string, mode: number) => ({
-        path: p,
-        size: Buffer.byteLength(body),
+  /** Runs the app's build steps in a copy of its source; returns its outputs as plist entries. */
+  const build = async (app: AppSpec): Promise<PlistEntry[]> => {
+    const src = path.join(work, app.name);
+    fs.cpSync(app.source.path!, src, { recursive: true });
+    for (const s of app.steps) execFileSync("sh", ["-c", s.run], { cwd: src, stdio: "pipe" });
+    const client = new IpfsClient(ipfs.apiUrl);
+    const entries: PlistEntry[] = [];
+    for (const o of app.outputs) {
+      const abs = path.join(src, o.from);
+      const st = fs.statSync(abs);
+      const stored = await storeBrotli(fs.createReadStream(abs), (c) => client.addStream(c));
+      entries.push({
+        path: o.to,
+        hash: stored.cid,
+        size: st.size,
         uname: "root",
         gname: "root",
-        mode,
+        mode: o.mode ? parseInt(o.mode, 8) : st.mode & 0o7777,
         type: FILETYPE_FILE,
-        ctime: now,
-        mtime: now,
+        ctime: Math.floor(st.ctimeMs / 1000),
+        mtime: Math.floor(st.mtimeMs / 1000),
         extended: "",
       });
-      const entries = [
-        { ...entry("/usr/bin/greet", script, 0o755), hash: await ipfsAdd(ipfs.apiUrl, script) },
-        { ...entry("/usr/etc/msg", "the root\n", 0o644), hash: await ipfsAdd(ipfs.apiUrl, "the root\n") },
-      ];
-      plistFile = path.join(node.dir, "greet.plist");
-      fs.writeFileSync(plistFile, serializePlist(entries));
-    });
-    after(async () => {
-      await client?.close();
-      await node?.stop();
-      await ipfs?.stop();
-    });
+    }
+    return entries;
+  };
+  /** Adds the plist of `entries` (plus /proc, sorted, as AppBuild writes it); returns its CID. */
+  const plistCid = async (entries: PlistEntry[]): Promise<string> => {
+    const all = [...entries, ...coreXRequiredEntries(entries, Math.floor(Date.now() / 1000))];
+    all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return ipfsAdd(ipfs.apiUrl, serializePlist(all), "plist");
+  };
 
-    it("a plist's program runs by absolute path, by PATH and as an argument of the host's sh", async () => {
-      const id = await client.corex.create({ root: `file://${plistFile}` }, ["chroot-paths"]);
-      try {
-        const run = async (name: string, args: string[]): Promise<string> => {
-          const r = await client.corex.dispatchAndWait(id, {
-            command: "core.system",
-            arguments: { name, args, env: {} },
-          });
-          assert.equal(r.state, "SUCCESS", JSON.stringify(r));
-          return (r.streams as string[])[0];
-        };
-        assert.equal(await run("/usr/bin/greet", ["abs"]), "greeter abs from the root\n");
-        assert.equal(await run("greet", ["path"]), "greeter path from the root\n");
-        assert.equal(await run("/bin/sh", ["/usr/bin/greet", "arg"]), "greeter arg from the root\n");
-        assert.equal(
-          await run("sh", ["-c", "/usr/bin/greet script && greet again"]),
-          ["greeter script from the root", "greeter again from the root", ""].join("\n"),
-        );
-      } finally {
-        await client.corex.terminate(id);
-      }
-      assert.equal(node.containerCount(), 0);
-    });
+  before(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-run-tree-"));
+    ipfs = await startIpfsDaemon();
+    gateway = await startIpfsGateway(ipfs.apiUrl);
+    node = await startCore0Emulator({ password, ipfsApi: ipfs.apiUrl });
+    apps = loadBuildTree(path.join(FIXTURES, "run-tree"), { knownBranches: ["master", "stable"] }).apps;
+    for (const a of apps) entriesOf[a.name] = await build(a);
+  });
+  after(async () => {
+    await node?.stop();
+    await gateway?.stop();
+    await ipfs?.stop();
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const nodes = () => [{ address: node.address, port: node.port, password, ipfsGateway: gateway.url }];
+
+  it("every app passes its tests in a chrooted container, and no container is left", async () => {
+    const under = [];
+    for (const a of apps) {
+      under.push(
+        appUnderTest(a, { buildId: `${a.name}-local`, plistCid: await plistCid(entriesOf[a.name]) }),
+      );
+    }
+    const results = await runAppTests(under, nodes(), { maxPerNode: 3 });
+    assert.deepEqual(
+      results.map((r) => [r.app, r.passed, r.errors, r.tests.filter((t) => !t.passed).map((t) => t.reason)]),
+      apps.map((a) => [a.name, true, [], []]),
+      JSON.stringify(results, null, 1),
+    );
+    assert.deepEqual(
+      results.map((r) => r.tests.length),
+      apps.map((a) => a.tests.length),
+    );
+    assert.equal(node.containerCount(), 0);
+  });
+
+  it("without the runtime outputs nothing can start: the container sees only its plist", async () => {
+    const a = apps.find((x) => x.name === "hello-sh")!;
+    const cid = await plistCid(entriesOf[a.name].filter((e) => !RUNTIME.test(e.path)));
+    const [r] = await runAppTests([appUnderTest(a, { buildId: "bare", plistCid: cid })], nodes());
+    assert.equal(r.passed, false);
+    assert.match(r.errors.join("\n"), /process main: did not start \(state ERROR: .*\/bin\/sh/);
+    for (const t of r.tests) assert.match(t.reason, /could not start: .*the container is chrooted/);
+    assert.equal(node.containerCount(), 0);
   });
 });

@@ -41,10 +41,22 @@ describe("build: build tree loader", () => {
     );
     const c = tree.apps[0];
     assert.equal(c.source.path, path.join(FIXTURES, "apps", "hello-c"));
-    assert.deepEqual(c.steps, [{ name: "compile", run: "make", timeoutSeconds: 1800 }]);
+    assert.deepEqual(
+      c.steps.map((s) => [s.name, s.timeoutSeconds]),
+      [
+        ["compile", 1800],
+        ["runtime", 1800],
+      ],
+    );
+    assert.equal(c.steps[0].run, "make");
+    // The folded YAML runtime step is one command line (copied for the chrooted container).
+    assert.match(c.steps[1].run, /^mkdir -p out\/rt && for p in sh; do .* out\/rt\/libc\.so\.6$/);
     assert.deepEqual(c.outputs, [
       { from: "hello", to: "/usr/bin/hello", mode: "0755" },
       { from: "hello.c", to: "/usr/share/doc/hello/hello.c" },
+      { from: "out/rt/sh", to: "/bin/sh", mode: "0755" },
+      { from: "out/rt/ld.so", to: "/lib64/ld-linux-x86-64.so.2", mode: "0755" },
+      { from: "out/rt/libc.so.6", to: "/lib/x86_64-linux-gnu/libc.so.6" },
     ]);
     assert.deepEqual(c.processes, [{ name: "hello", args: ["/usr/bin/hello"], env: {}, cwd: "/" }]);
     assert.deepEqual(c.tests[1], {
@@ -59,7 +71,7 @@ describe("build: build tree loader", () => {
     const sh = tree.apps[1];
     assert.deepEqual(
       sh.steps.map((s) => s.name),
-      ["step 1", "stamp"],
+      ["step 1", "stamp", "runtime"],
     );
     assert.deepEqual(sh.branches, ["master", "stable"]);
     assert.deepEqual(sh.resources, { memoryMb: 8, cpu: 0 });

@@ -1,26 +1,113 @@
 /**
  * Core0Node + Core0Container through the engine harness (real dynamic-provider host, JSON state),
- * against the core0 emulator (real redis-server) with files in a real offline js-ipfs daemon.
+ * against the core0 emulator (real redis-server, v0.9.0 protocol) with files brotli-compressed in a
+ * real offline js-ipfs daemon. All on 127.0.0.1.
  */
 import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { randomUUID } from "crypto";
 import { Core0Client } from "../../providers/core0/client";
-import { FILETYPE_FILE, serializePlist } from "../../providers/plist";
+import { core0ContainerProvider } from "../../providers/core0/container";
+import { IpfsClient } from "../../providers/ipfs/client";
+import { buildPlistFromDirectory, serializePlist, storeBrotli } from "../../providers/plist";
 import { Harness, RunResult } from "../harness";
 import { Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
-import { ipfsAdd, IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
+import { IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
 
 const PASSWORD = "core0-pw-" + randomUUID();
 const PROGRAM = path.join(__dirname, "programs", "container.ts");
+const START = 'echo "started $MODE" > /started.txt';
 
 const containerStep = (r: RunResult) => r.steps.find((s) => /core0:Container$/.test(s.type));
 const changed = (r: RunResult) =>
   r.steps
     .filter((s) => s.op !== "same" && !/pulumi:Stack$/.test(s.type))
     .map((s) => `${s.type.split("/").pop()} ${s.op}`);
+
+/**
+ * A plist for a root holding /bin/sh and /bin/cat with the libraries ldd lists (processes run
+ * chrooted), optionally /proc (coreX mounts proc there), made by the product's walker with the
+ * content brotli-compressed into IPFS.
+ */
+async function rootPlist(dir: string, ipfsApi: string, withProc: boolean): Promise<string> {
+  const tree = path.join(dir, withProc ? "root" : "root-noproc");
+  const copyIn = (abs: string): void => {
+    const dst = path.join(tree, abs);
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    if (!fs.existsSync(dst)) fs.copyFileSync(fs.realpathSync(abs), dst);
+    fs.chmodSync(dst, fs.statSync(abs).mode & 0o7777);
+  };
+  for (const bin of ["/bin/sh", "/bin/cat"]) {
+    copyIn(bin);
+    for (const m of execFileSync("ldd", [bin], { encoding: "utf8" }).matchAll(/(\/\S+\.so[.\d]*)/g))
+      copyIn(m[1]);
+  }
+  if (withProc) fs.mkdirSync(path.join(tree, "proc"));
+  const ipfs = new IpfsClient(ipfsApi);
+  const entries = await buildPlistFromDirectory(
+    tree,
+    async (abs) => (await storeBrotli(fs.createReadStream(abs), (c) => ipfs.addStream(c))).cid,
+  );
+  const file = `${tree}.plist`;
+  fs.writeFileSync(file, serializePlist(entries));
+  return file;
+}
+
+describe("core0: Core0Container check (v0.9.0 arguments)", () => {
+  const base = {
+    nodeAddress: "127.0.0.1",
+    nodePort: 6379,
+    nodePassword: "pw",
+    name: "app",
+    plistUrl: "file:///opt/app.plist",
+  };
+  it("names each bad network, mount and port field", async () => {
+    const r = await core0ContainerProvider.check!(
+      {},
+      {
+        ...base,
+        zerotierNetwork: "nope",
+        bridges: [{ name: "" }, { name: "br0", setup: "static" }],
+        mounts: { data: "/data", "/srv": "rel" },
+        ports: { "0": 80, "8080": 70000 },
+      },
+    );
+    assert.deepEqual(
+      r.failures!.map((f) => f.property),
+      [
+        "zerotierNetwork",
+        "bridges[0].name",
+        "bridges[1].setup",
+        'mounts["data"]',
+        'mounts["/srv"]',
+        'ports["0"]',
+        'ports["8080"]',
+      ],
+    );
+  });
+  it("accepts v0.9.0's network, mounts and ports and fills defaults", async () => {
+    const r = await core0ContainerProvider.check!(
+      {},
+      {
+        ...base,
+        zerotierNetwork: "8056c2e21c000001",
+        bridges: [
+          { name: "br0", setup: "dhcp" },
+          { name: "br1", setup: "10.0.0.5/24" },
+        ],
+        mounts: { "/data": "/data", "http://127.0.0.1/x.plist": "/opt/x" },
+        ports: { "8080": 80 },
+      },
+    );
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(r.inputs.tags, []);
+    assert.deepEqual(r.inputs.env, {});
+    assert.equal(r.inputs.memoryMb, 0);
+  });
+});
 
 describe("core0: Core0Node and Core0Container through the harness", function () {
   this.timeout(300_000);
@@ -29,8 +116,16 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
   let client: Core0Client;
   let dir: string;
   let goodPlist: string;
-  let badPlist: string;
-  const missingHash = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdH";
+  let noProcPlist: string;
+  /** What /started.txt in container `id` says (the start command wrote it). */
+  const startedText = async (id: number): Promise<string> => {
+    const r = await client.corex.dispatchAndWait(id, {
+      command: "core.system",
+      arguments: client.systemArgs("/bin/cat", ["/started.txt"]),
+    });
+    return (r.streams ?? [])[0] ?? "";
+  };
+  const ids = async (): Promise<string[]> => Object.keys(await client.corex.list());
 
   const harness = (stack: string, plist: string, extra: Record<string, string> = {}): Harness =>
     new Harness({
@@ -51,21 +146,8 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
     ipfs = await startIpfsDaemon();
     node = await startCore0Emulator({ password: PASSWORD, ipfsApi: ipfs.apiUrl, ipfsFetchTimeoutMs: 1500 });
     client = new Core0Client({ host: node.address, port: node.port, password: PASSWORD });
-    const body = "#!/bin/sh\necho started > started.txt\n";
-    const hash = await ipfsAdd(ipfs.apiUrl, body);
-    const now = Math.floor(Date.now() / 1000);
-    const entry = { uname: "root", gname: "root", type: FILETYPE_FILE, ctime: now, mtime: now, extended: "" };
-    const entries = [{ ...entry, path: "/bin/start", hash, size: body.length, mode: 0o755 }];
-    goodPlist = path.join(dir, "good.plist");
-    fs.writeFileSync(goodPlist, serializePlist(entries));
-    badPlist = path.join(dir, "bad.plist");
-    fs.writeFileSync(
-      badPlist,
-      serializePlist([
-        ...entries,
-        { ...entry, path: "/lib/gone.so", hash: missingHash, size: 3, mode: 0o644 },
-      ]),
-    );
+    goodPlist = await rootPlist(dir, ipfs.apiUrl, true);
+    noProcPlist = await rootPlist(dir, ipfs.apiUrl, false);
   });
   after(async () => {
     await client?.close();
@@ -77,21 +159,18 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
   describe("lifecycle", () => {
     let h: Harness;
     before(() => {
-      h = harness("build-1", goodPlist, { "g8os:startScript": "./bin/start" });
+      h = harness("build-1", goodPlist, { "g8os:startScript": START });
     });
     after(async () => h?.close());
 
-    it("up creates the node record and the container, and runs the start commands in it", async () => {
+    it("up creates the node record and the container, keeps its id, runs the start commands in it", async () => {
       const r = await h.upOk();
       assert.deepEqual(changed(r).sort(), ["core0:Container create", "core0:Node create"]);
       assert.equal(r.outputs.nodeCpus, os.cpus().length);
       assert.ok((r.outputs.nodeMemory as number) > 0);
-      assert.match(String(r.outputs.nodeVersion), /core0-emulator/);
-      const found = await client.corex.find(["app"]);
-      assert.deepEqual(Object.keys(found), [String(r.outputs.containerId)]);
-      const info = found[String(r.outputs.containerId)];
-      assert.deepEqual(info.container.arguments.tags, ["app", "g8os-test"]);
-      assert.equal(fs.readFileSync(path.join(String(r.outputs.root), "started.txt"), "utf8"), "started\n");
+      const id = r.outputs.containerId as number;
+      assert.deepEqual(await ids(), [String(id)]);
+      assert.equal(await startedText(id), "started \n");
     });
 
     it("keeps the node password out of the state in plaintext", () => {
@@ -106,50 +185,90 @@ describe("core0: Core0Node and Core0Container through the harness", function () 
       assert.deepEqual(changed(r), []);
     });
 
-    it("a changed env replaces the container (old one deleted first)", async () => {
-      const before = Object.keys(await client.corex.find(["app"]));
+    it("a changed env replaces the container (old one deleted first); the env reaches the start command", async () => {
+      const [before] = await ids();
       h.setConfig("g8os:containerEnv", JSON.stringify({ MODE: "blue" }));
       const p = await h.preview();
       assert.equal(containerStep(p)?.op, "replace");
       assert.ok(containerStep(p)?.diffs.includes("env"));
       const r = await h.upOk();
       assert.equal(containerStep(r)?.op, "replace");
-      const after = await client.corex.find(["app"]);
-      assert.equal(Object.keys(after).length, 1, "exactly one container carries the name");
-      assert.notDeepEqual(Object.keys(after), before);
-      assert.deepEqual(Object.values(after)[0].container.arguments.env, { MODE: "blue" });
+      const after = await ids();
+      assert.deepEqual(after, [String(r.outputs.containerId)], "only the new container is left");
+      assert.notEqual(after[0], before);
+      assert.equal(await startedText(Number(after[0])), "started blue\n");
+    });
+
+    it("memoryMb beyond the node's available memory fails naming memoryMb; the container stays", async () => {
+      const [before] = await ids();
+      h.setConfig("g8os:memoryMb", String(8 * 1024 * 1024)); // 8 TiB
+      try {
+        const r = await h.up();
+        assert.ok(r.failed);
+        assert.match(
+          r.errors.join("\n"),
+          /memoryMb: asks for 8388608 MiB but node 127\.0\.0\.1 has \d+ MiB available/,
+        );
+        assert.deepEqual(await ids(), [before]);
+      } finally {
+        h.setConfig("g8os:memoryMb", "16");
+      }
+      assert.deepEqual(changed(await h.upOk()), [], "back to 16 MiB: nothing to change");
     });
 
     it("a container terminated outside is dropped by refresh and re-created by up", async () => {
-      const [id] = Object.keys(await client.corex.find(["app"]));
+      const [id] = await ids();
       await client.corex.terminate(Number(id));
       const r = await h.refreshOk();
       assert.equal(containerStep(r)?.op, "refresh-delete");
       const u = await h.upOk();
       assert.equal(containerStep(u)?.op, "create");
-      assert.equal(Object.keys(await client.corex.find(["app"])).length, 1);
+      assert.deepEqual(await ids(), [String(u.outputs.containerId)]);
     });
 
     it("destroy terminates the container", async () => {
       await h.destroyOk();
-      assert.deepEqual(await client.corex.find(["app"]), {});
+      assert.deepEqual(await ids(), []);
       assert.equal(node.containerCount(), 0);
     });
   });
 
-  it("a plist whose file hash is missing from IPFS fails clearly and leaves no container", async () => {
-    const h = harness("build-2", badPlist);
+  it("a root coreX cannot start in (no /proc) fails clearly and leaves no container", async () => {
+    const h = harness("build-2", noProcPlist);
     try {
       const r = await h.up();
       assert.ok(r.failed, "up must fail");
       const msg = r.errors.join("\n");
-      assert.match(msg, /\/lib\/gone\.so/);
-      assert.ok(msg.includes(missingHash), msg);
+      assert.match(msg, /corex\.list no longer shows it: its coreX exited at once/);
+      assert.match(msg, /\/proc/);
       assert.ok(!msg.includes(PASSWORD));
-      assert.equal(node.containerCount(), 0);
-      assert.deepEqual(await client.corex.find(["app"]), {});
+      assert.deepEqual(await ids(), []);
       assert.ok(!h.state().some((s) => /core0:Container$/.test(s.type)), "no container in state");
     } finally {
+      await h.close();
+    }
+  });
+
+  it("a start command that fails fails the up naming it and terminates the container; a fixed one then creates it", async () => {
+    const h = harness("build-4", goodPlist, { "g8os:startScript": "/no/such/tool --flag" });
+    try {
+      const r = await h.up();
+      assert.ok(r.failed, "up must fail");
+      const msg = r.errors.join("\n");
+      assert.match(msg, /startCommands\[0\] \(\/bin\/sh\) failed: ended in state ERROR/);
+      assert.match(msg, /no\/such\/tool/, "the process's stderr is shown");
+      assert.ok(!h.state().some((s) => /core0:Container$/.test(s.type)), "nothing recorded");
+      assert.deepEqual(await ids(), [], "the container was terminated");
+      h.setConfig("g8os:startScript", START);
+      const u = await h.upOk();
+      assert.equal(containerStep(u)?.op, "create");
+      assert.deepEqual(await ids(), [String(u.outputs.containerId)]);
+      assert.equal(await startedText(u.outputs.containerId as number), "started \n");
+      await h.destroyOk();
+      assert.deepEqual(await ids(), []);
+    } finally {
+      // Whatever failed above, leave no container behind for the tests that follow.
+      for (const id of await ids()) await client.corex.terminate(Number(id));
       await h.close();
     }
   });

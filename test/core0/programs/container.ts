@@ -1,7 +1,8 @@
 /**
  * Harness program: a Core0Node and one Core0Container on it.
  * Config: g8os:core0Address, g8os:core0Port, g8os:core0Password (secret), g8os:plistUrl,
- * g8os:containerEnv (JSON map, optional), g8os:startScript (optional shell run at start).
+ * g8os:containerEnv (JSON map, optional), g8os:startScript (optional, run with /bin/sh -c in the
+ * container at start), g8os:memoryMb (optional, default 16).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Core0Container, Core0Node } from "../../../providers/core0";
@@ -23,10 +24,10 @@ const app = new Core0Container("app", {
   plistUrl: config.require("plistUrl"),
   tags: ["g8os-test"],
   env: config.getObject<Record<string, string>>("containerEnv") ?? {},
-  ports: { "8080": 80 },
-  memoryMb: 16,
+  ports: { "18080": 80 },
+  memoryMb: config.getNumber("memoryMb") ?? 16,
   cpu: 1,
-  startCommands: startScript ? [{ name: "sh", args: ["-c", startScript] }] : [],
+  startCommands: startScript ? [{ name: "/bin/sh", args: ["-c", startScript] }] : [],
 });
 
 export = {
@@ -34,5 +35,4 @@ export = {
   nodeCpus: node.cpuCount,
   nodeMemory: node.memoryBytes,
   containerId: app.containerId,
-  root: app.root,
 };

@@ -1,4 +1,7 @@
 /**
+ * NO LONGER USED BY THE EMULATOR: containers now run really chrooted (unshare --root, see node.ts).
+ * Kept only because test/build/build-run-real-emulator.test.ts (outside this folder) imports it.
+ *
  * Path lookup inside an emulated container: an approximation of core0's chroot.
  *
  * core0 runs a container's processes chrooted into the container root, so `/usr/bin/hello` from a

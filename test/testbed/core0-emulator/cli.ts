@@ -4,13 +4,14 @@
  *   ts-node test/testbed/core0-emulator/cli.ts --ipfs-api http://127.0.0.1:5001 \
  *     [--bind 127.0.0.1] [--port 0] [--dir D] [--result-ttl 300]
  *
- * The password is read from the environment variable G8OS_CORE0_PASSWORD (never from argv, which
- * other users can read in `ps`). Prints one JSON line `{"address","port","pid","dir"}` when ready.
+ * The redis password of the emulated image, if any, is read from the environment variable
+ * G8OS_CORE0_PASSWORD (never from argv, which other users can read in `ps`); unset = the stock
+ * image's redis without password. Prints one JSON line `{"address","port","pid","dir"}` when ready.
  */
 import { startCore0Emulator } from "./index";
 
 const USAGE =
-  "usage: G8OS_CORE0_PASSWORD=... cli.ts --ipfs-api URL [--bind ADDR] [--port N] [--dir D] [--result-ttl S]";
+  "usage: [G8OS_CORE0_PASSWORD=...] cli.ts --ipfs-api URL [--bind ADDR] [--port N] [--dir D] [--result-ttl S]";
 
 function parse(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -28,8 +29,7 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const known = new Set(["ipfs-api", "bind", "port", "dir", "result-ttl"]);
   for (const k of Object.keys(a)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
-  const password = process.env.G8OS_CORE0_PASSWORD;
-  if (!password) throw new Error("set G8OS_CORE0_PASSWORD to the node redis password");
+  const password = process.env.G8OS_CORE0_PASSWORD || undefined;
   if (!a["ipfs-api"]) throw new Error("--ipfs-api is required");
   const node = await startCore0Emulator({
     password,

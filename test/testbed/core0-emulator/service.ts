@@ -8,10 +8,38 @@ import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { pollUntil } from "../../../providers/shared/retry";
-import { pidAlive, signal } from "../proc";
 import type { ServiceStatus, Testbed, TestbedService } from "../types";
 import type { Core0ServiceState } from "./supervisor";
+
+// Own small helpers: the emulator folder imports nothing from providers/ (not even through ../proc).
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
+}
+
+/** Polls `check` every intervalMs until it returns true; throws naming `what` after timeoutMs. */
+async function pollUntil(
+  check: () => Promise<true | undefined>,
+  o: { timeoutMs: number; intervalMs: number; what: string },
+): Promise<void> {
+  const deadline = Date.now() + o.timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${o.timeoutMs} ms waiting for ${o.what}`);
+    await new Promise((r) => setTimeout(r, o.intervalMs));
+  }
+}
 
 const dirOf = (tb: Pick<Testbed, "stateDir">): string => path.join(tb.stateDir, "core0");
 

@@ -11,9 +11,13 @@ import { startIpfsDaemon } from "../ipfs";
 import { Core0Emulator, startCore0Emulator } from "./index";
 
 export interface Core0ServiceState {
+  /** Supervisor process id. */
   pid: number;
+  /** RPC API of the shared js-ipfs daemon (where brotli contents are added). */
   ipfsApi: string;
+  /** 0600 file holding the redis password every node of the service uses. */
   passwordFile: string;
+  /** Redis address and port of each emulated node. */
   nodes: Array<{ address: string; port: number }>;
 }
 

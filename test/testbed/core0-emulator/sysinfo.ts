@@ -1,6 +1,7 @@
 /**
- * This machine's figures in the shapes core0 returns (gopsutil structs serialized by Go's JSON:
- * camelCase fields as gopsutil tags them). Read from /proc and node's `os` module.
+ * This machine's figures in the shapes core0 v0.9.0 returns: the structs of the gopsutil vendored in
+ * threefoldtech/0-core@v0.9.0 (`mem.VirtualMemoryStat`, `cpu.InfoStat`, `host.InfoStat`,
+ * `net.InterfaceStat`), with their JSON field names and nothing more. Read from /proc and node's `os`.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -38,7 +39,6 @@ export function cpuInfo(): Array<Record<string, unknown>> {
       mhz: c.speed,
       cacheSize: parseInt(kv.get("cache size") ?? "0", 10) || 0,
       flags: (kv.get("flags") ?? "").split(" ").filter(Boolean),
-      microcode: kv.get("microcode") ?? "",
     };
   });
 }
@@ -72,9 +72,6 @@ export function memInfo(): Record<string, number> {
     wired: 0,
     buffers,
     cached,
-    shared: m.get("Shmem") ?? 0,
-    swapTotal: m.get("SwapTotal") ?? 0,
-    swapFree: m.get("SwapFree") ?? 0,
   };
 }
 
@@ -114,10 +111,8 @@ export function osInfo(): Record<string, unknown> {
     platform: rel.get("ID") ?? "",
     platformFamily: rel.get("ID_LIKE") ?? rel.get("ID") ?? "",
     platformVersion: rel.get("VERSION_ID") ?? "",
-    kernelVersion: os.release(),
     virtualizationSystem: "",
     virtualizationRole: "",
-    hostid: readOr("/etc/machine-id").trim(),
   };
 }
 
