@@ -140,11 +140,11 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
     const guest = <T>(fn: (s: import("../../providers/shared/ssh").SshSession) => Promise<T>) =>
       withSsh({ host: VM_ZT_IP, privateKey: group.privateKey }, { label: "test" }, fn);
-    const dev = String(findResource(h.state(), "ZerotierOnlySsh").outputs.interfaceName);
+    const dev = String(findResource(h.state(), "build-1-node-firewall").outputs.interfaceName);
     await guest((s) => s.exec("ufw allow 2222/tcp"));
 
     const refreshed = await h.refreshOk();
-    const fw = findResource(h.state(), "ZerotierOnlySsh").outputs;
+    const fw = findResource(h.state(), "build-1-node-firewall").outputs;
     assert.deepEqual(fw.foreignRules, [
       "2222/tcp  ALLOW IN  Anywhere",
       "2222/tcp (v6)  ALLOW IN  Anywhere (v6)",
