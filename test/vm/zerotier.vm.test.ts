@@ -211,6 +211,57 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     );
   });
 
+  it("in the guest: the SSH session killed during `ufw --force enable` of a repair: no lockout, the failure (if any) says so, the next up converges", async () => {
+    const deployKey = String(findResource(h.stateDecrypted(), "deploy-key").outputs.privateKeyOpenssh);
+    const guest = <T>(fn: (s: import("../../providers/shared/ssh").SshSession) => Promise<T>) =>
+      withSsh({ host: VM_ZT_IP, privateKey: group.privateKey }, { label: "test" }, fn);
+    await guest((s) => s.exec("ufw allow 4444/tcp"));
+    await h.refreshOk();
+    // The watcher inside the guest kills every root SSH session the moment enable starts.
+    await guest((s) =>
+      s.exec(
+        `cat > /run/g8os-drill-kill.sh && setsid sh /run/g8os-drill-kill.sh > /dev/null 2>&1 < /dev/null &`,
+        {
+          stdin: [
+            "end=$(( $(date +%s) + 900 ))",
+            "until pgrep -f '[u]fw --force enable' >/dev/null; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
+            "pkill -KILL -f '[s]shd: root@' ; echo killed > /run/g8os-drill-kill",
+            "",
+          ].join("\n"),
+        },
+      ),
+    );
+    const r = await h.up();
+    if (r.failed) {
+      const err = r.errors.join("\n");
+      assert.match(err, /ZerotierOnlySsh "build-1-node"/, err);
+      assert.doesNotMatch(err, /exit status -1|\(no output\)/, err);
+    }
+    // Whatever the up said: the guest answers over ZeroTier once its switch has settled.
+    await pollUntil(async () => ((await canLogIn(VM_ZT_IP, deployKey)) ? true : { pending: "no SSH yet" }), {
+      timeoutMs: 6 * 60_000,
+      intervalMs: 3000,
+      what: "SSH over ZeroTier after the killed session",
+    });
+    assert.equal(
+      (await guest((s) => s.exec("cat /run/g8os-drill-kill"))).stdout.trim(),
+      "killed",
+      "the drill ran",
+    );
+    await pollUntil(
+      async () =>
+        (await guest((s) => s.exec("ls /var/lib/g8os/firewall"))).stdout.split("\n").includes("pending")
+          ? { pending: "a change is pending" }
+          : true,
+      { timeoutMs: 6 * 60_000, intervalMs: 5000, what: "the guest's switch to settle" },
+    );
+    await h.refreshOk();
+    await h.upOk();
+    const ufw = await guest((s) => s.exec("ufw status"));
+    assert.match(ufw.stdout, /Status: active/);
+    assert.doesNotMatch(ufw.stdout, /4444/, "converged: no rule g8os did not make");
+  });
+
   it("a memory change restarts the guest in place (same UUID); it comes back on ZeroTier by itself, still closed elsewhere", async () => {
     const before = String(findResource(h.state(), "build-1-node-domain").outputs.uuid);
     h.setConfig("g8os:memoryMiB", "640");
