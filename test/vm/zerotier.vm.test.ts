@@ -167,8 +167,10 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
         {
           stdin: [
             "end=$(( $(date +%s) + 900 ))",
-            "until pgrep -f '[u]fw --force enable' >/dev/null; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
-            "while pgrep -f '[u]fw --force enable' >/dev/null; do sleep 0.05; done",
+            // No procps in the guest image: find a process by its command line in /proc.
+            "running() { for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null | grep -q \"$1\" && return 0; done; return 1; }",
+            "until running '[u]fw --force enable'; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
+            "while running '[u]fw --force enable'; do sleep 0.05; done",
             'ip link set dev "$1" down; echo down > /run/g8os-drill',
             'sleep 60; ip link set dev "$1" up; echo up > /run/g8os-drill',
             "",
@@ -224,8 +226,11 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
         {
           stdin: [
             "end=$(( $(date +%s) + 900 ))",
-            "until pgrep -f '[u]fw --force enable' >/dev/null; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
-            "pkill -KILL -f '[s]shd: root@' ; echo killed > /run/g8os-drill-kill",
+            // No procps in the guest image: find a process by its command line in /proc.
+            "running() { for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null | grep -q \"$1\" && return 0; done; return 1; }",
+            "until running '[u]fw --force enable'; do [ $(date +%s) -gt $end ] && exit 0; sleep 0.05; done",
+            "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null | grep -q '^sshd: root@' && kill -9 $(basename $(dirname $f)); done",
+            "echo killed > /run/g8os-drill-kill",
             "",
           ].join("\n"),
         },
