@@ -17,11 +17,9 @@ import {
   type StackConfigValue,
 } from "./project-config";
 import { runStackUnderMocks, type StackRun } from "../unit/run-stack";
-import { sshKeyPair } from "../build-host/fixtures";
+import { validBuildConfig } from "../unit/fixtures";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
-// A real key: the program parses OpenSSH private keys at preview.
-const PRIVATE = sshKeyPair("bootstrap@schema").privateKey;
 
 describe("engine harness: the project config schema (Pulumi.yaml)", function () {
   this.timeout(120_000);
@@ -121,16 +119,7 @@ describe("engine harness: the project config schema (Pulumi.yaml)", function () 
 
   it("the repo's Pulumi.yaml accepts the build and the grid stack's minimal configs", () => {
     const repo = loadProjectSchema(path.join(REPO_ROOT, "Pulumi.yaml"));
-    const build = applyProjectSchema(repo, "build-1", {
-      "g8os:telegramBotToken": { secret: "123456:schema-test-token" },
-      "g8os:telegramChatId": "-1001",
-      "g8os:zerotierToken": { secret: "zt" },
-      "g8os:keySource": "inline",
-      "g8os:keyInline": JSON.stringify([KEY]),
-      "g8os:buildHostName": "ovh4",
-      "g8os:buildHostAddress": "127.0.0.1",
-      "g8os:bootstrapPrivateKey": { secret: PRIVATE },
-    });
+    const build = applyProjectSchema(repo, "build-1", validBuildConfig());
     assert.equal(build.error, undefined);
     assert.equal(
       applyProjectSchema(repo, "grid-1", { "g8os:gridRedisPassword": { secret: "pw" } }).error,
@@ -148,14 +137,7 @@ describe("engine harness: the project config schema (Pulumi.yaml)", function () 
       [
         "build-1",
         {
-          "g8os:telegramBotToken": { secret: "123456:schema-test-token" },
-          "g8os:telegramChatId": "-1001",
-          "g8os:zerotierToken": { secret: "zt" },
-          "g8os:keySource": "inline",
-          "g8os:keyInline": JSON.stringify([KEY]),
-          "g8os:buildHostName": "ovh4",
-          "g8os:buildHostAddress": "127.0.0.1",
-          "g8os:bootstrapPrivateKey": { secret: PRIVATE },
+          ...validBuildConfig(),
           "g8os:vmsEnabled": "true",
           "g8os:vmImageSha256": "a".repeat(64),
           "g8os:core0KernelUrl": "http://127.0.0.1:1/vmlinuz.efi",
