@@ -3,14 +3,14 @@
  * (wall-time ratio; independent hosts should proceed in parallel), and the remote calls and writes
  * of a no-op `up` (goal: 0 writes). Runs the real providers through the engine harness.
  */
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { resetHost, sshKeyPair } from "../test/build-host/fixtures";
 import { Harness } from "../test/harness";
-import { ensureTestbed, isRoot, type Testbed } from "../test/testbed";
+import { ensureTestbed, type Testbed } from "../test/testbed";
 import { requireZerotierStandIn } from "../test/testbed/zerotier/service";
 import type { BenchResult } from "./index";
+import { requireRoot, timed, traceFile, withScope } from "./lib/setup";
 
 const PROGRAM = path.join(__dirname, "..", "test", "build-host", "programs", "hosts.ts");
 
@@ -34,75 +34,76 @@ function harnessFor(tb: Testbed, count: number, env: Record<string, string> = {}
 }
 
 async function timedUp(h: Harness): Promise<number> {
-  const t0 = Date.now();
-  const r = await h.up();
+  const { ms, value: r } = await timed(() => h.up());
   if (r.failed) throw new Error(`up failed: ${r.errors.join("; ")}`);
-  return (Date.now() - t0) / 1000;
+  return ms / 1000;
 }
 
 export async function run(): Promise<BenchResult[]> {
-  if (!isRoot()) return [{ name: "build-host (skipped: needs root for the testbed)", value: NaN, unit: "" }];
+  requireRoot("build-host", "the testbed's hosts");
   const tb = await ensureTestbed({ hosts: 4 });
-  for (const h of tb.hosts.slice(0, 4)) await resetHost(tb, h);
-  const results: BenchResult[] = [];
+  const reset = async (): Promise<void> => {
+    for (const h of tb.hosts.slice(0, 4)) await resetHost(tb, h);
+  };
+  await reset();
+  return withScope(async (s) => {
+    s.defer(reset);
+    const results: BenchResult[] = [];
+    let oneHost: number;
+    {
+      const one = harnessFor(tb, 1);
+      try {
+        oneHost = await timedUp(one);
+        await one.destroy();
+      } finally {
+        await one.close();
+      }
+    }
+    await reset();
 
-  const one = harnessFor(tb, 1);
-  const oneHost = await timedUp(one);
-  await one.destroy();
-  await one.close();
-  for (const h of tb.hosts.slice(0, 4)) await resetHost(tb, h);
+    const trace = traceFile(s, "build-host");
+    const four = await s.add(harnessFor(tb, 4, { G8OS_TRACE_FILE: trace.path }), async (h) => {
+      await h.destroy();
+      await h.close();
+    });
+    const fourHosts = await timedUp(four);
+    results.push({
+      name: "bootstrap 4 hosts in one up vs 1 host (goal <= 1.5x)",
+      value: fourHosts,
+      unit: "s",
+      baseline: oneHost,
+      ratio: fourHosts / oneHost,
+      note: `${os.cpus().length} CPUs`,
+    });
 
-  const trace = path.join(os.tmpdir(), `g8os-bench-trace-${process.pid}.jsonl`);
-  const four = harnessFor(tb, 4, { G8OS_TRACE_FILE: trace });
-  const fourHosts = await timedUp(four);
-  results.push({
-    name: "bootstrap 4 hosts in one up vs 1 host (goal <= 1.5x)",
-    value: fourHosts,
-    unit: "s",
-    baseline: oneHost,
-    ratio: fourHosts / oneHost,
-    note: `${os.cpus().length} CPUs`,
+    trace.read();
+    const { ms, value: noop } = await timed(() => four.up());
+    const noopSeconds = ms / 1000;
+    if (noop.failed) throw new Error(`no-op up failed: ${noop.errors.join("; ")}`);
+    const events = trace.read();
+    results.push({
+      name: "no-op up on 4 hosts: remote writes (goal 0)",
+      value: events.filter((e) => e.write).length,
+      unit: "writes",
+    });
+    results.push({
+      name: "no-op up on 4 hosts: remote calls",
+      value: events.length,
+      unit: "calls",
+      note:
+        Object.entries(
+          events.reduce<Record<string, number>>((a, e) => ({ ...a, [e.system]: (a[e.system] ?? 0) + 1 }), {}),
+        )
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ") || "none",
+    });
+    results.push({
+      name: "no-op up on 4 hosts vs first up",
+      value: noopSeconds,
+      unit: "s",
+      baseline: fourHosts,
+      ratio: noopSeconds / fourHosts,
+    });
+    return results;
   });
-
-  fs.rmSync(trace, { force: true });
-  const t0 = Date.now();
-  const noop = await four.up();
-  const noopSeconds = (Date.now() - t0) / 1000;
-  if (noop.failed) throw new Error(`no-op up failed: ${noop.errors.join("; ")}`);
-  const events = fs.existsSync(trace)
-    ? fs
-        .readFileSync(trace, "utf8")
-        .trim()
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { write: boolean; system: string })
-    : [];
-  results.push({
-    name: "no-op up on 4 hosts: remote writes (goal 0)",
-    value: events.filter((e) => e.write).length,
-    unit: "writes",
-  });
-  results.push({
-    name: "no-op up on 4 hosts: remote calls",
-    value: events.length,
-    unit: "calls",
-    note:
-      Object.entries(
-        events.reduce<Record<string, number>>((a, e) => ({ ...a, [e.system]: (a[e.system] ?? 0) + 1 }), {}),
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ") || "none",
-  });
-  results.push({
-    name: "no-op up on 4 hosts vs first up",
-    value: noopSeconds,
-    unit: "s",
-    baseline: fourHosts,
-    ratio: noopSeconds / fourHosts,
-  });
-  fs.rmSync(trace, { force: true });
-  await four.destroy();
-  await four.close();
-  for (const h of tb.hosts.slice(0, 4)) await resetHost(tb, h);
-  return results;
 }

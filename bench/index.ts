@@ -198,7 +198,11 @@ export function parseArgs(argv: string[]): { runs: number; only: string[] } {
   return { runs, only };
 }
 
-/** Runs `run` `runs` times; each repetition's figures, and the messages of failed ones. */
+/**
+ * Runs `run` `runs` times; each repetition's figures, and the messages of failed ones. A
+ * repetition that returns no figure, or a figure whose value is not a finite number (a bench that
+ * skipped or could not measure), counts as failed: a run cannot pass without measuring.
+ */
 export async function repeat(
   run: () => Promise<BenchResult[]>,
   runs: number,
@@ -206,13 +210,42 @@ export async function repeat(
   const repetitions: BenchResult[][] = [];
   const errors: string[] = [];
   for (let i = 0; i < runs; i++) {
+    let figures: BenchResult[];
     try {
-      repetitions.push(await run());
+      figures = await run();
     } catch (err) {
       errors.push(`run ${i + 1}: ${(err as Error).message}`);
+      continue;
     }
+    if (figures.length === 0) {
+      errors.push(`run ${i + 1}: the bench returned no figures`);
+      continue;
+    }
+    const bad = figures.filter((r) => !Number.isFinite(r.value));
+    for (const r of bad) errors.push(`run ${i + 1}: ${r.name}: value ${r.value} is not a measurement`);
+    repetitions.push(figures.filter((r) => Number.isFinite(r.value)));
   }
   return { repetitions, errors };
+}
+
+/** The bench modules in `dir`: every `*.ts` but index.ts (helpers live in bench/lib/), sorted. */
+export function benchModules(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && f !== "index.ts")
+    .map((f) => f.replace(/\.ts$/, ""))
+    .sort();
+}
+
+/** The modules to run: all, or the ones named; a name that is no module is refused. */
+export function selectModules(available: string[], only: string[]): string[] {
+  const unknown = only.filter((m) => !available.includes(m));
+  if (unknown.length) {
+    throw new Error(
+      `bench: no bench module ${unknown.join(", ")} in bench/; the modules are: ${available.join(", ")}`,
+    );
+  }
+  return only.length === 0 ? available : available.filter((m) => only.includes(m));
 }
 
 function readResults(file: string): ResultsFile {
@@ -223,17 +256,13 @@ function readResults(file: string): ResultsFile {
 
 async function main(): Promise<void> {
   const { runs, only } = parseArgs(process.argv.slice(2));
-  const modules = fs
-    .readdirSync(__dirname)
-    .filter((f) => f.endsWith(".ts") && f !== "index.ts")
-    .map((f) => f.replace(/\.ts$/, ""))
-    .filter((m) => only.length === 0 || only.includes(m))
-    .sort();
+  const modules = selectModules(benchModules(__dirname), only);
   const machine = `${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
   const fresh: BenchSummary[] = [];
   for (const m of modules) {
     const mod = require(path.join(__dirname, m)) as { run?: () => Promise<BenchResult[]> };
-    if (typeof mod.run !== "function") continue;
+    if (typeof mod.run !== "function")
+      throw new Error(`bench/${m}.ts: exports no run() (helpers go in bench/lib/)`);
     process.stderr.write(`bench: ${m} x${runs} ...\n`);
     const started = Date.now();
     const { repetitions, errors } = await repeat(mod.run, runs);

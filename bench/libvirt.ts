@@ -6,15 +6,14 @@
  * - Wall time to create N VMs concurrently against creating 1 (define + start, no address wait):
  *   how well creates overlap on this machine (reported with its CPU count).
  */
-import * as fs from "fs";
 import * as os from "os";
-import * as path from "path";
 import { domainProvider } from "../providers/libvirt/domain";
 import { seedProvider } from "../providers/libvirt/seed";
 import { volumeProvider } from "../providers/libvirt/volume";
 import { checkedCreate, newKeyPair, suffix, type Props } from "../test/libvirt/helpers";
 import { ensureLibvirtTestbed, type LibvirtTestbed } from "../test/testbed/libvirt";
 import type { BenchResult } from "./index";
+import { requireRoot, timed, tracedInProcess, withScope, type TracedCall } from "./lib/setup";
 
 interface Vm {
   disk: Props;
@@ -58,56 +57,44 @@ async function deleteVm(vm: Vm): Promise<void> {
   await volumeProvider.delete!(vm.disk.id, vm.disk.outs);
 }
 
-/** Runs `fn` with tracing to a fresh file; returns its result and the traced SSH events. */
-async function traced<T>(
-  fn: () => Promise<T>,
-): Promise<{ value: T; connects: number; execs: number; writes: number }> {
-  const file = path.join(os.tmpdir(), `g8os-bench-libvirt-${process.pid}-${Date.now()}.jsonl`);
-  const before = process.env.G8OS_TRACE_FILE;
-  process.env.G8OS_TRACE_FILE = file;
-  try {
-    const value = await fn();
-    const events = fs.existsSync(file)
-      ? fs
-          .readFileSync(file, "utf8")
-          .trim()
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { system: string; op: string; write: boolean })
-      : [];
-    const ssh = events.filter((e) => e.system === "ssh");
-    return {
-      value,
-      connects: ssh.filter((e) => e.op === "connect").length,
-      execs: ssh.filter((e) => e.op === "exec").length,
-      writes: ssh.filter((e) => e.write).length,
-    };
-  } finally {
-    if (before === undefined) delete process.env.G8OS_TRACE_FILE;
-    else process.env.G8OS_TRACE_FILE = before;
-    fs.rmSync(file, { force: true });
-  }
+/** SSH connects, commands and writes among traced calls. */
+function sshCounts(calls: TracedCall[]): { connects: number; execs: number; writes: number } {
+  const ssh = calls.filter((e) => e.system === "ssh");
+  return {
+    connects: ssh.filter((e) => e.op === "connect").length,
+    execs: ssh.filter((e) => e.op === "exec").length,
+    writes: ssh.filter((e) => e.write).length,
+  };
 }
 
 export async function run(): Promise<BenchResult[]> {
-  if (process.getuid?.() !== 0)
-    return [{ name: "skipped", value: NaN, unit: "", note: "needs root (libvirt testbed)" }];
+  requireRoot("libvirt", "the libvirt testbed");
   const tb = await ensureLibvirtTestbed();
   const key = await newKeyPair("bench");
   const tag = suffix();
-  const results: BenchResult[] = [];
-  const vms: Vm[] = [];
   const concurrent = 2;
-  try {
-    const t0 = Date.now();
-    const one = await traced(() => createVm(tb, `g8t-bench-${tag}-0`, key.publicKey));
-    const oneMs = Date.now() - t0;
-    vms.push(one.value);
-    const refresh = await traced(async () => {
-      await volumeProvider.read!(one.value.disk.id, one.value.disk.outs);
-      await seedProvider.read!(one.value.seed.id, one.value.seed.outs);
-      await domainProvider.read!(one.value.dom.id, one.value.dom.outs);
+  return withScope(async (s) => {
+    const vms: Vm[] = [];
+    s.defer(async () => {
+      for (const vm of vms) await deleteVm(vm).catch(() => undefined);
     });
+    const results: BenchResult[] = [];
+    const first = await timed(() =>
+      tracedInProcess(s, "create", () => createVm(tb, `g8t-bench-${tag}-0`, key.publicKey)),
+    );
+    const oneMs = first.ms;
+    vms.push(first.value.value);
+    const one = sshCounts(first.value.calls);
+    const vm = first.value.value;
+    const refresh = sshCounts(
+      (
+        await tracedInProcess(s, "refresh", async () => {
+          await volumeProvider.read!(vm.disk.id, vm.disk.outs);
+          await seedProvider.read!(vm.seed.id, vm.seed.outs);
+          await domainProvider.read!(vm.dom.id, vm.dom.outs);
+        })
+      ).calls,
+    );
     results.push({
       name: "SSH commands per VM create (volume+seed+domain)",
       value: one.execs,
@@ -122,22 +109,22 @@ export async function run(): Promise<BenchResult[]> {
       unit: "connections",
       note: "one per resource operation",
     });
-    const t1 = Date.now();
-    const many = await Promise.all(
-      Array.from({ length: concurrent }, (_, i) => createVm(tb, `g8t-bench-${tag}-${i + 1}`, key.publicKey)),
+    const many = await timed(() =>
+      Promise.all(
+        Array.from({ length: concurrent }, (_, i) =>
+          createVm(tb, `g8t-bench-${tag}-${i + 1}`, key.publicKey),
+        ),
+      ),
     );
-    const manyMs = Date.now() - t1;
-    vms.push(...many);
+    vms.push(...many.value);
     results.push({
       name: `wall time: ${concurrent} VM creates concurrently vs 1`,
-      value: manyMs / 1000,
+      value: many.ms / 1000,
       unit: "s",
       baseline: oneMs / 1000,
-      ratio: manyMs / oneMs,
+      ratio: many.ms / oneMs,
       note: `define+start, no address wait; ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`,
     });
-  } finally {
-    for (const vm of vms) await deleteVm(vm).catch(() => undefined);
-  }
-  return results;
+    return results;
+  });
 }

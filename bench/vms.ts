@@ -5,24 +5,17 @@
  * - SSH round trips (connections, commands) per VM create, counted through G8OS_TRACE_FILE,
  * - remote calls of a no-op `up` (the goal is 0 writes).
  */
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness } from "../test/harness";
 import { ensureLibvirtTestbed, libvirtProgramConfig } from "../test/testbed/libvirt";
 import { newKeyPair, suffix, virshLocal } from "../test/libvirt/helpers";
 import type { BenchResult } from "./index";
+import { requireRoot, timed, traceFile, withScope, type Scope, type TracedCall } from "./lib/setup";
 
-function sshEvents(file: string) {
-  const ev = fs.existsSync(file)
-    ? fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { system: string; op: string; write: boolean })
-        .filter((e) => e.system === "ssh")
-    : [];
-  fs.rmSync(file, { force: true });
+/** SSH connects, commands and writes recorded since the trace was last read. */
+function sshCalls(trace: { read(): TracedCall[] }) {
+  const ev = trace.read().filter((e) => e.system === "ssh");
   return {
     connects: ev.filter((e) => e.op === "connect").length,
     execs: ev.filter((e) => e.op === "exec").length,
@@ -30,40 +23,51 @@ function sshEvents(file: string) {
   };
 }
 
-async function stack(count: number, dir: string) {
+/** A harness for one `up` of `count` build-node VMs, torn down (destroy, close, virsh) by `s`. */
+async function stack(s: Scope, count: number, dir: string) {
   const tb = await ensureLibvirtTestbed();
   const domainName = `g8t-vmb-${suffix()}`;
-  const traceFile = path.join(dir, `trace-${count}.jsonl`);
-  const h = new Harness({
-    program: path.join(__dirname, "..", "test", "vm", "programs", "build-node.ts"),
-    stack: "build-1",
-    stateFile: path.join(dir, `state-${count}.json`),
-    env: { G8OS_TRACE_FILE: traceFile },
-    config: {
-      ...libvirtProgramConfig(tb),
-      "g8os:imageUrl": `file://${tb.image.disk}`,
-      "g8os:imageSha256": tb.image.sha256,
-      "g8os:domainName": domainName,
-      "g8os:groupKey": (await newKeyPair("bench")).publicKey,
-      "g8os:vmCount": String(count),
+  const trace = traceFile(s, `vms-${count}`);
+  const config = {
+    ...libvirtProgramConfig(tb),
+    "g8os:imageUrl": `file://${tb.image.disk}`,
+    "g8os:imageSha256": tb.image.sha256,
+    "g8os:domainName": domainName,
+    "g8os:groupKey": (await newKeyPair("bench")).publicKey,
+    "g8os:vmCount": String(count),
+  };
+  const h = await s.add(
+    new Harness({
+      program: path.join(__dirname, "..", "test", "vm", "programs", "build-node.ts"),
+      stack: "build-1",
+      stateFile: path.join(dir, `state-${count}.json`),
+      env: { G8OS_TRACE_FILE: trace.path },
+      config,
+    }),
+    async (x) => {
+      await x.destroy().catch(() => undefined);
+      await x.close();
+      for (let i = 1; i <= count; i++) {
+        const d = i === 1 ? domainName : `${domainName}-${i}`;
+        await virshLocal(["destroy", d]);
+        await virshLocal(["undefine", "--nvram", d]);
+      }
     },
-  });
-  return { h, traceFile, domainName };
+  );
+  return { h, trace };
 }
 
 export async function run(): Promise<BenchResult[]> {
-  if (process.getuid?.() !== 0) return [];
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-bench-vms-"));
+  requireRoot("vms", "the libvirt testbed");
   const results: BenchResult[] = [];
   const times: Record<number, number> = {};
   for (const count of [1, 4]) {
-    const { h, traceFile, domainName } = await stack(count, dir);
-    try {
+    await withScope(async (s) => {
+      const dir = s.tmpDir("g8os-bench-vms-");
+      const { h, trace } = await stack(s, count, dir);
       // Both runs pay the same fixed part (KVM host setup, image copy): the difference is the VMs.
-      const t0 = Date.now();
-      await h.upOk();
-      times[count] = (Date.now() - t0) / 1000;
-      const created = sshEvents(traceFile);
+      times[count] = (await timed(() => h.upOk())).ms / 1000;
+      const created = sshCalls(trace);
       if (count === 1) {
         results.push({
           name: "vms: SSH connections per VM create (incl. host setup + image check)",
@@ -72,7 +76,7 @@ export async function run(): Promise<BenchResult[]> {
           note: `${created.execs} commands, ${created.writes} writes`,
         });
         await h.upOk();
-        const noop = sshEvents(traceFile);
+        const noop = sshCalls(trace);
         results.push({
           name: "vms: remote calls of a no-op up",
           value: noop.execs,
@@ -80,15 +84,7 @@ export async function run(): Promise<BenchResult[]> {
           note: `${noop.connects} connections, ${noop.writes} writes`,
         });
       }
-    } finally {
-      await h.destroy().catch(() => undefined);
-      await h.close();
-      for (let i = 1; i <= count; i++) {
-        const d = i === 1 ? domainName : `${domainName}-${i}`;
-        await virshLocal(["destroy", d]);
-        await virshLocal(["undefine", "--nvram", d]);
-      }
-    }
+    });
   }
   results.push({
     name: "vms: wall time of one up creating 4 VMs vs 1",
@@ -98,7 +94,6 @@ export async function run(): Promise<BenchResult[]> {
     ratio: times[4] / times[1],
     note: `${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; TCG, no address wait`,
   });
-  fs.rmSync(dir, { recursive: true, force: true });
   return results;
 }
 
