@@ -4,7 +4,9 @@
  * (min..max) and the ratio against a baseline measured in the same repetition (never a fixed
  * threshold). Figures are merged by name into bench/results.json (committed) and docs/BENCHMARKS.md's
  * generated section is rewritten from it.
- * `npm run bench -- core0 libvirt` runs only those modules; `--runs N` (>= 3) repeats more.
+ * `npm run bench -- core0 libvirt` runs only those modules (an unknown name is refused); `--runs N`
+ * (>= 3) repeats more. A repetition that throws, returns no figure or a figure that is not a number
+ * is a failed run (a FAILED entry, exit code 1). Shared bench helpers live in bench/lib/.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -14,39 +16,53 @@ import * as path from "path";
 export interface BenchResult {
   /** What was measured; the key results.json merges on (with the module). */
   name: string;
+  /** The measured figure; must be a finite number (NaN marks the repetition failed). */
   value: number;
+  /** Unit of `value` and `baseline` ("ms", "cmd/s", "MiB", ...). */
   unit: string;
   /** The same measurement on the baseline, in the same repetition. */
   baseline?: number;
   /** How the value compares with the baseline (the module picks the direction); default value / baseline. */
   ratio?: number;
+  /** Free text shown in the table: what the baseline is, goals, conditions. */
   note?: string;
 }
 
 /** min, median, max of one figure over the repetitions. */
 export interface Spread {
+  /** Median over the repetitions (mean of the middle two for an even count). */
   median: number;
+  /** Smallest value over the repetitions. */
   min: number;
+  /** Largest value over the repetitions. */
   max: number;
 }
 
 /** One figure over every repetition of its module. */
 export interface BenchSummary {
+  /** Bench module (file name in bench/ without .ts). */
   module: string;
+  /** The figure's name, as the module returns it; "FAILED" for the failed runs' entry. */
   name: string;
+  /** Unit of value and baseline. */
   unit: string;
   /** Repetitions that produced this figure. */
   runs: number;
+  /** The figure over the repetitions. */
   value: Spread;
+  /** The baseline over the repetitions, when the figure has one. */
   baseline?: Spread;
+  /** The per-repetition ratio over the repetitions (not median / median). */
   ratio?: Spread;
   /** (max - min) / median of the value, in percent: how much to trust small differences. */
   spreadPct: number;
+  /** The first note any repetition gave. */
   note?: string;
   /** Set when a repetition failed: its message. */
   error?: string;
-  /** When it was measured (ISO) and on what. */
+  /** When it was measured (ISO 8601). */
   at: string;
+  /** What it was measured on: CPUs, memory, Node version. */
   machine: string;
 }
 
