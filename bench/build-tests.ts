@@ -13,6 +13,7 @@ import { startCore0Emulator } from "../test/testbed/core0-emulator";
 import { startIpfsDaemon } from "../test/testbed/ipfs";
 import { makeBuiltApp, startIpfsGateway } from "../test/build/programs/fixtures";
 import type { BenchResult } from "./index";
+import { withScope } from "./lib/setup";
 
 const APPS = 8;
 const PER_NODE = 2;
@@ -20,13 +21,13 @@ const ROUNDS = 2;
 
 export async function run(): Promise<BenchResult[]> {
   const password = "bench-apptest-" + randomUUID();
-  const ipfs = await startIpfsDaemon();
-  const gateway = await startIpfsGateway(ipfs.apiUrl);
-  const emulators = [
-    await startCore0Emulator({ password, ipfsApi: ipfs.apiUrl }),
-    await startCore0Emulator({ password, ipfsApi: ipfs.apiUrl }),
-  ];
-  try {
+  return withScope(async (s) => {
+    const ipfs = await s.add(startIpfsDaemon(), (d) => d.stop());
+    const gateway = await s.add(startIpfsGateway(ipfs.apiUrl), (g) => g.stop());
+    const emulators = [
+      await s.add(startCore0Emulator({ password, ipfsApi: ipfs.apiUrl }), (e) => e.stop()),
+      await s.add(startCore0Emulator({ password, ipfsApi: ipfs.apiUrl }), (e) => e.stop()),
+    ];
     const nodes: TestNode[] = emulators.map((e) => ({
       address: e.address,
       port: e.port,
@@ -70,9 +71,5 @@ export async function run(): Promise<BenchResult[]> {
         note: `best of ${ROUNDS}; ideal ratio 2.0x; the baseline is 1 node`,
       },
     ];
-  } finally {
-    for (const e of emulators) await e.stop();
-    await gateway.stop();
-    await ipfs.stop();
-  }
+  });
 }
