@@ -321,6 +321,32 @@ describe("testbed core0 guest image (no boot)", function () {
       }
     });
 
+    it("has what core0 v0.9's bash extension runs (bash, mktemp, cat, rm)", async () => {
+      const r = new IoRedis({
+        host: "127.0.0.1",
+        port,
+        password,
+        maxRetriesPerRequest: 1,
+        lazyConnect: true,
+      });
+      try {
+        await r.connect();
+        const id = `img-bash-${Date.now()}`;
+        // Run by `bash $T` after `mktemp` and `cat > $T` (core0/g8os.toml [extension.bash]).
+        const script = 'echo "bash ${BASH_VERSINFO[0]}"; uname -s; echo done';
+        await r.rpush(
+          "core:default",
+          JSON.stringify({ id, command: "bash", arguments: { stdin: script }, queue: "", tags: "" }),
+        );
+        const raw = await r.brpoplpush(`result:${id}`, `result:${id}`, 20);
+        const res = JSON.parse(raw ?? "{}") as { state?: string; streams?: string[] };
+        assert.strictEqual(res.state, "SUCCESS", raw ?? "no result");
+        assert.match(res.streams?.[0] ?? "", /^bash \d+\nLinux\ndone\n$/);
+      } finally {
+        r.disconnect();
+      }
+    });
+
     it("stops the emulator and its redis on SIGTERM", async () => {
       await stopNoBoot(nb!);
       assert.strictEqual(await nb!.exited, 0, nb!.output());
