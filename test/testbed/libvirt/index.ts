@@ -19,6 +19,15 @@ import { ensureGuestImage, type GuestImage } from "./image";
 import { runLocal, shLocal } from "./local";
 // VM suites skip through this (root with CI/G8OS_NO_SKIP: the skip fails the run instead).
 export { skipOrFail } from "../../skip-policy";
+// The core0 guest image that boots like core0 (docs/core0-image-contract.md). Not part of
+// ensureLibvirtTestbed: a suite that boots core0 nodes builds it (once per source hash) itself.
+export {
+  CORE0_IMAGE_FAILED,
+  CORE0_IMAGE_READY,
+  core0ImageKernelFlags,
+  ensureCore0Image,
+  type Core0Image,
+} from "./core0-image";
 
 export const LIBVIRT_SSH_PORT = 2622;
 export const VIRT_NETWORK: HostNetworkSpec = {
