@@ -46,7 +46,7 @@ export async function resetHost(tb: Testbed, host: TestHost): Promise<void> {
 /** True when `key` opens an SSH session to host:22 and runs `true`. */
 export async function canLogIn(host: string, privateKey: string): Promise<boolean> {
   try {
-    await withSsh({ host, privateKey, connectTimeoutMs: 5000 }, { label: "test login", attempts: 1 }, (s) =>
+    await withSsh({ host, privateKey, connectTimeoutMs: 20_000 }, { label: "test login", attempts: 1 }, (s) =>
       s.exec("true"),
     );
     return true;

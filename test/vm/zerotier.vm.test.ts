@@ -18,7 +18,8 @@ import { newKeyPair, suffix, virshLocal, type KeyPair } from "../libvirt/helpers
 import { useTestbed } from "../testbed";
 import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
-import { requireZerotierStandIn } from "../testbed/zerotier/service";
+import { requireZerotierStandIn, type ZerotierStandInInfo } from "../testbed/zerotier/service";
+import { defineGuestFirewallDrills } from "./guest-firewall-drills";
 import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./zerotier-node-config";
 
 const TG_TOKEN = "777002:vm-zerotier-e2e-bot-token-q4";
@@ -37,6 +38,7 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
   let group: KeyPair;
   let stranger: KeyPair;
   let ztToken = "";
+  let ztInfo: ZerotierStandInInfo;
   const domainName = `g8t-ztvm-${suffix()}`;
 
   before(async function () {
@@ -44,6 +46,7 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     lv = await ensureLibvirtTestbed();
     const info = requireZerotierStandIn(tb());
     ztToken = info.token;
+    ztInfo = info;
     zt = new ZerotierClient({ backend: "controller", apiUrl: info.url, token: info.token, label: "test" });
     tg = await startTelegramEmulator();
     group = await newKeyPair("alice@gig");
@@ -154,6 +157,21 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
     await h.upOk();
     assert.doesNotMatch((await guest((s) => s.exec("ufw status"))).stdout, /2222/, "up removed the rule");
   });
+
+  defineGuestFirewallDrills(() => ({
+    h,
+    zt,
+    ztInfo,
+    ztIp: VM_ZT_IP,
+    leaseIp: async () => {
+      const lease = (await virshLocal(["domifaddr", domainName, "--source", "lease"])).stdout;
+      const ip = /(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(lease)?.[1];
+      assert.ok(ip, `a lease on ${VIRT_NETWORK.name}: ${lease}`);
+      return ip;
+    },
+    firewall: "build-1-node-firewall",
+    member: "build-1-node-member",
+  }));
 
   it("a memory change restarts the guest in place (same UUID); it comes back on ZeroTier by itself, still closed elsewhere", async () => {
     const before = String(findResource(h.state(), "build-1-node-domain").outputs.uuid);
