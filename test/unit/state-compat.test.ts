@@ -40,6 +40,26 @@ const CASES: Case[] = [
     replace: ["cid", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"],
     update: ["name", "site-2"],
   },
+  {
+    fixture: "telegram-message",
+    load: async () => {
+      const m = await import("../../providers/telegram/message");
+      return {
+        kit: m.telegramMessageKit as unknown as ResourceKit<Fields>,
+        provider: m.telegramMessageProvider,
+      };
+    },
+    update: ["key", "run-2"],
+  },
+  {
+    fixture: "keys-group",
+    load: async () => {
+      const m = await import("../../providers/keys/group");
+      return { kit: m.sshKeyGroupKit as unknown as ResourceKit<Fields>, provider: m.sshKeyGroupProvider };
+    },
+    // An inline source is fetched without network; another key changes source and the fetched keys.
+    update: ["clientSecret", "not-used-by-inline"],
+  },
 ];
 
 function fixture(name: string): Fixture {
