@@ -15,8 +15,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, resourceLabel } from "../shared/errors";
-import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
+import { containsUnknown, plainOutputs } from "../shared/dynamic";
 import { collectFailures, type FieldRule, httpUrl, nonEmptyString, sshPublicKey } from "../shared/validate";
+import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import {
   fetchKeyGroup,
   type InvalidKey,
@@ -25,27 +27,17 @@ import {
   type MissingGrant,
 } from "./client";
 
-export interface SshKeyGroupInputs {
-  /** Resource name, for messages. */
-  name: string;
-  source: KeySourceSpec;
-  /** ItsYou.online client secret (source `itsyouonline`). Secret. */
-  clientSecret?: string;
-}
+const fields = {
+  /** Resource name, for messages. Set by the constructor. */
+  name: required<string>({ change: "none" }),
+  /** Where the keys come from (see providers/keys/client.ts); checked per kind by `sourceRules`. */
+  source: required<KeySourceSpec>(),
+  /** ItsYou.online client secret: required for source `itsyouonline`; stored encrypted. */
+  clientSecret: optional<string>({ secret: true }),
+};
 
-export interface SshKeyGroupOutputs extends KeyGroup {
-  name: string;
-  source: KeySourceSpec;
-  clientSecret?: string;
-}
-
-const KIND = "SshKeyGroup";
 /** Outputs that mirror the source: any change there is an update. */
 const FETCHED = ["keys", "members", "membersWithoutKeys", "invalidKeys", "missingGrants"];
-
-function label(i: { name?: unknown }): string {
-  return resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
-}
 
 const userName = (v: unknown): string | undefined =>
   typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v)
@@ -67,11 +59,10 @@ function listRules(
   return rules;
 }
 
-export function checkGroupInputs(i: Partial<SshKeyGroupInputs>): CheckFailure[] {
+/** The source's fields, per kind (the kit already reported a missing source). */
+function sourceRules(i: Record<string, unknown>): CheckFailure[] {
   const s = i.source as Record<string, unknown> | undefined;
-  if (s === undefined || containsUnknown(s)) {
-    return collectFailures([{ path: "source", value: s, check: () => undefined }]);
-  }
+  if (s === undefined || s === null || containsUnknown(s)) return [];
   const rules: FieldRule[] = [];
   if (s.kind === "itsyouonline") {
     rules.push(
@@ -108,6 +99,39 @@ export function checkGroupInputs(i: Partial<SshKeyGroupInputs>): CheckFailure[] 
   return collectFailures(rules);
 }
 
+/** The SshKeyGroup declaration: type token keys:SshKeyGroup; the source checked by `sourceRules`. */
+export const sshKeyGroupKit = declareResource({
+  kind: "SshKeyGroup",
+  module: "keys",
+  type: "SshKeyGroup",
+  fields,
+  outputs: [
+    "keys",
+    "fingerprints",
+    "owners",
+    "members",
+    "membersWithoutKeys",
+    "invalidKeys",
+    "missingGrants",
+  ],
+  rules: sourceRules,
+});
+
+export type SshKeyGroupInputs = KitInputs<typeof fields>;
+
+export interface SshKeyGroupOutputs extends KeyGroup {
+  name: string;
+  source: KeySourceSpec;
+  clientSecret?: string;
+}
+
+const label = (i: object): string => sshKeyGroupKit.label(i);
+
+/** Every failure of the inputs. */
+export function checkGroupInputs(i: Partial<SshKeyGroupInputs>): CheckFailure[] {
+  return sshKeyGroupKit.check(i).failures;
+}
+
 async function fetchFor(i: SshKeyGroupInputs): Promise<SshKeyGroupOutputs> {
   const group = await fetchKeyGroup(i.source, { clientSecret: i.clientSecret, label: label(i) });
   const outs: SshKeyGroupOutputs = {
@@ -121,21 +145,16 @@ async function fetchFor(i: SshKeyGroupInputs): Promise<SshKeyGroupOutputs> {
 
 export const sshKeyGroupProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: SshKeyGroupInputs, news: SshKeyGroupInputs) {
-    return { inputs: news, failures: checkGroupInputs(news) };
+    return sshKeyGroupKit.check(news);
   },
 
   async diff(_id: string, olds: SshKeyGroupOutputs, news: SshKeyGroupInputs) {
-    const spec = { updateOn: ["source", "clientSecret", ...FETCHED] };
     if (containsUnknown(news)) {
       return { changes: true, replaces: [], deleteBeforeReplace: false };
     }
     // The source is the truth: ask it now, so a change there shows in this preview.
     const current = await fetchFor(news);
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      current as unknown as Record<string, unknown>,
-      spec,
-    );
+    const d = sshKeyGroupKit.diff(olds, current, { update: FETCHED });
     return { changes: d.changes, replaces: [], deleteBeforeReplace: false };
   },
 
@@ -173,15 +192,14 @@ export type SshKeyGroupSource =
     }
   | { kind: "inline"; keys: pulumi.Input<pulumi.Input<string>[]> };
 
-export interface SshKeyGroupArgs {
+/** SshKeyGroup's arguments: `source` with Pulumi inputs inside, `clientSecret` (no `name`). */
+export type SshKeyGroupArgs = Omit<KitArgs<typeof fields>, "name" | "source"> & {
   /** Where the keys come from (see providers/keys/client.ts). */
   source: pulumi.Input<SshKeyGroupSource>;
-  /** Required for `itsyouonline`; stored encrypted (always wrapped as a secret). */
-  clientSecret?: pulumi.Input<string>;
-}
+};
 
 /** The public SSH keys of the build group; hosts authorize `keys`. */
-export class SshKeyGroup extends pulumi.dynamic.Resource {
+export class SshKeyGroup extends KitResource {
   /** Sorted, de-duplicated OpenSSH public key lines. */
   declare readonly keys: pulumi.Output<string[]>;
   /** `SHA256:...` per key, same order as `keys`. */
@@ -196,26 +214,19 @@ export class SshKeyGroup extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: SshKeyGroupArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.source) {
-      throw new InputError(resourceLabel(KIND, name), "source", "is missing", "pass a key source");
+      throw new InputError(
+        resourceLabel(sshKeyGroupKit.decl.kind, name),
+        "source",
+        "is missing",
+        "pass a key source",
+      );
     }
     super(
+      sshKeyGroupKit,
       sshKeyGroupProvider,
       name,
-      {
-        name,
-        source: args.source,
-        clientSecret: args.clientSecret === undefined ? undefined : pulumi.secret(args.clientSecret),
-        keys: undefined,
-        fingerprints: undefined,
-        owners: undefined,
-        members: undefined,
-        membersWithoutKeys: undefined,
-        invalidKeys: undefined,
-        missingGrants: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "clientSecret"] },
-      "keys",
-      "SshKeyGroup",
+      { name, source: args.source, clientSecret: args.clientSecret },
+      opts,
     );
   }
 }

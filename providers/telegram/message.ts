@@ -18,22 +18,78 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, resourceLabel } from "../shared/errors";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
-import { collectFailures, httpUrl, intInRange, nonEmptyString } from "../shared/validate";
+import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { sha256 } from "../shared/hash";
+import { collectFailures, httpUrl, intInRange, isBool, isString, nonEmptyString } from "../shared/validate";
+import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import { type SentMessage, type TelegramConnection, TelegramNotifier, TelegramSendError } from "./client";
 
-export interface TelegramMessageInputs {
-  /** Resource name, for messages. */
-  name: string;
-  connection: TelegramConnection;
-  text: string;
-  /** Change it to send the same text again (e.g. a build run id). */
-  key?: string;
-  /** A failure: sent with a notification sound. */
-  urgent?: boolean;
-  /** Values redacted from the text before it is sent (the token always is). */
-  secrets?: string[];
+const fields = {
+  /** Resource name, for messages. Set by the constructor. */
+  name: required<string>({ change: "none" }),
+  /** Plain text, any length (split at 4096 characters). Diffed through its sha256. */
+  text: required<string>({ validate: nonEmptyString, change: "none" }),
+  /** Change it to send the same text again (e.g. a build run id). Default none. */
+  key: optional<string>({ validate: isString }),
+  /** A failure: sent with a notification sound; routine messages are silent. Default false. */
+  urgent: optional<boolean>({ validate: isBool, change: "none" }),
+  /**
+   * Bot token (wrapped as a secret), chat id, optional topic id and Bot API root (no trailing /).
+   * Diffed through the chat and topic it names.
+   */
+  connection: required<TelegramConnection>({
+    validate: (v) => (typeof v === "object" ? undefined : "must be an object"),
+    secret: "input",
+    change: "none",
+  }),
+  /** Values redacted from the text before it is sent (the token always is); wrapped as secrets. */
+  secrets: optional<string[]>({ secret: "input", change: "none" }),
+};
+
+function connectionFailures(i: Record<string, unknown>): CheckFailure[] {
+  const c = i.connection as Partial<TelegramConnection> | undefined;
+  if (c === undefined || containsUnknown(c) || typeof c !== "object") return [];
+  return collectFailures([
+    {
+      path: "connection.token",
+      value: c.token,
+      // Never quote the value: it is the bot token.
+      check: (v) =>
+        typeof v === "string" && /^\d+:[A-Za-z0-9_-]+$/.test(v)
+          ? undefined
+          : "is not a bot token (digits, a colon, then letters, digits, - or _): set g8os:telegramBotToken",
+    },
+    {
+      path: "connection.chatId",
+      value: c.chatId,
+      check: (v) =>
+        (typeof v === "number" && Number.isInteger(v)) ||
+        (typeof v === "string" && /^(-?\d+|@\w{5,})$/.test(v))
+          ? undefined
+          : "must be a chat id like -1001234567890 or @channelname: set g8os:telegramChatId",
+    },
+    { path: "connection.topicId", value: c.topicId, check: intInRange(1, 2 ** 31 - 1), optional: true },
+    {
+      path: "connection.apiRoot",
+      value: c.apiRoot,
+      check: (v) => httpUrl(v) ?? (String(v).endsWith("/") ? "must not end with /" : undefined),
+      optional: true,
+    },
+  ]);
 }
+
+/** The TelegramMessage declaration: type token telegram:Message; the connection's parts as a hook. */
+export const telegramMessageKit = declareResource({
+  kind: "TelegramMessage",
+  module: "telegram",
+  type: "Message",
+  fields,
+  outputs: ["chatId", "topicId", "messageIds", "date", "textSha256"],
+  rules: connectionFailures,
+});
+
+export type TelegramMessageInputs = KitInputs<typeof fields>;
 
 export interface TelegramMessageOutputs {
   name: string;
@@ -51,79 +107,21 @@ export interface TelegramMessageOutputs {
   parts: number;
 }
 
-const KIND = "TelegramMessage";
+const label = (i: object): string => telegramMessageKit.label(i);
 
-function label(i: { name?: unknown }): string {
-  return resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
-}
-
-function sha256(text: string): string {
-  const crypto = require("crypto") as typeof import("crypto");
-  return crypto.createHash("sha256").update(text, "utf8").digest("hex");
-}
-
-/** What decides whether the group has seen this message: the fields compared by diff. */
+/** What decides whether the group has seen this message, besides `key`: derived, compared by diff. */
 function audience(i: TelegramMessageInputs): Record<string, unknown> {
   return {
     chatId: containsUnknown(i.connection) ? i.connection : String(i.connection?.chatId),
     topicId: containsUnknown(i.connection) ? i.connection : i.connection?.topicId,
     textSha256: containsUnknown(i.text) ? i.text : sha256(i.text),
-    key: i.key,
   };
 }
-const AUDIENCE_FIELDS = ["chatId", "topicId", "textSha256", "key"];
+const AUDIENCE = { update: ["chatId", "topicId", "textSha256"] };
 
+/** Every failure of the inputs (fields, then the connection's parts). */
 export function checkMessageInputs(i: Partial<TelegramMessageInputs>): CheckFailure[] {
-  const c = i.connection;
-  const connectionKnown = c !== undefined && !containsUnknown(c);
-  const failures = collectFailures([
-    { path: "text", value: i.text, check: nonEmptyString },
-    {
-      path: "key",
-      value: i.key,
-      check: (v) => (typeof v === "string" ? undefined : "must be a string"),
-      optional: true,
-    },
-    {
-      path: "urgent",
-      value: i.urgent,
-      check: (v) => (typeof v === "boolean" ? undefined : "must be true or false"),
-      optional: true,
-    },
-    { path: "connection", value: c, check: (v) => (typeof v === "object" ? undefined : "must be an object") },
-  ]);
-  if (connectionKnown && typeof c === "object") {
-    failures.push(
-      ...collectFailures([
-        {
-          path: "connection.token",
-          value: c.token,
-          // Never quote the value: it is the bot token.
-          check: (v) =>
-            typeof v === "string" && /^\d+:[A-Za-z0-9_-]+$/.test(v)
-              ? undefined
-              : "is not a bot token (digits, a colon, then letters, digits, - or _): set g8os:telegramBotToken",
-        },
-        {
-          path: "connection.chatId",
-          value: c.chatId,
-          check: (v) =>
-            (typeof v === "number" && Number.isInteger(v)) ||
-            (typeof v === "string" && /^(-?\d+|@\w{5,})$/.test(v))
-              ? undefined
-              : "must be a chat id like -1001234567890 or @channelname: set g8os:telegramChatId",
-        },
-        { path: "connection.topicId", value: c.topicId, check: intInRange(1, 2 ** 31 - 1), optional: true },
-        {
-          path: "connection.apiRoot",
-          value: c.apiRoot,
-          check: (v) => httpUrl(v) ?? (String(v).endsWith("/") ? "must not end with /" : undefined),
-          optional: true,
-        },
-      ]),
-    );
-  }
-  return failures;
+  return telegramMessageKit.check(i).failures;
 }
 
 function notifierFor(i: TelegramMessageInputs): TelegramNotifier {
@@ -174,18 +172,11 @@ async function sendAll(
 
 export const telegramMessageProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: TelegramMessageInputs, news: TelegramMessageInputs) {
-    const failures = checkMessageInputs(news);
-    return { inputs: news, failures };
+    return telegramMessageKit.check(news);
   },
 
   async diff(_id: string, olds: TelegramMessageOutputs, news: TelegramMessageInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      { ...news, ...audience(news) },
-      {
-        updateOn: AUDIENCE_FIELDS,
-      },
-    );
+    const d = telegramMessageKit.diff(olds, { ...news, ...audience(news) }, AUDIENCE);
     // A long message whose last send stopped half-way still owes the group its remaining parts.
     const unfinished = (olds.messageIds?.length ?? 0) < (olds.parts ?? 0);
     return { changes: d.changes || unfinished, replaces: [], deleteBeforeReplace: false };
@@ -202,9 +193,7 @@ export const telegramMessageProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(id: string, olds: TelegramMessageOutputs, news: TelegramMessageInputs) {
     const parts = notifierFor(news).prepare(news.text);
-    const { changed } = diffFields(olds as unknown as Record<string, unknown>, audience(news), {
-      updateOn: AUDIENCE_FIELDS,
-    });
+    const { changed } = telegramMessageKit.diff(olds, { ...news, ...audience(news) }, AUDIENCE);
     // Same message, cut short last time: send only what is missing. Otherwise a new message.
     const already: SentMessage[] =
       changed.length === 0
@@ -219,29 +208,14 @@ export const telegramMessageProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface TelegramMessageArgs {
-  /** Bot token (wrapped as a secret), chat id, optional topic id and Bot API root. */
-  connection: pulumi.Input<{
-    token: pulumi.Input<string>;
-    chatId: pulumi.Input<string | number>;
-    topicId?: pulumi.Input<number>;
-    apiRoot?: pulumi.Input<string>;
-  }>;
-  /** Plain text, any length (split at 4096 characters). */
-  text: pulumi.Input<string>;
-  /** Change it to send the same text again. */
-  key?: pulumi.Input<string>;
-  /** A failure: sent with a notification sound; routine messages are silent. */
-  urgent?: pulumi.Input<boolean>;
-  /** Values to redact from the text (wrapped as secrets). */
-  secrets?: pulumi.Input<pulumi.Input<string>[]>;
-}
+/** TelegramMessage's arguments (everything but `name`, which is the resource name). */
+export type TelegramMessageArgs = Omit<KitArgs<typeof fields>, "name">;
 
 /**
  * Sends `text` to the build group once. Give it `dependsOn` (or inputs from) what it announces, and
  * never make anything depend on it: a failed notification then fails only this resource.
  */
-export class TelegramMessage extends pulumi.dynamic.Resource {
+export class TelegramMessage extends KitResource {
   declare readonly chatId: pulumi.Output<string>;
   declare readonly topicId: pulumi.Output<number | undefined>;
   declare readonly messageIds: pulumi.Output<number[]>;
@@ -250,27 +224,26 @@ export class TelegramMessage extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: TelegramMessageArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.connection) {
-      throw new InputError(resourceLabel(KIND, name), "connection", "is missing", "pass { token, chatId }");
+      throw new InputError(
+        resourceLabel(telegramMessageKit.decl.kind, name),
+        "connection",
+        "is missing",
+        "pass { token, chatId }",
+      );
     }
     super(
+      telegramMessageKit,
       telegramMessageProvider,
       name,
       {
         name,
-        connection: pulumi.secret(args.connection),
+        connection: args.connection,
         text: args.text,
         key: args.key,
         urgent: args.urgent,
-        secrets: args.secrets === undefined ? undefined : pulumi.secret(args.secrets),
-        chatId: undefined,
-        topicId: undefined,
-        messageIds: undefined,
-        date: undefined,
-        textSha256: undefined,
+        secrets: args.secrets,
       },
       opts,
-      "telegram",
-      "Message",
     );
   }
 }
