@@ -15,9 +15,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../../providers/shared/errors";
-import { AppTest, type AppUnderTest, type TestNode } from "../../providers/build/app-test";
-import { type BranchRelease, TemplatesRelease } from "../../providers/build/templates-release";
-import type { AppSpec } from "../../providers/build/tree";
+import { AppTest, type AppUnderTest, type TestNode } from "../../workflows/app-test";
+import { type BranchRelease, TemplatesRelease } from "../../workflows/templates-release";
+import type { AppSpec } from "../../workflows/app-tree";
 import { TelegramMessage } from "../../providers/telegram/message";
 
 const KIND = "g8os:build:BuildRun";

@@ -17,7 +17,7 @@ import {
   type AppTestOutputs,
   type AppUnderTest,
   type TestNode,
-} from "../../providers/build/app-test";
+} from "../../workflows/app-test";
 import type { Redis } from "ioredis";
 import { type Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
 import { type RedisServer, startRedisServer } from "../testbed/redis";
