@@ -50,7 +50,10 @@ export interface BuildRunArgs {
    * per app, in order, with `parent` set to this component.
    */
   buildApp: AppBuilder;
-  /** core0 nodes the tests spread over (passwords secret); each needs `ipfsGateway`. At least one. */
+  /**
+   * core0 nodes the tests spread over; each needs `ipfsGateway`. At least one. A node password,
+   * when set, is secret; a node without one is reached without AUTH (a stock v0.9 node).
+   */
   core0Nodes: pulumi.Input<pulumi.Input<TestNode>[]>;
   /** Apps tested at once per core0 node. Default 2. */
   maxTestsPerNode?: pulumi.Input<number>;
