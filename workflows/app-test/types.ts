@@ -4,7 +4,7 @@
  */
 import { resourceLabel } from "../../providers/shared/errors";
 import type { TelegramConnection } from "../../providers/telegram/client";
-import { sha256 } from "../hash";
+import { sha256 } from "../../providers/shared/hash";
 
 /** A process the app runs in its container (a daemon, or a setup step that ends with exit 0). */
 export interface ContainerProcess {

@@ -6,7 +6,7 @@ import type { CheckFailure } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
 import { collectFailures, httpUrl, nonEmptyString } from "../../providers/shared/validate";
 import { sshGitUrlProblem } from "../../providers/git/client";
-import { sha256 } from "../hash";
+import { sha256 } from "../../providers/shared/hash";
 import {
   DEFAULT_HASH_FILE,
   DEFAULT_PLIST_FILE,
