@@ -1,15 +1,19 @@
 /**
- * TemplatesRelease's `check`, its test gate and its fingerprint (what decides whether a release
- * must run again). Plain module: no Pulumi imports.
+ * TemplatesRelease's inputs, declared once (resource kit: check, Args and Inputs types, secrets),
+ * its test gate and its fingerprint (what decides whether a release must run again). Plain module:
+ * no Pulumi imports.
  */
 import type { CheckFailure } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
-import { collectFailures, httpUrl, nonEmptyString } from "../../providers/shared/validate";
+import { declareResource, optional, required } from "../../providers/shared/resource-kit";
+import { collectFailures, httpUrl, nonEmptyString, type Validator } from "../../providers/shared/validate";
 import { sshGitUrlProblem } from "../../providers/git/client";
 import { sha256 } from "../../providers/shared/hash";
 import {
   DEFAULT_HASH_FILE,
   DEFAULT_PLIST_FILE,
+  KIND,
+  type ReleaseApp,
   type ReleaseGate,
   type TemplatesReleaseInputs,
 } from "./types";
@@ -60,37 +64,52 @@ export function gateFailure(tests: ReleaseGate | undefined): string | undefined 
   return `app tests did not all pass (${list || "no results"}): nothing is released. Fix the failing apps and run up again`;
 }
 
-/** `check` failures for TemplatesRelease inputs; unknown (preview) values are skipped. */
-export function checkReleaseInputs(i: Partial<TemplatesReleaseInputs>): CheckFailure[] {
-  const failures = collectFailures([
-    { path: "name", value: i.name, check: nonEmptyString },
-    { path: "repoUrl", value: i.repoUrl, check: sshGitUrlProblem },
-    {
-      path: "deployKey",
-      value: i.deployKey,
-      check: (v) =>
-        typeof v === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)
-          ? undefined
-          : "must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)",
-    },
-    {
-      path: "knownHosts",
-      value: i.knownHosts,
-      check: (v) =>
-        typeof v === "string" && /^\S+\s+(ssh-|ecdsa-)\S+\s+[A-Za-z0-9+/=]+/m.test(v)
-          ? undefined
-          : "must hold the git server's known_hosts line(s): `host ssh-ed25519 AAAA...` (ssh-keyscan prints them)",
-    },
-    {
-      path: "branches",
-      value: i.branches,
-      check: (v) => (Array.isArray(v) && v.length > 0 ? undefined : "must list at least one branch"),
-    },
-    { path: "apps", value: i.apps, check: (v) => (Array.isArray(v) ? undefined : "must be a list of apps") },
-    { path: "ipfsApi", value: i.ipfsApi, check: httpUrl },
-    { path: "plistFileName", value: i.plistFileName, check: fileName, optional: true },
-    { path: "hashFileName", value: i.hashFileName, check: fileName, optional: true },
-  ]);
+const privateKeyText: Validator = (v) =>
+  typeof v === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)
+    ? undefined
+    : "must be an OpenSSH or PEM private key (-----BEGIN ... PRIVATE KEY-----)";
+const knownHostsLines: Validator = (v) =>
+  typeof v === "string" && /^\S+\s+(ssh-|ecdsa-)\S+\s+[A-Za-z0-9+/=]+/m.test(v)
+    ? undefined
+    : "must hold the git server's known_hosts line(s): `host ssh-ed25519 AAAA...` (ssh-keyscan prints them)";
+
+/** TemplatesRelease's inputs; each doc comment is also that of the derived Args and Inputs. */
+const fields = {
+  /** Resource name, in every message and in the default commit message (set by the constructor). */
+  name: required<string>({ validate: nonEmptyString }),
+  /** `ssh://[user@]host[:port]/path` of the AYS templates repo. */
+  repoUrl: required<string>({ validate: sshGitUrlProblem }),
+  /** Private key with push rights on the repo (wrapped as a secret; never in the outputs). */
+  deployKey: required<string>({ validate: privateKeyText, secret: "input" }),
+  /** known_hosts line(s) pinning the git server's host key (`ssh-keyscan` prints them). */
+  knownHosts: required<string>({ validate: knownHostsLines }),
+  /** Branches to release to, at least one, in order, e.g. ["master", "develop"]. */
+  branches: required<string[]>({
+    validate: (v) => (Array.isArray(v) && v.length > 0 ? undefined : "must list at least one branch"),
+  }),
+  /** Per app: plist text, template dirs, optional branches. */
+  apps: required<ReleaseApp[]>({
+    validate: (v) => (Array.isArray(v) ? undefined : "must be a list of apps"),
+  }),
+  /** IPFS RPC API the tree is added to and pinned on, e.g. http://127.0.0.1:5001. */
+  ipfsApi: required<string>({ validate: httpUrl }),
+  /** File name written into each app dir. Default `plist`. */
+  plistFileName: optional<string>({ validate: fileName }),
+  /** File at the repo root that holds the tree's IPFS hash. Default `.ipfs-hash`. */
+  hashFileName: optional<string>({ validate: fileName }),
+  /** The test gate, AppTest's outcome: `{ passed: appTest.passed, failures: appTest.failures }`. */
+  tests: required<ReleaseGate>(),
+  /** First line of the commit message. Default `g8os build: plists for <app>@<buildId>, ...`. */
+  message: optional<string>(),
+};
+
+/** The field declarations' type (types.ts derives TemplatesReleaseInputs from it). */
+export type TemplatesReleaseFields = typeof fields;
+
+/** Checks across fields and inside lists, after the field checks: branch names, the gate, apps. */
+function releaseRules(raw: Record<string, unknown>): CheckFailure[] {
+  const i = raw as Partial<TemplatesReleaseInputs>;
+  const failures: CheckFailure[] = [];
   if (Array.isArray(i.branches) && !containsUnknown(i.branches)) {
     i.branches.forEach((b, k) => {
       const bad = branchName(b);
@@ -128,4 +147,19 @@ export function checkReleaseInputs(i: Partial<TemplatesReleaseInputs>): CheckFai
     });
   });
   return failures;
+}
+
+/** The TemplatesRelease declaration: fields, type token build:TemplatesRelease (unchanged). */
+export const templatesReleaseKit = declareResource({
+  kind: KIND,
+  module: "build",
+  type: "TemplatesRelease",
+  fields,
+  outputs: ["fingerprint", "released"],
+  rules: releaseRules,
+});
+
+/** `check` failures for TemplatesRelease inputs; unknown (preview) values are skipped. */
+export function checkReleaseInputs(i: Partial<TemplatesReleaseInputs>): CheckFailure[] {
+  return templatesReleaseKit.check(i).failures;
 }

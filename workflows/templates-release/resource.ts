@@ -14,19 +14,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
-import { checkReleaseInputs, releaseFingerprint } from "./check";
+import { KitResource, type KitArgs } from "../../providers/shared/kit-resource";
+import { releaseFingerprint, type TemplatesReleaseFields, templatesReleaseKit } from "./check";
 import { release } from "./release";
-import {
-  type BranchRelease,
-  KIND,
-  type ReleaseApp,
-  type TemplatesReleaseInputs,
-  type TemplatesReleaseOutputs,
-} from "./types";
+import { type BranchRelease, KIND, type TemplatesReleaseInputs, type TemplatesReleaseOutputs } from "./types";
 
 export const templatesReleaseProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: TemplatesReleaseInputs, news: TemplatesReleaseInputs) {
-    return { inputs: news, failures: checkReleaseInputs(news) };
+    return templatesReleaseKit.check(news);
   },
 
   async diff(_id: string, olds: TemplatesReleaseOutputs, news: TemplatesReleaseInputs) {
@@ -60,31 +55,11 @@ export const templatesReleaseProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface TemplatesReleaseArgs {
-  /** `ssh://[user@]host[:port]/path` of the AYS templates repo. */
-  repoUrl: pulumi.Input<string>;
-  /** Private key with push rights (wrapped as a secret). */
-  deployKey: pulumi.Input<string>;
-  /** known_hosts line(s) of the git server. */
-  knownHosts: pulumi.Input<string>;
-  /** Branches to release to, e.g. ["master", "develop"]. */
-  branches: pulumi.Input<pulumi.Input<string>[]>;
-  /** Per app: plist text, template dirs, optional branches. */
-  apps: pulumi.Input<pulumi.Input<ReleaseApp>[]>;
-  /** The AppTest outcome: `{ passed: appTest.passed, failures: appTest.failures }`. */
-  tests: pulumi.Input<{ passed: pulumi.Input<boolean>; failures: pulumi.Input<pulumi.Input<string>[]> }>;
-  /** IPFS RPC API to add and pin the tree on. */
-  ipfsApi: pulumi.Input<string>;
-  /** Default `plist`. */
-  plistFileName?: pulumi.Input<string>;
-  /** Default `.ipfs-hash`. */
-  hashFileName?: pulumi.Input<string>;
-  /** First line of the commit message (default lists app@buildId). */
-  message?: pulumi.Input<string>;
-}
+/** TemplatesRelease's arguments, derived from its field declarations (check.ts); `name` is the resource name. */
+export type TemplatesReleaseArgs = Omit<KitArgs<TemplatesReleaseFields>, "name">;
 
 /** Writes the plists into the templates repo per branch, hashes the tree on IPFS, commits, pushes. */
-export class TemplatesRelease extends pulumi.dynamic.Resource {
+export class TemplatesRelease extends KitResource {
   declare readonly released: pulumi.Output<BranchRelease[]>;
   declare readonly fingerprint: pulumi.Output<string>;
 
@@ -97,27 +72,7 @@ export class TemplatesRelease extends pulumi.dynamic.Resource {
         "pass the templates repo deploy key",
       );
     }
-    super(
-      templatesReleaseProvider,
-      name,
-      {
-        name,
-        repoUrl: args.repoUrl,
-        deployKey: pulumi.secret(args.deployKey),
-        knownHosts: args.knownHosts,
-        branches: args.branches,
-        apps: args.apps,
-        tests: args.tests,
-        ipfsApi: args.ipfsApi,
-        plistFileName: args.plistFileName,
-        hashFileName: args.hashFileName,
-        message: args.message,
-        fingerprint: undefined,
-        released: undefined,
-      },
-      opts,
-      "build",
-      "TemplatesRelease",
-    );
+    // The kit wraps deployKey as a secret and seeds the outputs; the token stays build:TemplatesRelease.
+    super(templatesReleaseKit, templatesReleaseProvider, name, { ...args, name }, opts);
   }
 }

@@ -1,8 +1,11 @@
 /**
  * TemplatesRelease's data: the apps' plists and where they go, the test gate, and what a release
- * records per branch. Plain module: no Pulumi imports.
+ * records per branch. The inputs are declared once, as kit fields, in check.ts. Plain module: no
+ * Pulumi imports.
  */
 import { resourceLabel } from "../../providers/shared/errors";
+import type { KitInputs } from "../../providers/shared/resource-kit";
+import type { TemplatesReleaseFields } from "./check";
 
 /** One app's plist and where it goes. */
 export interface ReleaseApp {
@@ -26,31 +29,8 @@ export interface ReleaseGate {
   failures: string[];
 }
 
-/** What TemplatesRelease's provider receives. */
-export interface TemplatesReleaseInputs {
-  /** Resource name, in every message and in the default commit message. */
-  name: string;
-  /** `ssh://[user@]host[:port]/path` of the templates repo. */
-  repoUrl: string;
-  /** Private key with push rights. Secret. */
-  deployKey: string;
-  /** known_hosts lines pinning the git server's host key. */
-  knownHosts: string;
-  /** Branches to release to, at least one, in order. */
-  branches: string[];
-  /** The apps' plists and where they go. */
-  apps: ReleaseApp[];
-  /** The test gate (AppTest's `passed` and `failures`). */
-  tests: ReleaseGate;
-  /** IPFS RPC API the tree is added to and pinned on, e.g. http://127.0.0.1:5001 */
-  ipfsApi: string;
-  /** File name written into each app dir. Default `plist`. */
-  plistFileName?: string;
-  /** File at the repo root that holds the tree's IPFS hash. Default `.ipfs-hash`. */
-  hashFileName?: string;
-  /** First line of the commit message. Default `g8os build: <app>@<buildId>, ...`. */
-  message?: string;
-}
+/** What TemplatesRelease's provider receives: derived from its field declarations (check.ts). */
+export type TemplatesReleaseInputs = KitInputs<TemplatesReleaseFields>;
 
 /** What a release did on one branch. */
 export interface BranchRelease {
