@@ -1,6 +1,7 @@
 /**
- * AppTest's `check`: every input problem at once, each naming the field and the fix; unknown
- * (preview) values are skipped. Plain module: no Pulumi imports.
+ * AppTest's inputs, declared once (resource kit: check, Args and Inputs types, secrets), and its
+ * `check`: every input problem at once, each naming the field and the fix; unknown (preview)
+ * values are skipped. Plain module: no Pulumi imports.
  */
 import { type CheckFailure, errorMessage } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
@@ -10,11 +11,12 @@ import {
   httpUrl,
   intInRange,
   nonEmptyString,
+  stringList,
 } from "../../providers/shared/validate";
-import type { AppTestInputs } from "./types";
+import { declareResource, optional, required } from "../../providers/shared/resource-kit";
+import type { TelegramConnection } from "../../providers/telegram/client";
+import { type AppTestInputs, type AppUnderTest, KIND, type TestNode } from "./types";
 
-const stringList = (v: unknown): string | undefined =>
-  Array.isArray(v) && v.every((x) => typeof x === "string") ? undefined : "must be a list of strings";
 const stringMap = (v: unknown): string | undefined =>
   v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")
     ? undefined
@@ -33,23 +35,35 @@ const appName = (v: unknown): string | undefined =>
     ? undefined
     : "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
-/** `check` failures for AppTest inputs; unknown (preview) values are skipped. */
-export function checkAppTestInputs(i: Partial<AppTestInputs>): CheckFailure[] {
-  const failures = collectFailures([
-    { path: "name", value: i.name, check: nonEmptyString },
-    { path: "maxPerNode", value: i.maxPerNode, check: intInRange(1, 64), optional: true },
-    {
-      path: "apps",
-      value: i.apps,
-      check: (v) => (Array.isArray(v) ? undefined : "must be a list of apps to test"),
-    },
-    {
-      path: "nodes",
-      value: i.nodes,
-      check: (v) =>
-        Array.isArray(v) && v.length > 0 ? undefined : "must list at least one core0 node to test on",
-    },
-  ]);
+/** AppTest's inputs; each doc comment is also that of the derived Args and Inputs. */
+const fields = {
+  /** Resource name, in every message (set by the constructor). */
+  name: required<string>({ validate: nonEmptyString }),
+  /** Apps tested at once on one node, 1 to 64. Default 2. */
+  maxPerNode: optional<number>({ validate: intInRange(1, 64) }),
+  /** Apps to test: plist (URL or CID), processes, tests, build id; may be empty. */
+  apps: required<AppUnderTest[]>({
+    validate: (v) => (Array.isArray(v) ? undefined : "must be a list of apps to test"),
+  }),
+  /** core0 v0.9.0 nodes to spread the apps over, at least one (wrapped as a secret: passwords). */
+  nodes: required<TestNode[]>({
+    validate: (v) =>
+      Array.isArray(v) && v.length > 0 ? undefined : "must list at least one core0 node to test on",
+    secret: "input",
+  }),
+  /** Telegram build group for per-app results and urgent failure alerts (wrapped as a secret). Default: no reports. */
+  telegram: optional<TelegramConnection>({ secret: "input" }),
+  /** Shown in the Telegram reports, e.g. the build run id. Default none. */
+  runLabel: optional<string>(),
+};
+
+/** The field declarations' type (types.ts derives AppTestInputs from it). */
+export type AppTestFields = typeof fields;
+
+/** Checks inside the node and app lists, after the field checks. */
+function appTestRules(raw: Record<string, unknown>): CheckFailure[] {
+  const i = raw as Partial<AppTestInputs>;
+  const failures: CheckFailure[] = [];
   const nodes = Array.isArray(i.nodes) && !containsUnknown(i.nodes) ? i.nodes : undefined;
   (nodes ?? []).forEach((n, k) => {
     failures.push(
@@ -144,4 +158,20 @@ export function checkAppTestInputs(i: Partial<AppTestInputs>): CheckFailure[] {
     });
   });
   return failures;
+}
+
+/** The AppTest declaration: fields, type token build:AppTest (unchanged), leftovers secret. */
+export const appTestKit = declareResource({
+  kind: KIND,
+  module: "build",
+  type: "AppTest",
+  fields,
+  outputs: ["passed", "failures", "results", "telegramErrors", "leftovers"],
+  secretOutputs: ["leftovers"],
+  rules: appTestRules,
+});
+
+/** `check` failures for AppTest inputs; unknown (preview) values are skipped. */
+export function checkAppTestInputs(i: Partial<AppTestInputs>): CheckFailure[] {
+  return appTestKit.check(i).failures;
 }

@@ -15,7 +15,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, OperationError, resourceLabel } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
-import { checkAppTestInputs } from "./check";
+import { KitResource, type KitArgs } from "../../providers/shared/kit-resource";
+import { type AppTestFields, appTestKit } from "./check";
 import { failIfFailed, runAndReport } from "./report";
 import { staleApps, terminateLeftovers } from "./runner";
 import {
@@ -23,9 +24,7 @@ import {
   type AppTestLeftover,
   type AppTestOutputs,
   type AppTestResult,
-  type AppUnderTest,
   KIND,
-  type TestNode,
 } from "./types";
 
 function normalise(i: AppTestInputs): AppTestInputs {
@@ -34,7 +33,7 @@ function normalise(i: AppTestInputs): AppTestInputs {
 
 export const appTestProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: AppTestInputs, news: AppTestInputs) {
-    return { inputs: news, failures: checkAppTestInputs(news) };
+    return appTestKit.check(news);
   },
 
   async diff(_id: string, olds: AppTestOutputs, news: AppTestInputs) {
@@ -80,26 +79,11 @@ export const appTestProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface AppTestArgs {
-  /** Apps to test: plist (URL or CID), processes, tests, build id. */
-  apps: pulumi.Input<pulumi.Input<AppUnderTest>[]>;
-  /** core0 nodes to spread the apps over (passwords are wrapped as secrets). */
-  nodes: pulumi.Input<pulumi.Input<TestNode>[]>;
-  /** Apps tested at once on one node. Default 2. */
-  maxPerNode?: pulumi.Input<number>;
-  /** Telegram build group for per-app results and urgent failure alerts (wrapped as a secret). */
-  telegram?: pulumi.Input<{
-    token: pulumi.Input<string>;
-    chatId: pulumi.Input<string | number>;
-    topicId?: pulumi.Input<number>;
-    apiRoot?: pulumi.Input<string>;
-  }>;
-  /** Shown in the reports (e.g. the build run id). */
-  runLabel?: pulumi.Input<string>;
-}
+/** AppTest's arguments, derived from its field declarations (check.ts); `name` is the resource name. */
+export type AppTestArgs = Omit<KitArgs<AppTestFields>, "name">;
 
 /** Tests apps in core0 containers; fails (after recording the results) when any test fails. */
-export class AppTest extends pulumi.dynamic.Resource {
+export class AppTest extends KitResource {
   declare readonly passed: pulumi.Output<boolean>;
   declare readonly failures: pulumi.Output<string[]>;
   declare readonly results: pulumi.Output<AppTestResult[]>;
@@ -115,25 +99,8 @@ export class AppTest extends pulumi.dynamic.Resource {
         "pass the core0 nodes to test on",
       );
     }
-    super(
-      appTestProvider,
-      name,
-      {
-        name,
-        apps: args.apps,
-        nodes: pulumi.secret(args.nodes),
-        maxPerNode: args.maxPerNode,
-        telegram: args.telegram === undefined ? undefined : pulumi.secret(args.telegram),
-        runLabel: args.runLabel,
-        passed: undefined,
-        failures: undefined,
-        results: undefined,
-        telegramErrors: undefined,
-        leftovers: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "leftovers"] },
-      "build",
-      "AppTest",
-    );
+    // The kit wraps nodes and telegram as secrets, seeds the outputs, marks leftovers secret
+    // (keeping the caller's additionalSecretOutputs); the token stays build:AppTest.
+    super(appTestKit, appTestProvider, name, { ...args, name }, opts);
   }
 }

@@ -1,9 +1,11 @@
 /**
  * AppTest's data: what to test (apps, processes, tests), where (core0 nodes), and what a run
- * records (results per app and test, leftover containers). Plain module: no Pulumi imports.
+ * records (results per app and test, leftover containers). The inputs are declared once, as kit
+ * fields, in check.ts. Plain module: no Pulumi imports.
  */
 import { resourceLabel } from "../../providers/shared/errors";
-import type { TelegramConnection } from "../../providers/telegram/client";
+import type { KitInputs } from "../../providers/shared/resource-kit";
+import type { AppTestFields } from "./check";
 import { sha256 } from "../../providers/shared/hash";
 
 /** A process the app runs in its container (a daemon, or a setup step that ends with exit 0). */
@@ -76,21 +78,8 @@ export interface TestNode {
   ipfsGateway?: string;
 }
 
-/** What AppTest's provider receives. */
-export interface AppTestInputs {
-  /** Resource name, in every message. */
-  name: string;
-  /** Apps to test. */
-  apps: AppUnderTest[];
-  /** core0 v0.9.0 nodes to spread the apps over; at least one. */
-  nodes: TestNode[];
-  /** Apps tested at once on one node. Default 2. */
-  maxPerNode?: number;
-  /** Where to report (optional, secret). */
-  telegram?: TelegramConnection;
-  /** Shown in the Telegram reports, e.g. the build run id. */
-  runLabel?: string;
-}
+/** What AppTest's provider receives: derived from its field declarations (check.ts). */
+export type AppTestInputs = KitInputs<AppTestFields>;
 
 /** The outcome of one test. */
 export interface TestCaseResult {
