@@ -12,13 +12,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, errorMessage, resourceLabel } from "../../providers/shared/errors";
-import { diffFields, partialCreateError, plainOutputs } from "../../providers/shared/dynamic";
+import { partialCreateError, plainOutputs } from "../../providers/shared/dynamic";
+import { KitResource, type KitArgs } from "../../providers/shared/kit-resource";
 import { shellQuote } from "../../providers/shared/ssh";
-import { type HostConnection, onHost } from "../../providers/host/connection";
+import { onHost } from "../../providers/host/connection";
 import { IpfsClient } from "../../providers/ipfs/client";
-import type { AppSpec } from "../app-tree";
 import { build, unfinished } from "./build";
-import { checkAppBuildInputs } from "./check";
+import { type AppBuildFields, appBuildKit, checkAppBuildInputs } from "./check";
 import { resolveSourceCommit } from "./source";
 import {
   type AppBuildInputs,
@@ -35,16 +35,8 @@ export const appBuildProvider: pulumi.dynamic.ResourceProvider = {
     return checkAppBuildInputs(news);
   },
   async diff(_id: string, olds: AppBuildOutputs, news: AppBuildInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        // Only buildId and ipfsApiUrl lead to a build; the rest updates the recorded inputs, no remote call.
-        updateOn: ["buildId", "ipfsApiUrl", "spec", "buildNode", "workDir", "logDir", "sourceCommit"],
-        replaceOn: ["app"],
-        deleteBeforeReplace: false,
-      },
-    );
+    // Only buildId and ipfsApiUrl lead to a build; the rest updates the recorded inputs, no remote call.
+    const d = appBuildKit.diff(olds, news);
     // A build cut off half-way (partial create) must resume even with unchanged inputs.
     return { changes: d.changes || !olds.plistCid, replaces: d.replaces, deleteBeforeReplace: false };
   },
@@ -110,22 +102,16 @@ export const appBuildProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface AppBuildArgs {
-  /** One app of the build tree (`loadBuildTree(dir).apps[n]`). */
-  spec: pulumi.Input<AppSpec>;
-  /** The build node (e.g. the BuildHost's connection). Stored as a secret. */
-  buildNode: pulumi.Input<HostConnection>;
-  /** IPFS RPC API the files and the plist are pushed to. */
-  ipfsApiUrl: pulumi.Input<string>;
-  /** Absolute directory on the node. Default /root/g8os-builds. */
-  workDir?: pulumi.Input<string>;
-  /** Local directory for full build logs. Default <tmpdir>/g8os-build-logs. */
-  logDir?: pulumi.Input<string>;
-  /** Resolved source (commit or content hash). Default: `resolveSourceCommit(spec)` at each run. */
-  sourceCommit?: pulumi.Input<string>;
-}
+type Args = KitArgs<AppBuildFields>;
+/**
+ * AppBuild's arguments, derived from its field declarations (check.ts): `app` comes from the spec,
+ * `buildId` from check, and `sourceCommit` is optional (resolved at each run when unset).
+ */
+export type AppBuildArgs = Omit<Args, "app" | "buildId" | "sourceCommit"> &
+  Partial<Pick<Args, "sourceCommit">>;
 
-export class AppBuild extends pulumi.dynamic.Resource {
+/** Builds one app of the build tree on the build node; its files and plist go to IPFS. */
+export class AppBuild extends KitResource {
   declare readonly app: pulumi.Output<string>;
   declare readonly buildId: pulumi.Output<string>;
   declare readonly sourceCommit: pulumi.Output<string>;
@@ -145,27 +131,20 @@ export class AppBuild extends pulumi.dynamic.Resource {
       );
     }
     const spec = pulumi.output(args.spec);
+    // The kit wraps buildNode as a secret (and marks it a secret output, keeping the caller's
+    // additionalSecretOutputs) and seeds the outputs; the token stays build:AppBuild.
     super(
+      appBuildKit,
       appBuildProvider,
       name,
       {
+        ...args,
         app: spec.name,
         spec,
-        buildNode: pulumi.secret(args.buildNode),
-        ipfsApiUrl: args.ipfsApiUrl,
-        workDir: args.workDir,
-        logDir: args.logDir,
         sourceCommit: args.sourceCommit ?? spec.apply(resolveSourceCommit),
         buildId: undefined,
-        plist: undefined,
-        plistCid: undefined,
-        files: undefined,
-        buildDir: undefined,
-        logFile: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "buildNode"] },
-      "build",
-      "AppBuild",
+      opts,
     );
   }
 }

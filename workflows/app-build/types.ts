@@ -1,10 +1,10 @@
 /**
- * AppBuild's data: inputs, outputs, defaults, and where a build lives on the build node.
- * Plain module: no Pulumi imports (the provider methods capture it).
+ * AppBuild's data: inputs (declared once, as kit fields, in check.ts), outputs, defaults, and where
+ * a build lives on the build node. Plain module: no Pulumi imports (the provider methods capture it).
  */
 import { resourceLabel } from "../../providers/shared/errors";
-import type { HostConnection } from "../../providers/host/connection";
-import type { AppSpec } from "../app-tree";
+import type { KitInputs } from "../../providers/shared/resource-kit";
+import type { AppBuildFields } from "./check";
 
 /** One output file of a build, as pushed to IPFS. */
 export interface BuiltFile {
@@ -18,25 +18,11 @@ export interface BuiltFile {
   mode: number;
 }
 
-/** What AppBuild's provider receives (after `check`). */
-export interface AppBuildInputs {
-  /** App name (= spec.name). */
-  app: string;
-  /** The app, as `loadBuildTree` returns it. */
-  spec: AppSpec;
-  /** How to reach the build node (secret: private keys). */
-  buildNode: HostConnection;
-  /** IPFS RPC API the outputs are pushed to. */
-  ipfsApiUrl: string;
-  /** Absolute directory on the build node; each build gets `<workDir>/<buildId>`. */
-  workDir: string;
-  /** Local directory receiving each build's full log. */
-  logDir: string;
-  /** Resolved source: git commit (40 hex) or local content hash (64 hex). */
-  sourceCommit: string;
-  /** Computed by check. */
-  buildId: string;
-}
+/**
+ * What AppBuild's provider works on: the inputs derived from its field declarations (check.ts),
+ * with the defaults and the buildId that check fills in (`normalise`).
+ */
+export type AppBuildInputs = KitInputs<AppBuildFields> & { workDir: string; logDir: string; buildId: string };
 
 /** What AppBuild records: its inputs and the build's results. */
 export interface AppBuildOutputs extends AppBuildInputs {
