@@ -38,7 +38,7 @@ const BUILD_CHILD_ENV = "G8OS_BENCH_BUILD";
  * writes N random bytes, so its output streams from the node over SSH into IPFS. Prints its peak RSS (VmHWM).
  */
 async function buildChild(): Promise<void> {
-  const { appBuildProvider, resolveSourceCommit } = await import("../providers/build/app-build");
+  const { appBuildProvider, resolveSourceCommit } = await import("../workflows/app-build");
   const job = JSON.parse(process.env[BUILD_CHILD_ENV]!) as {
     bytes: number;
     node: { address: string; hostKeySha256: string; privateKey: string };
@@ -157,7 +157,7 @@ export async function noopVersusFull(): Promise<BenchResult[]> {
   const { ensureTestbed } = await import("../test/testbed");
   const { startIpfsDaemon } = await import("../test/testbed/ipfs");
   const { Harness } = await import("../test/harness");
-  const { loadBuildTree, appBuildProvider, resolveSourceCommit } = await import("../providers/build");
+  const { loadBuildTree, appBuildProvider, resolveSourceCommit } = await import("../workflows");
   return withScope(async (s) => {
     const tb = await ensureTestbed({ hosts: 4 });
     const node = tb.host("g8t-h4");

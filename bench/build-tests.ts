@@ -8,7 +8,7 @@
  * tests themselves overlap, so the 1 s sleeps still dominate and 2x stays the ideal.
  */
 import { randomUUID } from "crypto";
-import { runAppTests, type AppUnderTest, type TestNode } from "../providers/build/app-test";
+import { runAppTests, type AppUnderTest, type TestNode } from "../workflows/app-test";
 import { startCore0Emulator } from "../test/testbed/core0-emulator";
 import { startIpfsDaemon } from "../test/testbed/ipfs";
 import { makeBuiltApp, startIpfsGateway } from "../test/build/programs/fixtures";

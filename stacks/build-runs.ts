@@ -6,9 +6,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { BuildRun } from "../components/build-run";
-import { AppBuild } from "../providers/build/app-build";
-import type { TestNode } from "../providers/build/app-test";
-import { BuildTreeError, loadBuildTree, type AppSpec } from "../providers/build/tree";
+import { AppBuild } from "../workflows/app-build";
+import type { TestNode } from "../workflows/app-test";
+import { BuildTreeError, loadBuildTree, type AppSpec } from "../workflows/app-tree";
 import type { HostConnection } from "../providers/host";
 import { httpUrl, nonEmptyString, opensshPublicKey, type Validator } from "../providers/shared/validate";
 import type { ConfigReader } from "./config-reader";

@@ -15,9 +15,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../../providers/shared/errors";
-import { AppTest, type AppUnderTest, type TestNode } from "../../providers/build/app-test";
-import { type BranchRelease, TemplatesRelease } from "../../providers/build/templates-release";
-import type { AppSpec } from "../../providers/build/tree";
+import { AppTest, type AppUnderTest, type TestNode } from "../../workflows/app-test";
+import { type BranchRelease, TemplatesRelease } from "../../workflows/templates-release";
+import type { AppSpec } from "../../workflows/app-tree";
 import { TelegramMessage } from "../../providers/telegram/message";
 
 const KIND = "g8os:build:BuildRun";
@@ -50,7 +50,10 @@ export interface BuildRunArgs {
    * per app, in order, with `parent` set to this component.
    */
   buildApp: AppBuilder;
-  /** core0 nodes the tests spread over (passwords secret); each needs `ipfsGateway`. At least one. */
+  /**
+   * core0 nodes the tests spread over; each needs `ipfsGateway`. At least one. A node password,
+   * when set, is secret; a node without one is reached without AUTH (a stock v0.9 node).
+   */
   core0Nodes: pulumi.Input<pulumi.Input<TestNode>[]>;
   /** Apps tested at once per core0 node. Default 2. */
   maxTestsPerNode?: pulumi.Input<number>;

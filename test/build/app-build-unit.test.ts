@@ -12,7 +12,7 @@ import {
   computeBuildId,
   loadBuildTree,
   resolveSourceCommit,
-} from "../../providers/build";
+} from "../../workflows";
 
 const FIXTURES = path.join(__dirname, "fixtures");
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -17,7 +17,7 @@ import {
   type AppTestOutputs,
   type AppUnderTest,
   type TestNode,
-} from "../../providers/build/app-test";
+} from "../../workflows/app-test";
 import type { Redis } from "ioredis";
 import { type Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
 import { type RedisServer, startRedisServer } from "../testbed/redis";
@@ -129,6 +129,20 @@ describe("build: AppTest on two emulated core0 nodes", function () {
       assert.ok(r.tests[0].durationMs >= 1000, "the test's sleep 1 ran");
     }
     assert.equal(containersLeft(), 0, "no container left behind");
+  });
+
+  it("tests an app on a stock core0 node whose redis has no password (node given without password)", async () => {
+    const open = await startCore0Emulator({ ipfsApi: ipfs.apiUrl, ipfsFetchTimeoutMs: 3000 });
+    try {
+      const node: TestNode = { address: open.address, port: open.port, ipfsGateway: gateway.url };
+      const [r] = await runAppTests([app(built[0])], [node]);
+      assert.equal(r.passed, true, JSON.stringify(r));
+      assert.equal(r.node, `${open.address}:${open.port}`);
+      assert.ok(r.container >= 1);
+      assert.equal(open.containerCount(), 0, "its container was terminated");
+    } finally {
+      await open.stop();
+    }
   });
 
   it("records a failing test, a process that does not start, and a plist that cannot be fetched", async () => {
@@ -260,6 +274,21 @@ describe("build: AppTest on two emulated core0 nodes", function () {
       assert.match(String(failures?.find((f) => f.property === "apps[1].app")?.reason), /listed twice/);
     });
 
+    it("check accepts a node without a password (a stock v0.9 node: no AUTH), not an empty one", async () => {
+      const open = { ...inputs, nodes: [{ address: "10.147.17.9", ipfsGateway: gateway.url }] };
+      const ok = await appTestProvider.check!({} as never, open as never);
+      assert.deepEqual(ok.failures, []);
+      const empty = {
+        ...inputs,
+        nodes: [{ address: "10.147.17.9", ipfsGateway: gateway.url, password: "" }],
+      };
+      const bad = await appTestProvider.check!({} as never, empty as never);
+      assert.deepEqual(
+        (bad.failures ?? []).map((f) => f.property),
+        ["nodes[0].password"],
+      );
+    });
+
     it("create runs the tests, reports on Telegram, and a no-op diff runs nothing", async () => {
       const r = await appTestProvider.create(inputs as never);
       outs = r.outs as AppTestOutputs;
@@ -342,152 +371,170 @@ describe("build: AppTest on two emulated core0 nodes", function () {
   });
 });
 
-describe("build: AppTest against a scripted core0 v0.9.0 node (real redis, no emulator)", function () {
-  this.timeout(60_000);
-  const PW = "scripted-apptest-" + randomUUID();
-  let redis: RedisServer;
-  let pop: Redis;
-  let push: Redis;
-  let stopped = false;
-  let loop: Promise<void>;
-  /** Answers a command like core0 (builtin value or error), or undefined to never answer. */
-  let handler: (cmd: Record<string, unknown>) => { value?: unknown; error?: string } | undefined;
-  const seen: Array<Record<string, unknown>> = [];
-  let node: TestNode;
+// Twice: a node whose redis has a password, and a stock v0.9 node whose redis has none (#13:
+// TestNode.password absent = no AUTH; facts/core0-protocol.md, redis auth).
+for (const withPassword of [true, false])
+  describe(`build: AppTest against a scripted core0 v0.9.0 node (real redis${withPassword ? "" : " without a password"}, no emulator)`, function () {
+    this.timeout(60_000);
+    const PW = withPassword ? "scripted-apptest-" + randomUUID() : undefined;
+    /** `o` with the node password, when the node has one. */
+    const withPw = <T extends object>(o: T): T & { password?: string } => (PW ? { ...o, password: PW } : o);
+    let redis: RedisServer;
+    let pop: Redis;
+    let push: Redis;
+    let stopped = false;
+    let loop: Promise<void>;
+    /** Answers a command like core0 (builtin value or error), or undefined to never answer. */
+    let handler: (cmd: Record<string, unknown>) => { value?: unknown; error?: string } | undefined;
+    const seen: Array<Record<string, unknown>> = [];
+    let node: TestNode;
 
-  before(async () => {
-    redis = await startRedisServer({ password: PW });
-    const IoRedis = require("ioredis") as typeof import("ioredis").default;
-    pop = new IoRedis({ host: redis.host, port: redis.port, password: PW });
-    push = new IoRedis({ host: redis.host, port: redis.port, password: PW });
-    node = { address: redis.host, port: redis.port, password: PW };
-    loop = (async () => {
-      while (!stopped) {
-        const r = await pop.blpop("core:default", 1).catch(() => null);
-        if (!r) continue;
-        const cmd = JSON.parse(r[1]) as Record<string, unknown>;
-        seen.push(cmd);
-        const a = handler(cmd);
-        if (!a) continue;
-        const result = {
-          id: cmd.id,
-          command: cmd.command,
-          data: JSON.stringify(a.error ?? a.value ?? null),
-          level: 20,
-          state: a.error ? "ERROR" : "SUCCESS",
-          starttime: Date.now(),
-          time: 1,
-          tags: "",
-        };
-        await push.rpush(`result:${String(cmd.id)}`, JSON.stringify(result));
+    before(async () => {
+      redis = await startRedisServer({ password: PW });
+      const IoRedis = require("ioredis") as typeof import("ioredis").default;
+      pop = new IoRedis({ host: redis.host, port: redis.port, password: PW });
+      push = new IoRedis({ host: redis.host, port: redis.port, password: PW });
+      node = withPw({ address: redis.host, port: redis.port });
+      if (!PW) {
+        // The stand-in really is open: a client without AUTH is served (a stock v0.9 node's redis).
+        assert.equal(await pop.ping(), "PONG");
       }
-    })();
-  });
-  after(async () => {
-    stopped = true;
-    await loop;
-    pop?.disconnect();
-    push?.disconnect();
-    await redis?.stop();
-  });
-  beforeEach(() => (seen.length = 0));
+      loop = (async () => {
+        while (!stopped) {
+          const r = await pop.blpop("core:default", 1).catch(() => null);
+          if (!r) continue;
+          const cmd = JSON.parse(r[1]) as Record<string, unknown>;
+          seen.push(cmd);
+          const a = handler(cmd);
+          if (!a) continue;
+          const result = {
+            id: cmd.id,
+            command: cmd.command,
+            data: JSON.stringify(a.error ?? a.value ?? null),
+            level: 20,
+            state: a.error ? "ERROR" : "SUCCESS",
+            starttime: Date.now(),
+            time: 1,
+            tags: "",
+          };
+          await push.rpush(`result:${String(cmd.id)}`, JSON.stringify(result));
+        }
+      })();
+    });
+    after(async () => {
+      stopped = true;
+      await loop;
+      pop?.disconnect();
+      push?.disconnect();
+      await redis?.stop();
+    });
+    beforeEach(() => (seen.length = 0));
 
-  const stats = { cpu: 0, rss: 1, vms: 1, swap: 0, debug: "1" };
-  const bareApp: AppUnderTest = {
-    app: "lost",
-    buildId: "b1",
-    plistUrl: "http://127.0.0.1:9/x.plist",
-    tests: [],
-  };
-  const terminated = (): unknown[] =>
-    seen
-      .filter((c) => c.command === "corex.terminate")
-      .map((c) => (c.arguments as { container: number }).container);
-
-  /** corex.list answers `before` until the create was sent, then `after`; create is never answered. */
-  const lostCreate = (before: number[], after: number[]) => {
-    let created = false;
-    handler = (cmd) => {
-      if (cmd.command === "corex.list")
-        return { value: Object.fromEntries((created ? after : before).map((id) => [String(id), stats])) };
-      if (cmd.command === "corex.create") {
-        created = true;
-        return undefined;
-      }
-      if (cmd.command === "corex.terminate") return { value: null };
-      return { error: `unexpected ${String(cmd.command)}` };
+    const stats = { cpu: 0, rss: 1, vms: 1, swap: 0, debug: "1" };
+    const bareApp: AppUnderTest = {
+      app: "lost",
+      buildId: "b1",
+      plistUrl: "http://127.0.0.1:9/x.plist",
+      tests: [],
     };
-  };
+    const terminated = (): unknown[] =>
+      seen
+        .filter((c) => c.command === "corex.terminate")
+        .map((c) => (c.arguments as { container: number }).container);
 
-  it("a lost create answer: the one container that appeared meanwhile is terminated", async () => {
-    lostCreate([3], [3, 4]);
-    const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
-    assert.equal(r.passed, false);
-    assert.match(
-      r.errors[0],
-      /corex\.create.*container 4, the only one that appeared meanwhile, was terminated/,
-    );
-    assert.deepEqual(terminated(), [4]);
-    assert.equal(r.container, 0);
-  });
-
-  it("a lost create answer: several new containers cannot be told apart and none is terminated", async () => {
-    lostCreate([3], [3, 4, 5]);
-    const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
-    assert.match(r.errors[0], /containers 4, 5 appeared meanwhile .*none was terminated/);
-    assert.deepEqual(terminated(), []);
-  });
-
-  it("a container that cannot be terminated is kept in leftovers; delete terminates it", async () => {
-    handler = (cmd) => {
-      if (cmd.command === "corex.list") return { value: {} };
-      if (cmd.command === "corex.create") return { value: 7 };
-      if (cmd.command === "corex.terminate") return { error: "node busy" };
-      return { error: "unexpected" };
+    /** corex.list answers `before` until the create was sent, then `after`; create is never answered. */
+    const lostCreate = (before: number[], after: number[]) => {
+      let created = false;
+      handler = (cmd) => {
+        if (cmd.command === "corex.list")
+          return { value: Object.fromEntries((created ? after : before).map((id) => [String(id), stats])) };
+        if (cmd.command === "corex.create") {
+          created = true;
+          return undefined;
+        }
+        if (cmd.command === "corex.terminate") return { value: null };
+        return { error: `unexpected ${String(cmd.command)}` };
+      };
     };
-    const leftovers: AppTestLeftover[] = [];
-    const [r] = await runAppTests([bareApp], [node], { leftovers });
-    assert.equal(r.container, 7);
-    assert.match(
-      r.errors[0],
-      /cleanup: container 7 on 127\.0\.0\.1:\d+ could not be terminated: .*node busy.*kept in leftovers/,
-    );
-    assert.deepEqual(leftovers, [{ address: node.address, port: node.port, password: PW, container: 7 }]);
-    assert.equal(terminated().length, 3, "tried 3 times");
 
-    const olds = { name: "run-9", passed: false, failures: [], results: [r], telegramErrors: [], leftovers };
-    await assert.rejects(
-      appTestProvider.delete!("id", olds as never),
-      (e: Error) =>
-        /AppTest "run-9": delete failed: could not terminate container 7 on 127\.0\.0\.1:\d+/.test(
-          e.message,
-        ) && !e.message.includes(PW),
-    );
-    handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
-    seen.length = 0;
-    await appTestProvider.delete!("id", olds as never);
-    assert.deepEqual(terminated(), [7]);
-  });
+    it("a lost create answer: the one container that appeared meanwhile is terminated", async () => {
+      lostCreate([3], [3, 4]);
+      const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
+      assert.equal(r.passed, false);
+      assert.match(
+        r.errors[0],
+        /corex\.create.*container 4, the only one that appeared meanwhile, was terminated/,
+      );
+      assert.deepEqual(terminated(), [4]);
+      assert.equal(r.container, 0);
+    });
 
-  it("update terminates the leftovers first and keeps those it still cannot terminate", async () => {
-    const leftover = { address: node.address, port: node.port!, password: PW, container: 9 };
-    const olds = {
-      name: "run-10",
-      passed: false,
-      failures: [],
-      results: [],
-      telegramErrors: [],
-      leftovers: [leftover],
-    };
-    const news = { name: "run-10", apps: [], nodes: [node] };
-    handler = () => ({ error: "node busy" });
-    const kept = (await appTestProvider.update!("id", olds as never, news as never)).outs as AppTestOutputs;
-    assert.deepEqual(kept.leftovers, [leftover]);
-    assert.deepEqual(terminated(), [9]);
-    handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
-    seen.length = 0;
-    const gone = (await appTestProvider.update!("id", kept as never, news as never)).outs as AppTestOutputs;
-    assert.deepEqual(gone.leftovers, []);
-    assert.deepEqual(terminated(), [9]);
+    it("a lost create answer: several new containers cannot be told apart and none is terminated", async () => {
+      lostCreate([3], [3, 4, 5]);
+      const [r] = await runAppTests([bareApp], [node], { createTimeoutMs: 300, lostAnswerWaitMs: 300 });
+      assert.match(r.errors[0], /containers 4, 5 appeared meanwhile .*none was terminated/);
+      assert.deepEqual(terminated(), []);
+    });
+
+    it("a container that cannot be terminated is kept in leftovers; delete terminates it", async () => {
+      handler = (cmd) => {
+        if (cmd.command === "corex.list") return { value: {} };
+        if (cmd.command === "corex.create") return { value: 7 };
+        if (cmd.command === "corex.terminate") return { error: "node busy" };
+        return { error: "unexpected" };
+      };
+      const leftovers: AppTestLeftover[] = [];
+      const [r] = await runAppTests([bareApp], [node], { leftovers });
+      assert.equal(r.container, 7);
+      assert.match(
+        r.errors[0],
+        /cleanup: container 7 on 127\.0\.0\.1:\d+ could not be terminated: .*node busy.*kept in leftovers/,
+      );
+      // No password field at all for a node without one (not `password: undefined`).
+      assert.deepEqual(leftovers, [withPw({ address: node.address, port: node.port, container: 7 })]);
+      assert.equal(terminated().length, 3, "tried 3 times");
+
+      const olds = {
+        name: "run-9",
+        passed: false,
+        failures: [],
+        results: [r],
+        telegramErrors: [],
+        leftovers,
+      };
+      await assert.rejects(
+        appTestProvider.delete!("id", olds as never),
+        (e: Error) =>
+          /AppTest "run-9": delete failed: could not terminate container 7 on 127\.0\.0\.1:\d+/.test(
+            e.message,
+          ) &&
+          (!PW || !e.message.includes(PW)),
+      );
+      handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
+      seen.length = 0;
+      await appTestProvider.delete!("id", olds as never);
+      assert.deepEqual(terminated(), [7]);
+    });
+
+    it("update terminates the leftovers first and keeps those it still cannot terminate", async () => {
+      const leftover = withPw({ address: node.address, port: node.port!, container: 9 });
+      const olds = {
+        name: "run-10",
+        passed: false,
+        failures: [],
+        results: [],
+        telegramErrors: [],
+        leftovers: [leftover],
+      };
+      const news = { name: "run-10", apps: [], nodes: [node] };
+      handler = () => ({ error: "node busy" });
+      const kept = (await appTestProvider.update!("id", olds as never, news as never)).outs as AppTestOutputs;
+      assert.deepEqual(kept.leftovers, [leftover]);
+      assert.deepEqual(terminated(), [9]);
+      handler = (cmd) => (cmd.command === "corex.terminate" ? { value: null } : { error: "unexpected" });
+      seen.length = 0;
+      const gone = (await appTestProvider.update!("id", kept as never, news as never)).outs as AppTestOutputs;
+      assert.deepEqual(gone.leftovers, []);
+      assert.deepEqual(terminated(), [9]);
+    });
   });
-});

@@ -14,8 +14,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { appUnderTest } from "../../components/build-run";
-import { runAppTests } from "../../providers/build/app-test";
-import { type AppSpec, loadBuildTree } from "../../providers/build/tree";
+import { runAppTests } from "../../workflows/app-test";
+import { type AppSpec, loadBuildTree } from "../../workflows/app-tree";
 import { IpfsClient } from "../../providers/ipfs/client";
 import {
   coreXRequiredEntries,

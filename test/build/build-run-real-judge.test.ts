@@ -3,7 +3,7 @@
  * writes `expectOutput: "^3$"` for a program printing "3\n" (docs/BUILD-TREE.md, the sample tree).
  */
 import { strict as assert } from "assert";
-import { judgeTest } from "../../providers/build/app-test";
+import { judgeTest } from "../../workflows/app-test";
 import type { Core0Result } from "../../providers/core0/client";
 
 const result = (stdout: string, stderr = "", state: Core0Result["state"] = "SUCCESS"): Core0Result =>

@@ -9,8 +9,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { resolveSourceCommit } from "../../providers/build/app-build";
-import type { AppSpec } from "../../providers/build/tree";
+import { resolveSourceCommit } from "../../workflows/app-build";
+import type { AppSpec } from "../../workflows/app-tree";
 
 function gitApp(git: string, ref = "master"): AppSpec {
   return {

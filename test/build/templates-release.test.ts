@@ -11,7 +11,7 @@ import {
   templatesReleaseProvider,
   type TemplatesReleaseInputs,
   type TemplatesReleaseOutputs,
-} from "../../providers/build/templates-release";
+} from "../../workflows/templates-release";
 import { useTestbed } from "../testbed";
 import { type GitServer, startGitServer } from "../testbed/git";
 import { type IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BuildTreeError, loadBuildTree } from "../../providers/build/tree";
+import { BuildTreeError, loadBuildTree } from "../../workflows/app-tree";
 
 const FIXTURES = path.join(__dirname, "fixtures");
 

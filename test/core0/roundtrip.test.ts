@@ -2,7 +2,7 @@
  * A plist round trip, byte for byte (issue #13): a source tree is walked by the product's plist
  * builder (providers/plist `buildPlistFromDirectory`), its files are stored brotli-compressed into
  * a real offline js-ipfs the way AppBuild does (`storeBrotli` + `addStream` CIDv1 raw leaves,
- * providers/build/app-build.ts; `/proc` added with `coreXRequiredEntries`), a container is created
+ * workflows/app-build/build.ts; `/proc` added with `coreXRequiredEntries`), a container is created
  * from that plist on the core0 v0.9.0 emulator with the product's client, and the root the emulator
  * materialised on disk is compared with the source. All on 127.0.0.1, no testbed; needs root
  * (the emulator chroots container processes).

@@ -14,7 +14,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { APP_FIELDS, APP_KEYS } from "../../providers/build/tree";
+import { APP_FIELDS, APP_KEYS } from "../../workflows/app-tree";
 import { schemaKeys } from "../../stacks/config-reader";
 import { runStacksUnderMocks, type BatchRun, type StackRun } from "./run-stack";
 import { fakeOpensshPrivateKey, validBuildConfig, vmConfig } from "./fixtures";

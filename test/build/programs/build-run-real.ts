@@ -7,8 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { BuildRun } from "../../../components/build-run";
-import { AppBuild, loadBuildTree } from "../../../providers/build";
-import type { TestNode } from "../../../providers/build/app-test";
+import { AppBuild, loadBuildTree } from "../../../workflows";
+import type { TestNode } from "../../../workflows/app-test";
 
 const config = new pulumi.Config("g8os");
 const branches = config.requireObject<string[]>("branches");

@@ -7,8 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { BuildRun } from "../../../components/build-run";
-import type { TestNode } from "../../../providers/build/app-test";
-import type { AppSpec } from "../../../providers/build/tree";
+import type { TestNode } from "../../../workflows/app-test";
+import type { AppSpec } from "../../../workflows/app-tree";
 import type { BuiltApp } from "./fixtures";
 
 const config = new pulumi.Config("g8os");
