@@ -11,6 +11,7 @@
 import { errorMessage, InputError, OperationError, redact } from "../shared/errors";
 import { pollUntil } from "../shared/retry";
 import { shellQuote, type SshSession, type SshTarget } from "../shared/ssh";
+import { sshTargetOf as sharedSshTargetOf, type SshTargetFields } from "../shared/ssh-target";
 import {
   describeFetchFailure,
   duplicateDomainError,
@@ -25,28 +26,15 @@ export type DomainType = "kvm" | "qemu";
 /** What the user asks for: `auto` = detect on the host (see `detectDomainType`). */
 export type DomainTypeSetting = DomainType | "auto";
 
-/** How to reach the KVM host, as resource inputs (flat, so each field diffs on its own). */
-export interface LibvirtConnection {
-  /** Address of the KVM host. */
-  host: string;
-  /** SSH port. Default 22. */
-  port?: number;
-  /** SSH user; must be root or in the `libvirt` group. Default "root". */
-  user?: string;
-  /** Private key text (secret). */
-  privateKey: string;
-  /** Pinned host key fingerprint `SHA256:...`; unset = accept any (not recommended). */
-  hostKeySha256?: string;
-}
+/**
+ * How to reach the KVM host: the shared `SshTarget` fields, stored flat in each libvirt resource's
+ * state (so each field diffs on its own). The user must be root or in the `libvirt` group.
+ */
+export type LibvirtConnection = SshTargetFields;
 
+/** The SSH target for a libvirt connection (defaults filled in, an empty pin = unpinned). */
 export function sshTargetOf(c: LibvirtConnection): SshTarget {
-  return {
-    host: c.host,
-    port: c.port ?? 22,
-    user: c.user ?? "root",
-    privateKey: c.privateKey,
-    hostKeySha256: c.hostKeySha256 || undefined,
-  };
+  return sharedSshTargetOf(c as unknown as Record<string, unknown>);
 }
 
 // ---------------------------------------------------------------------------------------------

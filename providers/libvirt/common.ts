@@ -4,14 +4,8 @@
  */
 import { resourceLabel, type CheckFailure } from "../shared/errors";
 import { withSsh } from "../shared/ssh";
-import {
-  collectFailures,
-  hostname,
-  intInRange,
-  nonEmptyString,
-  type FieldRule,
-  type Validator,
-} from "../shared/validate";
+import { sshTargetRules, type SshTargetArgs } from "../shared/ssh-target";
+import { collectFailures, type FieldRule, type Validator } from "../shared/validate";
 import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
 
 export const absolutePath: Validator = (v) =>
@@ -25,25 +19,9 @@ export const libvirtName: Validator = (v) =>
     ? undefined
     : "must be 1-63 characters: letters, digits, '_', '.', '-', starting with a letter or digit";
 
-const hostKeyFingerprint: Validator = (v) =>
-  typeof v === "string" && /^SHA256:[A-Za-z0-9+/]{43}$/.test(v)
-    ? undefined
-    : "must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it";
-
-const privateKeyText: Validator = (v) =>
-  typeof v === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)
-    ? undefined
-    : "must be an OpenSSH or PEM private key (text starting with -----BEGIN ... PRIVATE KEY-----)";
-
-/** Check rules for the flat connection inputs every libvirt resource has. */
+/** Check rules for the flat connection inputs every libvirt resource has (the shared SshTarget fields). */
 export function connectionRules(p: Record<string, unknown>): FieldRule[] {
-  return [
-    { path: "host", value: p.host, check: hostname },
-    { path: "port", value: p.port, check: intInRange(1, 65535), optional: true },
-    { path: "user", value: p.user, check: nonEmptyString, optional: true },
-    { path: "privateKey", value: p.privateKey, check: privateKeyText },
-    { path: "hostKeySha256", value: p.hostKeySha256, check: hostKeyFingerprint, optional: true },
-  ];
+  return sshTargetRules(p);
 }
 
 /** Check failures with the reason prefixed by the resource label and a generic fix hint. */
@@ -84,16 +62,8 @@ export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"]
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProviderProps = Record<string, any>;
 
-/** How every libvirt resource reaches its KVM host (Pulumi inputs; `privateKey` is stored as a secret). */
-export interface LibvirtConnectionArgs {
-  /** KVM host address. */
-  host: import("@pulumi/pulumi").Input<string>;
-  /** SSH port. Default 22. */
-  port?: import("@pulumi/pulumi").Input<number>;
-  /** SSH user (root or in group libvirt). Default "root". */
-  user?: import("@pulumi/pulumi").Input<string>;
-  /** SSH private key (kept secret in state). */
-  privateKey: import("@pulumi/pulumi").Input<string>;
-  /** Pinned SSH host key `SHA256:...`. Unset = accept any (not recommended). */
-  hostKeySha256?: import("@pulumi/pulumi").Input<string>;
-}
+/**
+ * How every libvirt resource reaches its KVM host: the shared `SshTargetArgs` (Pulumi inputs; the
+ * resources keep `privateKey` secret in state). Pin `hostKeySha256`: unset accepts any host key.
+ */
+export type LibvirtConnectionArgs = SshTargetArgs;

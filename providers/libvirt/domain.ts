@@ -446,7 +446,7 @@ export class LibvirtDomain extends pulumi.dynamic.Resource {
         domainTypeReason: undefined,
         state: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "privateKey"] },
       "libvirt",
       "LibvirtDomain",
     );

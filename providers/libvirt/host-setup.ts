@@ -242,11 +242,15 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface KvmHostSetupArgs extends LibvirtConnectionArgs {
-  /** A label for messages (the host's name). */
+  /** A label for messages (the host's name): letters, digits, `_.-`, up to 63. Required. */
   name: pulumi.Input<string>;
+  /** Absolute directory for images and seed ISOs; created (mode 0711) when missing; delete removes it only if this resource created it and it is empty. Required; a change replaces. */
   poolDir: pulumi.Input<string>;
+  /** libvirt network for the VMs (name, bridge <= 15 chars, cidr, forward "nat"/"none"); an existing one of that name is adopted and kept on delete. Default none; a change replaces. */
   network?: pulumi.Input<HostNetworkSpec>;
+  /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with /dev/kvm, VT-x/AMD-V and libvirt KVM support). Default "auto". */
   domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
+  /** Install missing packages (KVM_PACKAGES) with apt. Default true; false = fail naming what is missing. */
   installPackages?: pulumi.Input<boolean>;
 }
 
@@ -270,7 +274,7 @@ export class KvmHostSetup extends pulumi.dynamic.Resource {
         createdPoolDir: undefined,
         createdNetwork: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "privateKey"] },
       "libvirt",
       "KvmHostSetup",
     );

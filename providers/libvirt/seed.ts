@@ -166,7 +166,10 @@ export class CloudInitSeed extends pulumi.dynamic.Resource {
         contentHash: undefined,
         instanceId: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["privateKey", "userData"] },
+      {
+        ...opts,
+        additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "privateKey", "userData"],
+      },
       "libvirt",
       "CloudInitSeed",
     );

@@ -158,6 +158,7 @@ export interface LibvirtVolumeArgs extends LibvirtConnectionArgs {
 export class LibvirtVolume extends pulumi.dynamic.Resource {
   /** Absolute path of the image file on the KVM host. */
   declare readonly path: pulumi.Output<string>;
+  /** Image format of the file: always "qcow2". */
   declare readonly format: pulumi.Output<string>;
   /** True when a matching base image was already there: this resource will not delete it. */
   declare readonly adopted: pulumi.Output<boolean>;
@@ -173,7 +174,7 @@ export class LibvirtVolume extends pulumi.dynamic.Resource {
         format: undefined,
         adopted: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "privateKey"] },
       "libvirt",
       "LibvirtVolume",
     );
