@@ -11,40 +11,40 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel, type CheckFailure } from "../shared/errors";
-import { collectFailures, httpUrl, intInRange, nonEmptyString, type Validator } from "../shared/validate";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import {
+  collectFailures,
+  httpUrl,
+  intInRange,
+  isBool,
+  nonEmptyString,
+  type Validator,
+} from "../shared/validate";
+import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import { IpfsClient, looksLikeCid } from "./client";
 import { remotePin, remotePinAlive, remoteUnpin, type RemotePinSpec, type RemotePinState } from "./remote";
 
-export interface IpfsPinInputs {
-  /** IPFS RPC API base URL, e.g. http://127.0.0.1:5001. */
-  apiUrl: string;
-  cid: string;
-  /** Pin name (Kubo >= 0.26 and remote services show it). Default: the resource name. */
-  name: string;
-  /** Pin the whole DAG (default) or only the root block. */
-  recursive: boolean;
-  /** Remote pinning, or null for none. */
-  remote: RemotePinSpec | null;
-  /** Bearer token for the remote endpoint (secret). "" when none. */
-  remoteToken: string;
-}
-
-export interface IpfsPinOutputs extends IpfsPinInputs {
-  /** The remote pin once done, or null. */
-  remotePin: RemotePinState | null;
-}
-
-const KIND = "IpfsPin";
-const label = (i: { name?: unknown }): string =>
-  resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
-const client = (i: IpfsPinInputs): IpfsClient => new IpfsClient(i.apiUrl, { label: label(i) });
-
 const cidValidator: Validator = (v) =>
   looksLikeCid(v) ? undefined : "must be an IPFS CID (Qm… for v0, bafy…/bafk… for v1)";
-const booleanValidator: Validator = (v) => (typeof v === "boolean" ? undefined : "must be true or false");
 
-function remoteFailures(remote: unknown): CheckFailure[] {
+const fields = {
+  /** IPFS RPC API base URL of the node holding the content, e.g. http://127.0.0.1:5001. Replaces. */
+  apiUrl: required<string>({ validate: httpUrl, change: "replace" }),
+  /** The CID to keep pinned (Qm… v0 or bafy…/bafk… v1). Replaces. */
+  cid: required<string>({ validate: cidValidator, change: "replace" }),
+  /** Pin name (Kubo >= 0.26 and remote services show it). Default: the resource name. */
+  name: required<string>({ validate: nonEmptyString }),
+  /** Pin the whole DAG (true) or only the root block. Default true. */
+  recursive: withDefault<boolean>(true, { validate: isBool }),
+  /** Also pin on a pinning service or an IPFS Cluster (see remote.ts). Default: none (null). */
+  remote: withDefault<RemotePinSpec | null>(null),
+  /** Bearer token for `remote`; stored as a secret. Default "" (none). Needs `remote`. */
+  remoteToken: withDefault<string>("", { secret: true }),
+};
+
+function remoteFailures(news: Record<string, unknown>): CheckFailure[] {
+  const remote = news.remote;
   if (remote === undefined || remote === null || containsUnknown(remote)) return [];
   const r = remote as Partial<RemotePinSpec>;
   const kinds = ["pinning-service", "cluster"];
@@ -75,16 +75,26 @@ function remoteFailures(remote: unknown): CheckFailure[] {
   return out;
 }
 
-function normalise(i: Partial<IpfsPinInputs>): IpfsPinInputs {
-  return {
-    apiUrl: i.apiUrl!,
-    cid: i.cid!,
-    name: i.name!,
-    recursive: i.recursive ?? true,
-    remote: i.remote ?? null,
-    remoteToken: i.remoteToken ?? "",
-  };
+/** The IpfsPin declaration: fields, type token ipfs:Pin, the remote checks as a `rules` hook. */
+export const ipfsPinKit = declareResource({
+  kind: "IpfsPin",
+  module: "ipfs",
+  type: "Pin",
+  fields,
+  outputs: ["remotePin"],
+  rules: remoteFailures,
+});
+
+export type IpfsPinInputs = KitInputs<typeof fields>;
+
+export interface IpfsPinOutputs extends IpfsPinInputs {
+  /** The remote pin once done, or null. */
+  remotePin: RemotePinState | null;
 }
+
+const label = (i: object): string => ipfsPinKit.label(i);
+const client = (i: IpfsPinInputs): IpfsClient => new IpfsClient(i.apiUrl, { label: label(i) });
+const normalise = (i: object): IpfsPinInputs => ipfsPinKit.normalise(i) as unknown as IpfsPinInputs;
 
 async function pinEverywhere(i: IpfsPinInputs): Promise<IpfsPinOutputs> {
   await client(i).pinAdd(i.cid, { recursive: i.recursive, name: i.name });
@@ -102,25 +112,10 @@ async function pinEverywhere(i: IpfsPinInputs): Promise<IpfsPinOutputs> {
 
 export const ipfsPinProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Partial<IpfsPinInputs>, news: Partial<IpfsPinInputs>) {
-    const failures = collectFailures([
-      { path: "apiUrl", value: news.apiUrl, check: httpUrl },
-      { path: "cid", value: news.cid, check: cidValidator },
-      { path: "name", value: news.name, check: nonEmptyString },
-      { path: "recursive", value: news.recursive, check: booleanValidator, optional: true },
-    ]);
-    failures.push(...remoteFailures(news.remote));
-    if (failures.length > 0 || containsUnknown(news)) return { inputs: news, failures };
-    return { inputs: normalise(news), failures };
+    return ipfsPinKit.check(news);
   },
   async diff(_id: string, olds: IpfsPinOutputs, news: IpfsPinInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        replaceOn: ["apiUrl", "cid"],
-        updateOn: ["name", "recursive", "remote", "remoteToken"],
-      },
-    );
+    const d = ipfsPinKit.diff(olds, news);
     // A partial create (remote pin not done) must run update even when the inputs did not change.
     const unfinished = !!olds.remote && !olds.remotePin;
     return { changes: d.changes || unfinished, replaces: d.replaces, deleteBeforeReplace: false };
@@ -156,21 +151,13 @@ export const ipfsPinProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface IpfsPinArgs {
-  /** IPFS RPC API base URL of the node holding the content. */
-  apiUrl: pulumi.Input<string>;
-  cid: pulumi.Input<string>;
-  /** Default: the resource name. */
+/** IpfsPin's arguments: the fields, with `pinName` for the pin's `name` (defaultValue: the resource name). */
+export type IpfsPinArgs = Omit<KitArgs<typeof fields>, "name"> & {
+  /** Pin name (Kubo >= 0.26 and remote services show it). Default: the resource name. */
   pinName?: pulumi.Input<string>;
-  /** Default true. */
-  recursive?: pulumi.Input<boolean>;
-  /** Also pin on a pinning service or an IPFS Cluster. */
-  remote?: pulumi.Input<RemotePinSpec>;
-  /** Bearer token for `remote` (stored as a secret). */
-  remoteToken?: pulumi.Input<string>;
-}
+};
 
-export class IpfsPin extends pulumi.dynamic.Resource {
+export class IpfsPin extends KitResource {
   declare readonly cid: pulumi.Output<string>;
   declare readonly name: pulumi.Output<string>;
   declare readonly recursive: pulumi.Output<boolean>;
@@ -179,7 +166,7 @@ export class IpfsPin extends pulumi.dynamic.Resource {
   constructor(name: string, args: IpfsPinArgs, opts?: pulumi.CustomResourceOptions) {
     if (args.remoteToken !== undefined && args.remote === undefined) {
       throw new InputError(
-        resourceLabel(KIND, name),
+        resourceLabel(ipfsPinKit.decl.kind, name),
         "remoteToken",
         "is set but remote is not",
         "add remote: { kind, endpoint } or drop remoteToken",
@@ -187,17 +174,11 @@ export class IpfsPin extends pulumi.dynamic.Resource {
     }
     const { pinName, remoteToken, ...rest } = args;
     super(
+      ipfsPinKit,
       ipfsPinProvider,
       name,
-      {
-        ...rest,
-        name: pinName ?? name,
-        remoteToken: pulumi.secret(remoteToken ?? ""),
-        remotePin: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "remoteToken"] },
-      "ipfs",
-      "Pin",
+      { ...rest, name: pinName ?? name, remoteToken: remoteToken ?? "" },
+      opts,
     );
   }
 }

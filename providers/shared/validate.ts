@@ -284,3 +284,19 @@ export function didYouMean(name: string, known: string[]): string | undefined {
   const n = name.toLowerCase();
   return n.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(n)) : undefined;
 }
+
+/** `true` or `false` only. */
+export const isBool: Validator = (v) => (typeof v === "boolean" ? undefined : "must be true or false");
+
+/** Any string, empty allowed. */
+export const isString: Validator = (v) => (typeof v === "string" ? undefined : "must be a string");
+
+/** A list of strings (empty strings and an empty list allowed). */
+export const stringList: Validator = (v) =>
+  Array.isArray(v) && v.every((x) => typeof x === "string") ? undefined : "must be a list of strings";
+
+/** A list of non-empty strings (an empty list allowed). */
+export const nonEmptyStringList: Validator = (v) =>
+  Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0)
+    ? undefined
+    : "must be a list of non-empty strings";
