@@ -4,8 +4,16 @@
  */
 import { resourceLabel, type CheckFailure } from "../shared/errors";
 import { withSsh } from "../shared/ssh";
-import { sshTargetRules, type SshTargetArgs } from "../shared/ssh-target";
-import { collectFailures, type FieldRule, type Validator } from "../shared/validate";
+import { optional, required } from "../shared/resource-kit";
+import { hostKeyFingerprint, privateKeyText, sshTargetRules, type SshTargetArgs } from "../shared/ssh-target";
+import {
+  collectFailures,
+  hostname,
+  intInRange,
+  nonEmptyString,
+  type FieldRule,
+  type Validator,
+} from "../shared/validate";
 import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
 
 export const absolutePath: Validator = (v) =>
@@ -22,6 +30,32 @@ export const libvirtName: Validator = (v) =>
 /** Check rules for the flat connection inputs every libvirt resource has (the shared SshTarget fields). */
 export function connectionRules(p: Record<string, unknown>): FieldRule[] {
   return sshTargetRules(p);
+}
+
+/**
+ * The connection fields of every libvirt resource on the resource kit: the shared `SshTarget` fields,
+ * flat, with the same checks as `connectionRules` (a new `host` is another machine: replace).
+ */
+export const connectionFields = {
+  /** KVM host address (host name or IP). Required; a change replaces (another machine). */
+  host: required<string>({ validate: hostname, change: "replace" }),
+  /** SSH port. Default 22; 1..65535. */
+  port: optional<number>({ validate: intInRange(1, 65535) }),
+  /** SSH user: root or in group `libvirt`. Default "root". */
+  user: optional<string>({ validate: nonEmptyString }),
+  /** SSH private key (OpenSSH/PEM text). Required; secret in state. */
+  privateKey: required<string>({ validate: privateKeyText, secret: true }),
+  /** Pinned SSH host key `SHA256:...` (`ssh-keygen -lf`). Unset = accept any host key: pin it. */
+  hostKeySha256: optional<string>({ validate: hostKeyFingerprint }),
+};
+
+/**
+ * The kit's check with libvirt's message form: each field failure's reason reads
+ * `<Kind "name">: <field> <reason>`, as before the kit.
+ */
+export function labelledFailures(kind: string, name: unknown, failures: CheckFailure[]): CheckFailure[] {
+  const label = resourceLabel(kind, typeof name === "string" ? name : "?");
+  return failures.map((f) => ({ property: f.property, reason: `${label}: ${f.property} ${f.reason}` }));
 }
 
 /** Check failures with the reason prefixed by the resource label and a generic fix hint. */

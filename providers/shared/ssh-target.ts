@@ -54,7 +54,7 @@ export type SshTargetFields = Omit<SshTarget, "connectTimeoutMs">;
  * comments carry over from `SshTarget` (homomorphic mapped type).
  */
 export type SshTargetArgs = {
-  [K in keyof SshTargetFields]: import("@pulumi/pulumi").Input<SshTargetFields[K]>;
+  [K in keyof SshTargetFields]: import("@pulumi/pulumi").Input<Exclude<SshTargetFields[K], undefined>>;
 };
 
 /** `SshTargetArgs` with the host key pinned (required). */
