@@ -1,7 +1,7 @@
 /**
  * State written before the libvirt resources moved onto the resource kit still checks and diffs
  * with no changes (the kit's state-compat method, test/unit/state-compat.test.ts, for
- * LibvirtVolume and CloudInitSeed). Fixtures (test/unit/fixtures/state-compat/libvirt-*.json) were
+ * LibvirtVolume, CloudInitSeed and KvmHostSetup). Fixtures (test/unit/fixtures/state-compat/libvirt-*.json) were
  * captured from this branch's pre-kit check (same rules as main 17b7a7f) and create's output shape.
  */
 import { strict as assert } from "assert";
@@ -14,6 +14,9 @@ interface Fixture {
   raw: Record<string, unknown>;
   checked: Record<string, unknown>;
   outputs: Record<string, unknown>;
+  /** Optional: minimal raw inputs and what the old check made of them (defaults). */
+  bareRaw?: Record<string, unknown>;
+  bareChecked?: Record<string, unknown>;
 }
 
 const CASES: {
@@ -21,6 +24,8 @@ const CASES: {
   load: () => Promise<{ kit: ResourceKit<Fields>; provider: pulumi.dynamic.ResourceProvider }>;
   replace: [string, unknown];
   update: [string, unknown];
+  /** Replace without delete-before-replace (KvmHostSetup). */
+  createFirst?: boolean;
 }[] = [
   {
     fixture: "libvirt-volume",
@@ -40,6 +45,16 @@ const CASES: {
     replace: ["host", "10.147.17.9"],
     update: ["userData", "#cloud-config\nhostname: other\n"],
   },
+  {
+    fixture: "libvirt-host-setup",
+    load: async () => {
+      const m = await import("../../providers/libvirt/host-setup");
+      return { kit: m.hostSetupKit as unknown as ResourceKit<Fields>, provider: m.hostSetupProvider };
+    },
+    replace: ["poolDir", "/srv/other-pool"],
+    createFirst: true,
+    update: ["domainType", "qemu"],
+  },
 ];
 
 function fixture(name: string): Fixture {
@@ -58,6 +73,10 @@ describe("state compatibility: libvirt resources on the kit read state written b
         assert.deepEqual(r.failures, []);
         assert.deepEqual(r.inputs, fx.checked);
         assert.deepEqual((await provider.check!({}, fx.checked)).inputs, fx.checked);
+        if (fx.bareRaw) {
+          // Defaults filled in exactly as before (KvmHostSetup: domainType, installPackages).
+          assert.deepEqual((await provider.check!({}, fx.bareRaw)).inputs, fx.bareChecked);
+        }
       });
       it("diff(old outputs, checked inputs) reports no changes", async () => {
         const { kit, provider } = await c.load();
@@ -66,12 +85,12 @@ describe("state compatibility: libvirt resources on the kit read state written b
         assert.deepEqual(kit.diff(fx.outputs, fx.checked).detailedDiff, {});
       });
       const [rf, rv] = c.replace;
-      it(`changing ${rf} replaces exactly that field (delete before replace)`, async () => {
+      it(`changing ${rf} replaces exactly that field`, async () => {
         const { provider } = await c.load();
         const news = { ...fx.checked, [rf]: rv };
         assert.deepEqual((await provider.check!({}, news)).failures, []);
         const d = await provider.diff!("id", fx.outputs, news);
-        assert.deepEqual([d.changes, d.replaces, d.deleteBeforeReplace], [true, [rf], true]);
+        assert.deepEqual([d.changes, d.replaces, !!d.deleteBeforeReplace], [true, [rf], !c.createFirst]);
       });
       const [uf, uv] = c.update;
       it(`changing ${uf} updates exactly that field in place`, async () => {
