@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { OperationError, resourceLabel } from "../shared/errors";
-import { plainOutputs } from "../shared/dynamic";
+import { containsUnknown, plainOutputs } from "../shared/dynamic";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
 import { declareResource, optional, required, withDefault } from "../shared/resource-kit";
 import { shellQuote } from "../shared/ssh";
@@ -206,9 +206,11 @@ export const hostSetupKit = declareResource({
 
 export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const r = hostSetupKit.check(news);
+    // Defaults filled in even with unknown values (preview) or bad fields, as before the kit.
+    const inputs = { domainType: "auto", installPackages: true, ...news };
+    const r = hostSetupKit.check(inputs);
     const failures = labelledFailures(KIND, news.name, r.failures);
-    return { inputs: failures.length ? news : r.inputs, failures };
+    return { inputs: failures.length || containsUnknown(inputs) ? inputs : r.inputs, failures };
   },
 
   async diff(_id, olds, news) {

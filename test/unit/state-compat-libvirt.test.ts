@@ -1,7 +1,7 @@
 /**
  * State written before the libvirt resources moved onto the resource kit still checks and diffs
  * with no changes (the kit's state-compat method, test/unit/state-compat.test.ts, for
- * LibvirtVolume, CloudInitSeed and KvmHostSetup). Fixtures (test/unit/fixtures/state-compat/libvirt-*.json) were
+ * LibvirtVolume, CloudInitSeed, KvmHostSetup and LibvirtDomain). Fixtures (test/unit/fixtures/state-compat/libvirt-*.json) were
  * captured from this branch's pre-kit check (same rules as main 17b7a7f) and create's output shape.
  */
 import { strict as assert } from "assert";
@@ -55,6 +55,15 @@ const CASES: {
     createFirst: true,
     update: ["domainType", "qemu"],
   },
+  {
+    fixture: "libvirt-domain",
+    load: async () => {
+      const m = await import("../../providers/libvirt/domain");
+      return { kit: m.domainKit as unknown as ResourceKit<Fields>, provider: m.domainProvider };
+    },
+    replace: ["seedIso", "/var/lib/g8os/images/build-1-node-seed-99999999.iso"],
+    update: ["memoryMiB", 8192],
+  },
 ];
 
 function fixture(name: string): Fixture {
@@ -78,6 +87,14 @@ describe("state compatibility: libvirt resources on the kit read state written b
           assert.deepEqual((await provider.check!({}, fx.bareRaw)).inputs, fx.bareChecked);
         }
       });
+      if (fx.bareRaw) {
+        it("an unknown value (preview) still gets the defaults the old check filled in", async () => {
+          const { provider } = await c.load();
+          const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+          const r = await provider.check!({}, { ...fx.bareRaw, host: UNKNOWN });
+          assert.deepEqual(r.inputs, { ...fx.bareChecked, host: UNKNOWN });
+        });
+      }
       it("diff(old outputs, checked inputs) reports no changes", async () => {
         const { kit, provider } = await c.load();
         const d = await provider.diff!("id", fx.outputs, fx.checked);
