@@ -5,15 +5,8 @@
 import { resourceLabel, type CheckFailure } from "../shared/errors";
 import { withSsh } from "../shared/ssh";
 import { optional, required } from "../shared/resource-kit";
-import { hostKeyFingerprint, privateKeyText, sshTargetRules, type SshTargetArgs } from "../shared/ssh-target";
-import {
-  collectFailures,
-  hostname,
-  intInRange,
-  nonEmptyString,
-  type FieldRule,
-  type Validator,
-} from "../shared/validate";
+import { hostKeyFingerprint, privateKeyText } from "../shared/ssh-target";
+import { hostname, intInRange, nonEmptyString, type Validator } from "../shared/validate";
 import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
 
 export const absolutePath: Validator = (v) =>
@@ -26,11 +19,6 @@ export const libvirtName: Validator = (v) =>
   typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(v)
     ? undefined
     : "must be 1-63 characters: letters, digits, '_', '.', '-', starting with a letter or digit";
-
-/** Check rules for the flat connection inputs every libvirt resource has (the shared SshTarget fields). */
-export function connectionRules(p: Record<string, unknown>): FieldRule[] {
-  return sshTargetRules(p);
-}
 
 /**
  * The connection fields of every libvirt resource on the resource kit: the shared `SshTarget` fields,
@@ -58,15 +46,6 @@ export function labelledFailures(kind: string, name: unknown, failures: CheckFai
   return failures.map((f) => ({ property: f.property, reason: `${label}: ${f.property} ${f.reason}` }));
 }
 
-/** Check failures with the reason prefixed by the resource label and a generic fix hint. */
-export function checkFailures(kind: string, name: unknown, rules: FieldRule[]): CheckFailure[] {
-  const label = resourceLabel(kind, typeof name === "string" ? name : "?");
-  return collectFailures(rules).map((f) => ({
-    property: f.property,
-    reason: `${label}: ${f.property} ${f.reason}`,
-  }));
-}
-
 /** The connection fields out of a props bag. */
 export function connectionOf(p: Record<string, unknown>): LibvirtConnection {
   return {
@@ -87,17 +66,6 @@ export function withLibvirt<T>(
   return withSsh(sshTargetOf(connectionOf(p)), { label }, (s) => fn(new LibvirtClient(s, label)));
 }
 
-/** Connection inputs whose change means "another host": the object there is a new one. */
-export const CONNECTION_REPLACE = ["host"] as const;
-/** Connection inputs that only change how we reach the same host. */
-export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"] as const;
-
 /** Provider inputs/outputs: untyped JSON from the engine, validated in `check`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProviderProps = Record<string, any>;
-
-/**
- * How every libvirt resource reaches its KVM host: the shared `SshTargetArgs` (Pulumi inputs; the
- * resources keep `privateKey` secret in state). Pin `hostKeySha256`: unset accepts any host key.
- */
-export type LibvirtConnectionArgs = SshTargetArgs;

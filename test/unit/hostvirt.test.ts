@@ -11,11 +11,10 @@ import { DynamicProviderHost } from "../harness/dynamic-host";
 import { EngineService } from "../harness/engine-service";
 import { argError } from "../../components/vm/common";
 import { InputError } from "../../providers/shared/errors";
-import { connectionRules } from "../../providers/libvirt/common";
+import { volumeProvider } from "../../providers/libvirt/volume";
 import { sshTargetOf as libvirtTargetOf } from "../../providers/libvirt/client";
 import { sshFingerprint } from "../../providers/shared/ssh";
 import { sshTargetFailures } from "../../providers/shared/ssh-target";
-import { collectFailures } from "../../providers/shared/validate";
 import {
   identityOf,
   isZerotierIdentitySecret,
@@ -77,9 +76,10 @@ async function idtoolServer(clientPub: string, output: string) {
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 describe("one SSH connection model (providers/shared/ssh-target.ts)", () => {
-  it("libvirt's connection rules are the shared ones, with the same field paths and reasons", () => {
+  it("libvirt resources check the shared SSH fields, with the same field paths and reasons", async () => {
     const bad = { host: "", port: 70000, user: "", privateKey: "nope", hostKeySha256: "md5:xx" };
-    const f = collectFailures(connectionRules(bad));
+    const base = { name: "v", poolDir: "/p", backingFile: "/p/b" };
+    const f = (await volumeProvider.check!({}, { ...base, ...bad })).failures!;
     assert.deepStrictEqual(
       f.map((x) => x.property),
       ["host", "port", "user", "privateKey", "hostKeySha256"],
@@ -87,10 +87,8 @@ describe("one SSH connection model (providers/shared/ssh-target.ts)", () => {
     assert.match(f.find((x) => x.property === "hostKeySha256")!.reason, /SHA256:<43 base64 characters>/);
     assert.match(f.find((x) => x.property === "privateKey")!.reason, /BEGIN \.\.\. PRIVATE KEY/);
     // Unpinned stays allowed for the libvirt resources (existing stacks and the libvirt testbed suites).
-    assert.deepStrictEqual(
-      collectFailures(connectionRules({ host: "kvm", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" })),
-      [],
-    );
+    const ok = { ...base, host: "kvm", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" };
+    assert.deepStrictEqual((await volumeProvider.check!({}, ok)).failures, []);
   });
 
   it("pinned targets require the host key, under the given prefix", () => {
