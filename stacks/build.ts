@@ -9,6 +9,7 @@ import { BuildHost } from "../components/build-host";
 import { KvmHost } from "../components/kvm-host";
 import { Core0Vm, imageVolume, UbuntuVm, type VmHostRef } from "../components/vm";
 import { SshKeyGroup, type SshKeyGroupSource } from "../providers/keys";
+import type { PinnedSshTargetArgs } from "../providers/shared/ssh-target";
 import { ZerotierNetwork } from "../providers/zerotier";
 import { type BuildConfig, type KeySourceSettings, readBuildConfig } from "./config";
 import { buildRun } from "./build-runs";
@@ -98,16 +99,16 @@ export function buildEnv(sel: StackSelection) {
   });
 
   const vms = cfg.vms
-    ? buildVms(
+    ? buildVms({
         cfg,
         host,
         deployKey,
-        keyGroup.keys,
-        network.networkId,
+        groupKeys: keyGroup.keys,
+        networkId: network.networkId,
         zerotierApi,
         telegram,
-        redisPassword.result,
-      )
+        redisPassword: redisPassword.result,
+      })
     : undefined;
 
   // Build runs: on the build node, tested on the core0 nodes, released to the templates repo.
@@ -148,19 +149,30 @@ export function buildEnv(sel: StackSelection) {
  * VMs depend on the KVM host and the shared images only, never on each other: they are created in
  * parallel.
  */
-function buildVms(
-  cfg: BuildConfig,
-  host: BuildHost,
-  deployKey: tls.PrivateKey,
-  groupKeys: pulumi.Input<string[]>,
-  networkId: pulumi.Output<string>,
-  zerotierApi: { backend: "central" | "controller"; apiUrl: string; token: pulumi.Output<string> },
-  telegram: { token: pulumi.Output<string>; chatId: string; topicId?: number; apiRoot: string },
-  redisPassword: pulumi.Output<string>,
-) {
+export interface BuildVmsSettings {
+  /** The validated build config; `cfg.vms` must be set. */
+  cfg: BuildConfig;
+  /** The physical host, taken over: its ZeroTier IP and pinned host key reach the KVM host. */
+  host: BuildHost;
+  /** The stack's deploy key: logs in to the KVM host and the VMs. */
+  deployKey: tls.PrivateKey;
+  /** OpenSSH public keys of the SSH key group, authorised on the Ubuntu VMs. */
+  groupKeys: pulumi.Input<string[]>;
+  /** The build ZeroTier network the VMs join with fixed IPs. */
+  networkId: pulumi.Output<string>;
+  /** How to reach the ZeroTier API (Central or the self-hosted controller); token is secret. */
+  zerotierApi: { backend: "central" | "controller"; apiUrl: string; token: pulumi.Output<string> };
+  /** The build group on Telegram, for the VMs' announcements; token is secret. */
+  telegram: { token: pulumi.Output<string>; chatId: string; topicId?: number; apiRoot: string };
+  /** The core0 nodes' redis password (secret). */
+  redisPassword: pulumi.Output<string>;
+}
+
+function buildVms(s: BuildVmsSettings) {
+  const { cfg, host, deployKey, groupKeys, networkId, zerotierApi, telegram, redisPassword } = s;
   const vms = cfg.vms!;
   const env = cfg.envNumber;
-  const connection = {
+  const connection: PinnedSshTargetArgs = {
     host: host.zerotierIp,
     port: 22,
     user: cfg.buildHost.user,

@@ -7,18 +7,16 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { KvmHostSetup, type HostNetworkSpec } from "../../providers/libvirt/host-setup";
+import { InputError, resourceLabel } from "../../providers/shared/errors";
+import type { SshTargetArgs } from "../../providers/shared/ssh-target";
 
-export interface KvmHostArgs {
-  /** Address of the host (IP or DNS name). Required. */
-  host: pulumi.Input<string>;
-  /** SSH port. Default 22; 1..65535. */
-  port?: pulumi.Input<number>;
-  /** SSH user: root, or a user in group `libvirt` with sudo for package installs. Default "root". */
-  user?: pulumi.Input<string>;
-  /** SSH private key (OpenSSH/PEM text). Required; kept secret in state. */
-  privateKey: pulumi.Input<string>;
-  /** Pinned SSH host key `SHA256:...` (`ssh-keygen -lf`). Default unset = accept any: pin it in production. */
-  hostKeySha256?: pulumi.Input<string>;
+/**
+ * The KVM host's SSH connection is the shared model (`SshTargetArgs`, providers/shared/ssh-target.ts):
+ * `host` (required), `port` (default 22), `user` (root, or a user in group `libvirt` with sudo for
+ * package installs; default "root"), `privateKey` (required; secret in state) and `hostKeySha256`
+ * (pinned `SHA256:...`; unset = accept any: pin it in production, as the build stack does).
+ */
+export interface KvmHostArgs extends SshTargetArgs {
   /** Absolute directory for images and seed ISOs. Default "/var/lib/g8os/images". Created mode 0711 when missing. */
   poolDir?: pulumi.Input<string>;
   /**
@@ -58,12 +56,18 @@ export class KvmHost extends pulumi.ComponentResource {
   constructor(name: string, args: KvmHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("g8os:kvm:KvmHost", name, {}, opts);
     if (args.host === undefined || args.host === "")
-      throw new Error(
-        `KvmHost "${name}": host is required. Fix: give the address of the machine to run VMs on`,
+      throw new InputError(
+        resourceLabel("KvmHost", name),
+        "host",
+        "is required",
+        "give the address of the machine to run VMs on",
       );
     if (args.privateKey === undefined)
-      throw new Error(
-        `KvmHost "${name}": privateKey is required. Fix: pass the SSH private key (as a secret)`,
+      throw new InputError(
+        resourceLabel("KvmHost", name),
+        "privateKey",
+        "is required",
+        "pass the SSH private key (as a secret)",
       );
     const network = args.network ?? DEFAULT_NETWORK;
     const poolDir = args.poolDir ?? DEFAULT_POOL_DIR;

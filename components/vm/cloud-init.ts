@@ -3,6 +3,7 @@
  * directly): fixed ZeroTier addresses, SSH host keys derived from a secret seed, cloud-init documents.
  */
 import * as crypto from "crypto";
+import { InputError } from "../../providers/shared/errors";
 import { parseIPv4 } from "../../providers/shared/validate";
 
 /** Offsets from the physical host's fixed ZeroTier IP: the documented default address plan. */
@@ -11,7 +12,13 @@ export const VM_ADDRESS_OFFSETS = { buildNode: 1, core0: [2, 3], cockpit: 4 } as
 /** `base` + `offset` as dotted IPv4 (throws on a bad base: config validation runs before). */
 export function offsetIPv4(base: string, offset: number): string {
   const n = parseIPv4(base);
-  if (n === undefined) throw new Error(`"${base}" is not an IPv4 address`);
+  if (n === undefined)
+    throw new InputError(
+      "VM address plan",
+      "base address",
+      `"${base}" is not an IPv4 address`,
+      "set g8os:buildHostZerotierIp to the build host's fixed ZeroTier IPv4",
+    );
   const v = (n + offset) >>> 0;
   return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join(".");
 }
@@ -179,8 +186,11 @@ export const CORE0_FLAGS = ["development", "debug", "quiet"] as const;
 export function core0Cmdline(networkId: string | undefined, flags: string[]): string {
   const bad = flags.filter((f) => !/^[a-z][a-z0-9_.-]*(=[A-Za-z0-9_.:/-]+)?$/.test(f));
   if (bad.length)
-    throw new Error(
-      `core0 kernel flags ${JSON.stringify(bad)} are not single words or key=value without spaces; fix g8os:core0KernelFlags`,
+    throw new InputError(
+      "Core0Vm",
+      "kernelFlags",
+      `${JSON.stringify(bad)} are not single words or key=value without spaces`,
+      "fix g8os:core0KernelFlags",
     );
   return ["console=ttyS0,115200n8", ...(networkId ? [`zerotier=${networkId}`] : []), ...flags].join(" ");
 }

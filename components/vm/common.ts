@@ -5,23 +5,22 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ZerotierPlacement } from "../build-host";
-import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
+import { ZerotierIdentity } from "../../providers/host";
 import { LibvirtVolume } from "../../providers/libvirt";
+import { InputError, resourceLabel } from "../../providers/shared/errors";
+import type { PinnedSshTargetArgs } from "../../providers/shared/ssh-target";
 import type { TelegramMessageArgs } from "../../providers/telegram";
 import { ZerotierMember } from "../../providers/zerotier";
 import { zerotierNodeId } from "./cloud-init";
 
 /** The KVM host the VMs run on: usually a KvmHost's outputs plus the connection it was given. */
 export interface VmHostRef {
-  /** How to reach the KVM host over SSH (as the libvirt resources take it). privateKey is kept secret. */
-  connection: {
-    host: pulumi.Input<string>;
-    port?: pulumi.Input<number>;
-    user?: pulumi.Input<string>;
-    privateKey: pulumi.Input<string>;
-    hostKeySha256?: pulumi.Input<string>;
-  };
+  /**
+   * How to reach the KVM host over SSH: the shared connection model, host key pinned (required;
+   * the build stack pins the BuildHost's key). privateKey is kept secret by every resource.
+   */
+  connection: PinnedSshTargetArgs;
   /** Absolute pool directory on the host (KvmHost.poolDir). */
   poolDir: pulumi.Input<string>;
   /** libvirt network for the VMs' first NIC (KvmHost.networkName). */
@@ -77,6 +76,8 @@ export function imageVolume(
  * A ZeroTier identity generated ON the KVM host (which runs zerotier-one as a build network member,
  * so `zerotier-idtool` is there): the VM gets it through its seed, so its member id is known, and
  * authorised with its fixed IP, before it boots. The output (identity.secret) is secret.
+ * `ZerotierIdentity` pins the KVM host's key; it takes over (alias of the old URN) the
+ * `command.remote.Command` earlier versions used, keeping its identity (see its file comment).
  */
 export function zerotierIdentity(
   name: string,
@@ -84,21 +85,20 @@ export function zerotierIdentity(
   opts: pulumi.CustomResourceOptions,
 ): pulumi.Output<string> {
   const c = host.connection;
-  const cmd = new command.remote.Command(
+  const id = new ZerotierIdentity(
     name,
     {
-      // This provider version cannot pin host keys; the KVM host's key is pinned by every libvirt resource.
-      connection: pulumi.secret({
+      connection: {
         host: c.host,
         port: c.port,
         user: c.user ?? "root",
         privateKey: c.privateKey,
-      }),
-      create: "zerotier-idtool generate",
+        hostKeySha256: c.hostKeySha256,
+      },
     },
-    { ...opts, additionalSecretOutputs: ["stdout"] },
+    opts,
   );
-  return pulumi.secret(cmd.stdout);
+  return pulumi.secret(id.identity);
 }
 
 /**
@@ -146,7 +146,7 @@ export function vmGeneration(name: string, opts: pulumi.CustomResourceOptions): 
 /** Telegram connection for announcements (unset = none). */
 export type VmTelegram = TelegramMessageArgs["connection"];
 
-/** Throws the component's argument error: what, field and fix. */
-export function argError(kind: string, name: string, field: string, what: string, fix: string): Error {
-  return new Error(`${kind} "${name}": ${field} ${what}. Fix: ${fix}`);
+/** The component's argument error (InputError): resource, field, what is wrong and the fix. */
+export function argError(kind: string, name: string, field: string, what: string, fix: string): InputError {
+  return new InputError(resourceLabel(kind, name), field, what, fix);
 }

@@ -133,9 +133,13 @@ export const authorizedKeysProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface AuthorizedKeysArgs {
+  /** How to reach the host: ordered addresses x ordered keys, pinned host key. Required; secret in state. */
   connection: pulumi.Input<HostConnection>;
+  /** Whose `~/.ssh/authorized_keys` to manage (must exist on the host). Default "root". */
   user?: pulumi.Input<string>;
+  /** Name of the managed block, e.g. "build-1": several stacks share a host with distinct names. Required, non-empty; a new name replaces the resource (the old block is removed). */
   block: pulumi.Input<string>;
+  /** OpenSSH public key lines for the block, in order; trimmed and de-duplicated. Required, at least one. */
   keys: pulumi.Input<pulumi.Input<string>[]>;
 }
 
@@ -149,7 +153,7 @@ export class AuthorizedKeys extends pulumi.dynamic.Resource {
       authorizedKeysProvider,
       name,
       { ...args, connection: pulumi.secret(args.connection), path: undefined },
-      { ...opts, additionalSecretOutputs: ["connection"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
       "host",
       "AuthorizedKeys",
     );

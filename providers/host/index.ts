@@ -8,3 +8,9 @@ export {
   type ZerotierHostJoinArgs,
 } from "./zerotier-join";
 export { ZerotierOnlySsh, zerotierOnlySshProvider, type ZerotierOnlySshArgs } from "./firewall";
+export {
+  ZerotierIdentity,
+  zerotierIdentityProvider,
+  LEGACY_IDENTITY_TYPE,
+  type ZerotierIdentityArgs,
+} from "./zerotier-identity";

@@ -25,6 +25,7 @@ export const DEFAULT_ZEROTIER_INSTALL =
   "apt-get install -y --no-install-recommends zerotier-one && (systemctl enable --now zerotier-one || service zerotier-one start)";
 
 export interface ZerotierHostJoinInputs {
+  /** How to reach the host (see ZerotierHostJoinArgs.connection). */
   connection: HostConnection;
   /** 16-hex network id to join. */
   networkId: string;
@@ -160,8 +161,11 @@ export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface ZerotierHostJoinArgs {
+  /** How to reach the host (bootstrap address and key). Required; secret in state. `hostKeySha256` unset = pin the key seen on first contact. */
   connection: pulumi.Input<HostConnection>;
+  /** The 16-hex ZeroTier network id to join. Required; a change moves the host (joins the new one, leaves the old). */
   networkId: pulumi.Input<string>;
+  /** Shell command run when `zerotier-cli` is missing. Default `DEFAULT_ZEROTIER_INSTALL` (apt `zerotier-one`). */
   installCommand?: pulumi.Input<string>;
 }
 
@@ -183,7 +187,7 @@ export class ZerotierHostJoin extends pulumi.dynamic.Resource {
         hostKeySha256: undefined,
         joined: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["connection"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
       "host",
       "ZerotierHostJoin",
     );

@@ -1,5 +1,7 @@
 /**
  * libvirt/KVM over SSH: plain TypeScript, no Pulumi (usable from providers, scripts and tests).
+ * This file is the client (commands on one host); the domain XML (domain-xml.ts), the virsh output
+ * parsers (virsh-parse.ts) and KVM detection (kvm-detect.ts) are re-exported from here.
  *
  * Everything runs on the KVM host through one SSH session per resource operation (`withSsh`),
  * one command at a time (a `;`-joined line hides earlier failures), always with
@@ -11,6 +13,7 @@
 import { errorMessage, InputError, OperationError, redact } from "../shared/errors";
 import { pollUntil } from "../shared/retry";
 import { shellQuote, type SshSession, type SshTarget } from "../shared/ssh";
+import { sshTargetOf as sharedSshTargetOf, type SshTargetFields } from "../shared/ssh-target";
 import {
   describeFetchFailure,
   duplicateDomainError,
@@ -19,345 +22,23 @@ import {
   parseHostNetworks,
   type HostNetworks,
 } from "./preflight";
+import { decideDomainType, type DomainType, type DomainTypeSetting, type KvmProbe } from "./kvm-detect";
+import { parseDominfo, parseDomifaddr, type DomainInfo, type InterfaceAddress } from "./virsh-parse";
 
-/** Virtualisation type of a domain: `kvm` (hardware acceleration) or `qemu` (TCG emulation). */
-export type DomainType = "kvm" | "qemu";
-/** What the user asks for: `auto` = detect on the host (see `detectDomainType`). */
-export type DomainTypeSetting = DomainType | "auto";
-
-/** How to reach the KVM host, as resource inputs (flat, so each field diffs on its own). */
-export interface LibvirtConnection {
-  /** Address of the KVM host. */
-  host: string;
-  /** SSH port. Default 22. */
-  port?: number;
-  /** SSH user; must be root or in the `libvirt` group. Default "root". */
-  user?: string;
-  /** Private key text (secret). */
-  privateKey: string;
-  /** Pinned host key fingerprint `SHA256:...`; unset = accept any (not recommended). */
-  hostKeySha256?: string;
-}
-
-export function sshTargetOf(c: LibvirtConnection): SshTarget {
-  return {
-    host: c.host,
-    port: c.port ?? 22,
-    user: c.user ?? "root",
-    privateKey: c.privateKey,
-    hostKeySha256: c.hostKeySha256 || undefined,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Domain XML
-// ---------------------------------------------------------------------------------------------
-
-/** Escapes text for XML element content and attribute values (both quote kinds). */
-export function xmlEscape(s: string): string {
-  return s
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}
-
-/** Reverses xmlEscape (and numeric references), for values parsed out of virsh's XML. */
-export function xmlUnescape(s: string): string {
-  return s
-    .replace(/&#x([0-9a-fA-F]+);/g, (_m, h: string) => String.fromCodePoint(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_m, d: string) => String.fromCodePoint(Number(d)))
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, "&");
-}
-
-export interface DiskSpec {
-  /** Absolute path of the image file on the KVM host. */
-  path: string;
-  /** Image format. Default qcow2. */
-  format?: "qcow2" | "raw";
-}
-
-export interface NicSpec {
-  /** libvirt network name (DHCP leases visible to libvirt). Exactly one of network/bridge. */
-  network?: string;
-  /** Host bridge name (address only through the guest agent or ARP). */
-  bridge?: string;
-  /** MAC address; generated when missing and kept in the outputs. */
-  mac?: string;
-}
-
-export interface DomainSpec {
-  name: string;
-  uuid: string;
-  domainType: DomainType;
-  memoryMiB: number;
-  vcpus: number;
-  /** Virtio disks in order: vda, vdb, ... */
-  disks: DiskSpec[];
-  /** NoCloud seed ISO, attached as a SATA cdrom. */
-  seedIso?: string;
-  /** NICs, each with its MAC already decided. */
-  nics: Array<NicSpec & { mac: string }>;
-  kernel?: string;
-  initrd?: string;
-  cmdline?: string;
-  /** Serial console to this file (absolute path) instead of a pty. */
-  serialLogPath?: string;
-}
-
-/** Builds the domain XML. Every value is escaped; numbers are checked by the callers. */
-export function domainXml(spec: DomainSpec): string {
-  const e = xmlEscape;
-  const lines: string[] = [];
-  lines.push(`<domain type='${e(spec.domainType)}'>`);
-  lines.push(`  <name>${e(spec.name)}</name>`);
-  lines.push(`  <uuid>${e(spec.uuid)}</uuid>`);
-  lines.push(`  <memory unit='MiB'>${spec.memoryMiB}</memory>`);
-  lines.push(`  <currentMemory unit='MiB'>${spec.memoryMiB}</currentMemory>`);
-  lines.push(`  <vcpu placement='static'>${spec.vcpus}</vcpu>`);
-  lines.push(`  <os>`);
-  lines.push(`    <type arch='x86_64' machine='q35'>hvm</type>`);
-  if (spec.kernel) {
-    lines.push(`    <kernel>${e(spec.kernel)}</kernel>`);
-    if (spec.initrd) lines.push(`    <initrd>${e(spec.initrd)}</initrd>`);
-    if (spec.cmdline) lines.push(`    <cmdline>${e(spec.cmdline)}</cmdline>`);
-  } else {
-    // <os><boot dev> only: never mixed with per-device <boot order> (libvirt rejects the mix).
-    lines.push(`    <boot dev='hd'/>`);
-    if (spec.seedIso) lines.push(`    <boot dev='cdrom'/>`);
-  }
-  lines.push(`  </os>`);
-  lines.push(`  <features><acpi/><apic/></features>`);
-  // host-model only with KVM; TCG uses QEMU's default CPU model.
-  if (spec.domainType === "kvm") lines.push(`  <cpu mode='host-model'/>`);
-  lines.push(`  <clock offset='utc'/>`);
-  lines.push(`  <on_poweroff>destroy</on_poweroff>`);
-  lines.push(`  <on_reboot>restart</on_reboot>`);
-  lines.push(`  <on_crash>destroy</on_crash>`);
-  lines.push(`  <devices>`);
-  spec.disks.forEach((d, i) => {
-    lines.push(`    <disk type='file' device='disk'>`);
-    lines.push(`      <driver name='qemu' type='${e(d.format ?? "qcow2")}'/>`);
-    lines.push(`      <source file='${e(d.path)}'/>`);
-    lines.push(`      <target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>`);
-    lines.push(`    </disk>`);
-  });
-  if (spec.seedIso) {
-    lines.push(`    <disk type='file' device='cdrom'>`);
-    lines.push(`      <driver name='qemu' type='raw'/>`);
-    lines.push(`      <source file='${e(spec.seedIso)}'/>`);
-    lines.push(`      <target dev='sda' bus='sata'/>`);
-    lines.push(`      <readonly/>`);
-    lines.push(`    </disk>`);
-  }
-  for (const n of spec.nics) {
-    if (n.network) {
-      lines.push(`    <interface type='network'>`);
-      lines.push(`      <source network='${e(n.network)}'/>`);
-    } else {
-      lines.push(`    <interface type='bridge'>`);
-      lines.push(`      <source bridge='${e(n.bridge ?? "")}'/>`);
-    }
-    lines.push(`      <mac address='${e(n.mac)}'/>`);
-    lines.push(`      <model type='virtio'/>`);
-    lines.push(`    </interface>`);
-  }
-  if (spec.serialLogPath) {
-    lines.push(`    <serial type='file'>`);
-    lines.push(`      <source path='${e(spec.serialLogPath)}'/>`);
-    lines.push(`      <target port='0'/>`);
-    lines.push(`    </serial>`);
-  } else {
-    lines.push(`    <serial type='pty'><target port='0'/></serial>`);
-  }
-  lines.push(
-    `    <console type='${spec.serialLogPath ? "file" : "pty"}'><target type='serial' port='0'/></console>`,
-  );
-  // Guest agent channel: lets `domifaddr --source agent` find addresses on bridged NICs.
-  lines.push(`    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`);
-  // Entropy for the guest: key generation at first boot stalls without it under TCG.
-  lines.push(`    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>`);
-  lines.push(`    <memballoon model='virtio'/>`);
-  lines.push(`  </devices>`);
-  lines.push(`</domain>`);
-  return lines.join("\n") + "\n";
-}
-
-/** A random locally administered MAC in QEMU's 52:54:00 range. */
-export function randomMac(): string {
-  const crypto = require("crypto") as typeof import("crypto");
-  const b = crypto.randomBytes(3);
-  return ["52", "54", "00", ...Array.from(b, (x) => x.toString(16).padStart(2, "0"))].join(":");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsers for virsh output
-// ---------------------------------------------------------------------------------------------
-
-/** `virsh dominfo`: "Key:   value" lines into a map keyed by the lower-cased key. */
-export function parseKeyValues(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const m = /^([^:]+):\s*(.*)$/.exec(line.trim());
-    if (m) out[m[1].trim().toLowerCase()] = m[2].trim();
-  }
-  return out;
-}
-
-export interface DomainInfo {
-  name: string;
-  uuid: string;
-  /** "running", "shut off", "paused", ... */
-  state: string;
-  vcpus: number;
-  maxMemoryMiB: number;
-  persistent: boolean;
-  autostart: boolean;
-}
-
-export function parseDominfo(text: string): DomainInfo {
-  const kv = parseKeyValues(text);
-  const kib = parseInt(kv["max memory"] ?? "0", 10);
-  return {
-    name: kv["name"] ?? "",
-    uuid: kv["uuid"] ?? "",
-    state: kv["state"] ?? "",
-    vcpus: parseInt(kv["cpu(s)"] ?? "0", 10),
-    maxMemoryMiB: Math.round(kib / 1024),
-    persistent: kv["persistent"] === "yes",
-    autostart: kv["autostart"] === "enable",
-  };
-}
-
-/** `virsh domstate --reason`: "running (booted)" -> { state: "running", reason: "booted" }. */
-export function parseDomstate(text: string): { state: string; reason: string } {
-  const line = text.trim().split("\n")[0] ?? "";
-  const m = /^(.*?)\s*(?:\((.*)\))?$/.exec(line.trim());
-  return { state: (m?.[1] ?? "").trim(), reason: (m?.[2] ?? "").trim() };
-}
-
-export interface InterfaceAddress {
-  name: string;
-  mac: string;
-  protocol: string;
-  /** Address without the prefix length. */
-  address: string;
-  prefix: number;
-}
-
-/** `virsh domifaddr` table. Lines without a name (continuations) inherit the previous NIC. */
-export function parseDomifaddr(text: string): InterfaceAddress[] {
-  const out: InterfaceAddress[] = [];
-  let last: { name: string; mac: string } | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (!line || /^Name\s+MAC/i.test(line) || /^-+$/.test(line)) continue;
-    const cols = line.split(/\s+/);
-    let name: string, mac: string, proto: string, addr: string;
-    if (cols.length >= 4) [name, mac, proto, addr] = cols;
-    else if (cols.length === 2 && last) {
-      ({ name, mac } = last);
-      [proto, addr] = cols;
-    } else continue;
-    last = { name, mac };
-    const [a, p] = addr.split("/");
-    out.push({ name, mac: mac.toLowerCase(), protocol: proto, address: a, prefix: Number(p ?? 0) });
-  }
-  return out;
-}
-
-export interface DomainXmlFacts {
-  uuid: string;
-  domainType: string;
-  memoryMiB: number;
-  vcpus: number;
-  diskPaths: string[];
-  cdromPaths: string[];
-  macs: string[];
-  kernel?: string;
-  initrd?: string;
-  cmdline?: string;
-}
-
-const UNIT_TO_KIB: Record<string, number> = {
-  b: 1 / 1024,
-  bytes: 1 / 1024,
-  kib: 1,
-  k: 1,
-  mib: 1024,
-  m: 1024,
-  gib: 1024 * 1024,
-  g: 1024 * 1024,
-};
-
-/** The facts we compare for drift, from `virsh dumpxml --inactive` (libvirt's own, regular XML). */
-export function parseDomainXml(xml: string): DomainXmlFacts {
-  const first = (re: RegExp): string | undefined => {
-    const m = re.exec(xml);
-    return m ? xmlUnescape(m[1]) : undefined;
-  };
-  const memM = /<memory(?:\s+unit=['"]([^'"]+)['"])?[^>]*>(\d+)<\/memory>/.exec(xml);
-  const unit = (memM?.[1] ?? "KiB").toLowerCase();
-  const memoryMiB = memM ? Math.round((Number(memM[2]) * (UNIT_TO_KIB[unit] ?? 1)) / 1024) : 0;
-  const diskPaths: string[] = [];
-  const cdromPaths: string[] = [];
-  for (const m of xml.matchAll(/<disk\b([^>]*)>([\s\S]*?)<\/disk>/g)) {
-    const src = /<source\s+file=['"]([^'"]*)['"]/.exec(m[2]);
-    if (!src) continue;
-    (/device=['"]cdrom['"]/.test(m[1]) ? cdromPaths : diskPaths).push(xmlUnescape(src[1]));
-  }
-  const macs = [...xml.matchAll(/<mac\s+address=['"]([^'"]+)['"]/g)].map((m) => m[1].toLowerCase());
-  return {
-    uuid: first(/<uuid>([^<]+)<\/uuid>/) ?? "",
-    domainType: first(/<domain\s+type=['"]([^'"]+)['"]/) ?? "",
-    memoryMiB,
-    vcpus: Number(first(/<vcpu[^>]*>(\d+)<\/vcpu>/) ?? 0),
-    diskPaths,
-    cdromPaths,
-    macs,
-    kernel: first(/<kernel>([^<]*)<\/kernel>/),
-    initrd: first(/<initrd>([^<]*)<\/initrd>/),
-    cmdline: first(/<cmdline>([^<]*)<\/cmdline>/),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Host detection
-// ---------------------------------------------------------------------------------------------
-
-export interface KvmProbe {
-  /** /dev/kvm exists. */
-  devKvm: boolean;
-  /** The CPU advertises VT-x/AMD-V (vmx/svm flag). */
-  cpuVirt: boolean;
-  /** The host is itself a VM (cpuinfo `hypervisor` flag): nested KVM, which hangs here. */
-  nested: boolean;
-  /** libvirt offers domain type kvm (`virsh domcapabilities --virttype kvm` succeeds). */
-  libvirtKvm: boolean;
-}
+// Split by job; everything stays importable from this module (its old path).
+export * from "./domain-xml";
+export * from "./virsh-parse";
+export * from "./kvm-detect";
 
 /**
- * The decision for `domainType: "auto"`: KVM only on bare metal with /dev/kvm, VT-x/AMD-V and
- * libvirt's KVM support. A nested host (itself a VM) gets TCG: on such hosts a type='kvm' guest
- * starts and then spins without output (facts/libvirt.md), and a failed guest is worse than a
- * slow one. Users whose nested virtualisation works set `domainType: "kvm"` explicitly.
+ * How to reach the KVM host: the shared `SshTarget` fields, stored flat in each libvirt resource's
+ * state (so each field diffs on its own). The user must be root or in the `libvirt` group.
  */
-export function decideDomainType(p: KvmProbe): { domainType: DomainType; reason: string } {
-  if (!p.devKvm) return { domainType: "qemu", reason: "/dev/kvm does not exist" };
-  if (!p.cpuVirt) return { domainType: "qemu", reason: "the CPU shows no vmx/svm flag" };
-  if (p.nested)
-    return {
-      domainType: "qemu",
-      reason:
-        "the host is itself a virtual machine (nested KVM is unreliable); set domainType 'kvm' to force",
-    };
-  if (!p.libvirtKvm) return { domainType: "qemu", reason: "libvirt reports no kvm domain support" };
-  return { domainType: "kvm", reason: "bare-metal host with /dev/kvm and VT-x/AMD-V" };
+export type LibvirtConnection = SshTargetFields;
+
+/** The SSH target for a libvirt connection (defaults filled in, an empty pin = unpinned). */
+export function sshTargetOf(c: LibvirtConnection): SshTarget {
+  return sharedSshTargetOf(c as unknown as Record<string, unknown>);
 }
 
 // ---------------------------------------------------------------------------------------------

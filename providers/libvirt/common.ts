@@ -4,14 +4,9 @@
  */
 import { resourceLabel, type CheckFailure } from "../shared/errors";
 import { withSsh } from "../shared/ssh";
-import {
-  collectFailures,
-  hostname,
-  intInRange,
-  nonEmptyString,
-  type FieldRule,
-  type Validator,
-} from "../shared/validate";
+import { optional, required } from "../shared/resource-kit";
+import { hostKeyFingerprint, privateKeyText } from "../shared/ssh-target";
+import { hostname, intInRange, nonEmptyString, type Validator } from "../shared/validate";
 import { LibvirtClient, sshTargetOf, type LibvirtConnection } from "./client";
 
 export const absolutePath: Validator = (v) =>
@@ -25,34 +20,30 @@ export const libvirtName: Validator = (v) =>
     ? undefined
     : "must be 1-63 characters: letters, digits, '_', '.', '-', starting with a letter or digit";
 
-const hostKeyFingerprint: Validator = (v) =>
-  typeof v === "string" && /^SHA256:[A-Za-z0-9+/]{43}$/.test(v)
-    ? undefined
-    : "must be a fingerprint like SHA256:<43 base64 characters>, as `ssh-keygen -lf` prints it";
+/**
+ * The connection fields of every libvirt resource on the resource kit: the shared `SshTarget` fields,
+ * flat, with the same checks as `connectionRules` (a new `host` is another machine: replace).
+ */
+export const connectionFields = {
+  /** KVM host address (host name or IP). Required; a change replaces (another machine). */
+  host: required<string>({ validate: hostname, change: "replace" }),
+  /** SSH port. Default 22; 1..65535. */
+  port: optional<number>({ validate: intInRange(1, 65535) }),
+  /** SSH user: root or in group `libvirt`. Default "root". */
+  user: optional<string>({ validate: nonEmptyString }),
+  /** SSH private key (OpenSSH/PEM text). Required; secret in state. */
+  privateKey: required<string>({ validate: privateKeyText, secret: true }),
+  /** Pinned SSH host key `SHA256:...` (`ssh-keygen -lf`). Unset = accept any host key: pin it. */
+  hostKeySha256: optional<string>({ validate: hostKeyFingerprint }),
+};
 
-const privateKeyText: Validator = (v) =>
-  typeof v === "string" && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)
-    ? undefined
-    : "must be an OpenSSH or PEM private key (text starting with -----BEGIN ... PRIVATE KEY-----)";
-
-/** Check rules for the flat connection inputs every libvirt resource has. */
-export function connectionRules(p: Record<string, unknown>): FieldRule[] {
-  return [
-    { path: "host", value: p.host, check: hostname },
-    { path: "port", value: p.port, check: intInRange(1, 65535), optional: true },
-    { path: "user", value: p.user, check: nonEmptyString, optional: true },
-    { path: "privateKey", value: p.privateKey, check: privateKeyText },
-    { path: "hostKeySha256", value: p.hostKeySha256, check: hostKeyFingerprint, optional: true },
-  ];
-}
-
-/** Check failures with the reason prefixed by the resource label and a generic fix hint. */
-export function checkFailures(kind: string, name: unknown, rules: FieldRule[]): CheckFailure[] {
+/**
+ * The kit's check with libvirt's message form: each field failure's reason reads
+ * `<Kind "name">: <field> <reason>`, as before the kit.
+ */
+export function labelledFailures(kind: string, name: unknown, failures: CheckFailure[]): CheckFailure[] {
   const label = resourceLabel(kind, typeof name === "string" ? name : "?");
-  return collectFailures(rules).map((f) => ({
-    property: f.property,
-    reason: `${label}: ${f.property} ${f.reason}`,
-  }));
+  return failures.map((f) => ({ property: f.property, reason: `${label}: ${f.property} ${f.reason}` }));
 }
 
 /** The connection fields out of a props bag. */
@@ -75,25 +66,6 @@ export function withLibvirt<T>(
   return withSsh(sshTargetOf(connectionOf(p)), { label }, (s) => fn(new LibvirtClient(s, label)));
 }
 
-/** Connection inputs whose change means "another host": the object there is a new one. */
-export const CONNECTION_REPLACE = ["host"] as const;
-/** Connection inputs that only change how we reach the same host. */
-export const CONNECTION_UPDATE = ["port", "user", "privateKey", "hostKeySha256"] as const;
-
 /** Provider inputs/outputs: untyped JSON from the engine, validated in `check`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProviderProps = Record<string, any>;
-
-/** How every libvirt resource reaches its KVM host (Pulumi inputs; `privateKey` is stored as a secret). */
-export interface LibvirtConnectionArgs {
-  /** KVM host address. */
-  host: import("@pulumi/pulumi").Input<string>;
-  /** SSH port. Default 22. */
-  port?: import("@pulumi/pulumi").Input<number>;
-  /** SSH user (root or in group libvirt). Default "root". */
-  user?: import("@pulumi/pulumi").Input<string>;
-  /** SSH private key (kept secret in state). */
-  privateKey: import("@pulumi/pulumi").Input<string>;
-  /** Pinned SSH host key `SHA256:...`. Unset = accept any (not recommended). */
-  hostKeySha256?: import("@pulumi/pulumi").Input<string>;
-}

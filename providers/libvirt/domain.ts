@@ -17,10 +17,11 @@
  *   Disks and seeds are separate resources (LibvirtVolume, CloudInitSeed) and are removed by them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { LibvirtConnectionArgs } from "./common";
 import { errorMessage, OperationError, resourceLabel } from "../shared/errors";
-import { diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
-import { intInRange, type FieldRule, type Validator } from "../shared/validate";
+import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
+import { declareResource, optional, required, withDefault } from "../shared/resource-kit";
+import { intInRange, type Validator } from "../shared/validate";
 import {
   domainXml,
   parseDomainXml,
@@ -33,10 +34,8 @@ import {
 import { duplicateDomainError, nicProblems, nicProblemsError } from "./preflight";
 import {
   absolutePath,
-  checkFailures,
-  connectionRules,
-  CONNECTION_REPLACE,
-  CONNECTION_UPDATE,
+  connectionFields,
+  labelledFailures,
   libvirtName,
   withLibvirt,
   type ProviderProps,
@@ -161,38 +160,77 @@ function startFailed(label: string, err: unknown): OperationError {
   );
 }
 
+const memoryMiB: Validator = (v) =>
+  intInRange(MIN_MEMORY_MIB, 1024 * 1024)(v) &&
+  `must be a whole number of MiB from ${MIN_MEMORY_MIB} (a cloud-init guest needs at least that) to 1048576`;
+
+type DiskInput = { path: string; format?: "qcow2" | "raw" };
+type NicInput = { network?: string; bridge?: string; mac?: string };
+
+const fields = {
+  ...connectionFields,
+  /** Domain name, unique on the host (letters, digits, `_.-`, up to 63; not all digits or a UUID). Required; replaces. */
+  name: required<string>({ validate: domainName, change: "replace" }),
+  /** Memory in MiB, at least 256. Required; changes in place (the guest restarts). */
+  memoryMiB: required<number>({ validate: memoryMiB }),
+  /** Virtual CPUs, 1..256. Required; changes in place (the guest restarts). */
+  vcpus: required<number>({ validate: intInRange(1, 256) }),
+  /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with VT-x/AMD-V). Default "auto". Replaces. */
+  domainType: withDefault<"auto" | "kvm" | "qemu">(DEFAULTS.domainType, {
+    validate: oneOf("auto", "kvm", "qemu"),
+    change: "replace",
+  }),
+  /** Virtio disks (vda, vdb, ...): absolute image paths on the host, at most 26. Default none. Replaces. */
+  disks: withDefault<DiskInput[]>([], { validate: disksValidator, change: "replace" }),
+  /** NICs: each a libvirt `network` or a host `bridge`, optional fixed lowercase `mac`. Default none. Replaces. */
+  nics: withDefault<NicInput[]>([], { validate: nicsValidator, change: "replace" }),
+  /** Cloud-init seed ISO path (a CloudInitSeed's `path`), attached as a SATA cdrom. Replaces. */
+  seedIso: optional<string>({ validate: absolutePath, change: "replace" }),
+  /** Direct boot: kernel path on the host. Replaces. */
+  kernel: optional<string>({ validate: absolutePath, change: "replace" }),
+  /** Direct boot: initrd path on the host (needs kernel). Replaces. */
+  initrd: optional<string>({ validate: absolutePath, change: "replace" }),
+  /** Direct boot: kernel command line, one line of at most 2048 characters (needs kernel). Replaces. */
+  cmdline: optional<string>({ validate: cmdlineText, change: "replace" }),
+  /** Serial console to this file on the host (removed with the domain). Default: a pty. Replaces. */
+  serialLogPath: optional<string>({ validate: absolutePath, change: "replace" }),
+  /** Start with the host. Default false. */
+  autostart: withDefault<boolean>(DEFAULTS.autostart),
+  /** Keep it running. Default true. */
+  running: withDefault<boolean>(DEFAULTS.running),
+  /** Where to find the first NIC's IPv4: lease (libvirt networks), agent, arp, any, none. Default lease. */
+  addressSource: withDefault<AddressSource>(DEFAULTS.addressSource, {
+    validate: oneOf("lease", "agent", "arp", "any", "none"),
+  }),
+  /** How long to wait for that address, 5..3600 s. Default 300. */
+  addressTimeoutSeconds: withDefault<number>(DEFAULTS.addressTimeoutSeconds, {
+    validate: intInRange(5, 3600),
+  }),
+  /** ACPI shutdown grace before a hard power-off on updates, 0..3600 s. Default 60. */
+  shutdownTimeoutSeconds: withDefault<number>(DEFAULTS.shutdownTimeoutSeconds, {
+    validate: intInRange(0, 3600),
+  }),
+};
+
+/** The LibvirtDomain declaration (type token libvirt:LibvirtDomain, unchanged). */
+export const domainKit = declareResource({
+  kind: KIND,
+  module: "libvirt",
+  type: "LibvirtDomain",
+  fields,
+  outputs: ["uuid", "macs", "ipAddress", "effectiveDomainType", "domainTypeReason", "state"],
+  // Domain names are unique on the host: the old one must go first.
+  deleteBeforeReplace: true,
+});
+
 export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
+    // The defaults are filled in even when a value is unknown (preview) or a field is bad, as before
+    // the kit: the cross-field rules below and diff see them.
     const inputs = { ...DEFAULTS, ...news, disks: news.disks ?? [], nics: news.nics ?? [] };
     const label = resourceLabel(KIND, String(news.name));
-    const rules: FieldRule[] = [
-      ...connectionRules(inputs),
-      { path: "name", value: inputs.name, check: domainName },
-      {
-        path: "memoryMiB",
-        value: inputs.memoryMiB,
-        check: (v) =>
-          intInRange(MIN_MEMORY_MIB, 1024 * 1024)(v) &&
-          `must be a whole number of MiB from ${MIN_MEMORY_MIB} (a cloud-init guest needs at least that) to 1048576`,
-      },
-      { path: "vcpus", value: inputs.vcpus, check: intInRange(1, 256) },
-      { path: "domainType", value: inputs.domainType, check: oneOf("auto", "kvm", "qemu") },
-      { path: "disks", value: inputs.disks, check: disksValidator },
-      { path: "nics", value: inputs.nics, check: nicsValidator },
-      { path: "seedIso", value: inputs.seedIso, check: absolutePath, optional: true },
-      { path: "kernel", value: inputs.kernel, check: absolutePath, optional: true },
-      { path: "initrd", value: inputs.initrd, check: absolutePath, optional: true },
-      { path: "cmdline", value: inputs.cmdline, check: cmdlineText, optional: true },
-      { path: "serialLogPath", value: inputs.serialLogPath, check: absolutePath, optional: true },
-      {
-        path: "addressSource",
-        value: inputs.addressSource,
-        check: oneOf("lease", "agent", "arp", "any", "none"),
-      },
-      { path: "addressTimeoutSeconds", value: inputs.addressTimeoutSeconds, check: intInRange(5, 3600) },
-      { path: "shutdownTimeoutSeconds", value: inputs.shutdownTimeoutSeconds, check: intInRange(0, 3600) },
-    ];
-    const failures = checkFailures(KIND, news.name, rules);
+    const r = domainKit.check(inputs);
+    const failures = labelledFailures(KIND, news.name, r.failures);
     if ((inputs.initrd !== undefined || inputs.cmdline !== undefined) && inputs.kernel === undefined)
       failures.push({
         property: "kernel",
@@ -208,36 +246,11 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         property: "disks",
         reason: `${label}: nothing to boot from; give at least one disk or a kernel`,
       });
-    return { inputs, failures };
+    return { inputs: failures.length || containsUnknown(inputs) ? inputs : r.inputs, failures };
   },
 
   async diff(_id, olds, news) {
-    const d = diffFields(olds, news, {
-      replaceOn: [
-        ...CONNECTION_REPLACE,
-        "name",
-        "domainType",
-        "disks",
-        "seedIso",
-        "nics",
-        "kernel",
-        "initrd",
-        "cmdline",
-        "serialLogPath",
-      ],
-      updateOn: [
-        ...CONNECTION_UPDATE,
-        "memoryMiB",
-        "vcpus",
-        "autostart",
-        "running",
-        "addressSource",
-        "addressTimeoutSeconds",
-        "shutdownTimeoutSeconds",
-      ],
-      // Domain names are unique on the host: the old one must go first.
-      deleteBeforeReplace: true,
-    });
+    const d = domainKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -374,50 +387,10 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface LibvirtDomainArgs extends LibvirtConnectionArgs {
-  /** Domain name, unique on the host (letters, digits, `_.-`, up to 63). */
-  name: pulumi.Input<string>;
-  /** Memory in MiB, at least 256. Changes in place (the guest restarts). */
-  memoryMiB: pulumi.Input<number>;
-  /** Virtual CPUs, 1..256. Changes in place (the guest restarts). */
-  vcpus: pulumi.Input<number>;
-  /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with VT-x/AMD-V). Default "auto". Replaces. */
-  domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
-  /** Virtio disks (vda, vdb, ...): absolute image paths on the host. Replaces. */
-  disks?: pulumi.Input<
-    pulumi.Input<{ path: pulumi.Input<string>; format?: pulumi.Input<"qcow2" | "raw"> }>[]
-  >;
-  /** Cloud-init seed ISO path (a CloudInitSeed's `path`), attached as a SATA cdrom. Replaces. */
-  seedIso?: pulumi.Input<string>;
-  /** NICs: each a libvirt `network` or a host `bridge`, optional fixed `mac`. Replaces. */
-  nics?: pulumi.Input<
-    pulumi.Input<{
-      network?: pulumi.Input<string>;
-      bridge?: pulumi.Input<string>;
-      mac?: pulumi.Input<string>;
-    }>[]
-  >;
-  /** Direct boot: kernel path on the host. Replaces. */
-  kernel?: pulumi.Input<string>;
-  /** Direct boot: initrd path on the host (needs kernel). Replaces. */
-  initrd?: pulumi.Input<string>;
-  /** Direct boot: kernel command line (needs kernel). Replaces. */
-  cmdline?: pulumi.Input<string>;
-  /** Serial console to this file on the host (removed with the domain). Default: a pty. Replaces. */
-  serialLogPath?: pulumi.Input<string>;
-  /** Start with the host. Default false. */
-  autostart?: pulumi.Input<boolean>;
-  /** Keep it running. Default true. */
-  running?: pulumi.Input<boolean>;
-  /** Where to find the first NIC's IPv4: lease (libvirt networks), agent, arp, any, none. Default lease. */
-  addressSource?: pulumi.Input<AddressSource>;
-  /** How long to wait for that address, 5..3600 s. Default 300. */
-  addressTimeoutSeconds?: pulumi.Input<number>;
-  /** ACPI shutdown grace before a hard power-off on updates, 0..3600 s. Default 60. */
-  shutdownTimeoutSeconds?: pulumi.Input<number>;
-}
+/** LibvirtDomain inputs: derived from `fields` (doc comments there). */
+export type LibvirtDomainArgs = KitArgs<typeof fields>;
 
-export class LibvirtDomain extends pulumi.dynamic.Resource {
+export class LibvirtDomain extends KitResource {
   /** libvirt UUID (also the resource id); kept across in-place updates. */
   declare readonly uuid: pulumi.Output<string>;
   /** MAC per NIC, in order. */
@@ -426,29 +399,16 @@ export class LibvirtDomain extends pulumi.dynamic.Resource {
   declare readonly ipAddress: pulumi.Output<string>;
   /** The domain type actually used ("kvm" or "qemu") and why. */
   declare readonly effectiveDomainType: pulumi.Output<DomainType>;
+  /** Why that domain type was chosen. */
   declare readonly domainTypeReason: pulumi.Output<string>;
   /** virsh state when last seen ("running", "shut off", ...). */
   declare readonly state: pulumi.Output<string>;
+  /** Memory in MiB as applied. */
   declare readonly memoryMiB: pulumi.Output<number>;
+  /** vCPUs as applied. */
   declare readonly vcpus: pulumi.Output<number>;
 
   constructor(name: string, args: LibvirtDomainArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      domainProvider,
-      name,
-      {
-        ...args,
-        privateKey: pulumi.secret(args.privateKey),
-        uuid: undefined,
-        macs: undefined,
-        ipAddress: undefined,
-        effectiveDomainType: undefined,
-        domainTypeReason: undefined,
-        state: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
-      "libvirt",
-      "LibvirtDomain",
-    );
+    super(domainKit, domainProvider, name, { ...args }, opts);
   }
 }

@@ -7,18 +7,17 @@
  * and left in place on delete. Packages are never uninstalled (other things may use them).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { LibvirtConnectionArgs } from "./common";
 import { OperationError, resourceLabel } from "../shared/errors";
-import { diffFields, plainOutputs } from "../shared/dynamic";
+import { containsUnknown, plainOutputs } from "../shared/dynamic";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
+import { declareResource, optional, required, withDefault } from "../shared/resource-kit";
 import { shellQuote } from "../shared/ssh";
-import { cidr, parseIPv4, type FieldRule, type Validator } from "../shared/validate";
+import { cidr, parseIPv4, type Validator } from "../shared/validate";
 import { xmlEscape, type LibvirtClient } from "./client";
 import {
   absolutePath,
-  checkFailures,
-  connectionRules,
-  CONNECTION_REPLACE,
-  CONNECTION_UPDATE,
+  connectionFields,
+  labelledFailures,
   libvirtName,
   withLibvirt,
   type ProviderProps,
@@ -172,29 +171,50 @@ async function setup(p: ProviderProps): Promise<Record<string, unknown>> {
   });
 }
 
+const fields = {
+  ...connectionFields,
+  /** A label for messages (the host's name): letters, digits, `_.-`, up to 63. Required. */
+  name: required<string>({ validate: libvirtName }),
+  /** Absolute directory for images and seed ISOs; created (mode 0711) when missing; delete removes it only if this resource created it and it is empty. Required; a change replaces. */
+  poolDir: required<string>({ validate: absolutePath, change: "replace" }),
+  /** libvirt network for the VMs (name, bridge <= 15 chars, cidr /8../29, forward "nat"/"none"); an existing one of that name is adopted and kept on delete. Default none; a change replaces. */
+  network: optional<HostNetworkSpec>({ validate: networkSpec, change: "replace" }),
+  /** "kvm", "qemu" (TCG) or "auto" (KVM only on bare metal with /dev/kvm, VT-x/AMD-V and libvirt KVM support). Default "auto". */
+  domainType: withDefault<"auto" | "kvm" | "qemu">("auto", {
+    validate: (v) =>
+      ["auto", "kvm", "qemu"].includes(v as string) ? undefined : 'must be "auto", "kvm" or "qemu"',
+  }),
+  /** Install missing packages (KVM_PACKAGES) with apt. Default true; false = fail naming what is missing. */
+  installPackages: withDefault<boolean>(true),
+};
+
+/** The KvmHostSetup declaration (type token libvirt:KvmHostSetup, unchanged). */
+export const hostSetupKit = declareResource({
+  kind: KIND,
+  module: "libvirt",
+  type: "KvmHostSetup",
+  fields,
+  outputs: [
+    "effectiveDomainType",
+    "domainTypeReason",
+    "libvirtVersion",
+    "installedPackages",
+    "createdPoolDir",
+    "createdNetwork",
+  ],
+});
+
 export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
+    // Defaults filled in even with unknown values (preview) or bad fields, as before the kit.
     const inputs = { domainType: "auto", installPackages: true, ...news };
-    const rules: FieldRule[] = [
-      ...connectionRules(inputs),
-      { path: "name", value: inputs.name, check: libvirtName },
-      { path: "poolDir", value: inputs.poolDir, check: absolutePath },
-      { path: "network", value: inputs.network, check: networkSpec, optional: true },
-      {
-        path: "domainType",
-        value: inputs.domainType,
-        check: (v) =>
-          ["auto", "kvm", "qemu"].includes(v as string) ? undefined : 'must be "auto", "kvm" or "qemu"',
-      },
-    ];
-    return { inputs, failures: checkFailures(KIND, news.name, rules) };
+    const r = hostSetupKit.check(inputs);
+    const failures = labelledFailures(KIND, news.name, r.failures);
+    return { inputs: failures.length || containsUnknown(inputs) ? inputs : r.inputs, failures };
   },
 
   async diff(_id, olds, news) {
-    const d = diffFields(olds, news, {
-      replaceOn: [...CONNECTION_REPLACE, "poolDir", "network"],
-      updateOn: [...CONNECTION_UPDATE, "domainType", "installPackages", "name"],
-    });
+    const d = hostSetupKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -241,38 +261,20 @@ export const hostSetupProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface KvmHostSetupArgs extends LibvirtConnectionArgs {
-  /** A label for messages (the host's name). */
-  name: pulumi.Input<string>;
-  poolDir: pulumi.Input<string>;
-  network?: pulumi.Input<HostNetworkSpec>;
-  domainType?: pulumi.Input<"auto" | "kvm" | "qemu">;
-  installPackages?: pulumi.Input<boolean>;
-}
+/** KvmHostSetup inputs: derived from `fields` (doc comments there). */
+export type KvmHostSetupArgs = KitArgs<typeof fields>;
 
-export class KvmHostSetup extends pulumi.dynamic.Resource {
+export class KvmHostSetup extends KitResource {
+  /** The domain type VMs on this host should use ("kvm" or "qemu"). */
   declare readonly effectiveDomainType: pulumi.Output<"kvm" | "qemu">;
+  /** Why that domain type was chosen. */
   declare readonly domainTypeReason: pulumi.Output<string>;
+  /** libvirtd's version as virsh reports it. */
   declare readonly libvirtVersion: pulumi.Output<string>;
+  /** Packages this resource installed (empty when all were there). */
   declare readonly installedPackages: pulumi.Output<string[]>;
 
   constructor(name: string, args: KvmHostSetupArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      hostSetupProvider,
-      name,
-      {
-        ...args,
-        privateKey: pulumi.secret(args.privateKey),
-        effectiveDomainType: undefined,
-        domainTypeReason: undefined,
-        libvirtVersion: undefined,
-        installedPackages: undefined,
-        createdPoolDir: undefined,
-        createdNetwork: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
-      "libvirt",
-      "KvmHostSetup",
-    );
+    super(hostSetupKit, hostSetupProvider, name, { ...args }, opts);
   }
 }

@@ -12,17 +12,16 @@
  * is secret in state, and is redacted from errors.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { LibvirtConnectionArgs } from "./common";
 import { resourceLabel } from "../shared/errors";
-import { diffFields, plainOutputs } from "../shared/dynamic";
-import { hostname, nonEmptyString, type FieldRule } from "../shared/validate";
+import { plainOutputs } from "../shared/dynamic";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
+import { declareResource, optional, required } from "../shared/resource-kit";
+import { hostname, nonEmptyString, type Validator } from "../shared/validate";
 import { joinPath } from "./client";
 import {
   absolutePath,
-  checkFailures,
-  connectionRules,
-  CONNECTION_REPLACE,
-  CONNECTION_UPDATE,
+  connectionFields,
+  labelledFailures,
   libvirtName,
   withLibvirt,
   type ProviderProps,
@@ -70,33 +69,46 @@ async function buildSeed(inputs: ProviderProps, replace: boolean): Promise<Recor
   });
 }
 
+const cloudInitDocument: Validator = (v) =>
+  typeof v === "string" && /^#cloud-config\s*\n|^#!|^Content-Type: multipart/.test(v)
+    ? undefined
+    : "must be a cloud-init document starting with '#cloud-config' (or a '#!' script)";
+
+const fields = {
+  ...connectionFields,
+  /** Seed name; the ISO is `<poolDir>/<name>.iso` and the instance-id starts with it. Required; replaces. */
+  name: required<string>({ validate: libvirtName, change: "replace" }),
+  /** Absolute directory on the KVM host for the ISO. Required; replaces. */
+  poolDir: required<string>({ validate: absolutePath, change: "replace" }),
+  /** cloud-init user-data (`#cloud-config ...`). Required; secret in state. A change rebuilds the ISO in place. */
+  userData: required<string>({ validate: cloudInitDocument, secret: true }),
+  /** Guest hostname (meta-data local-hostname). Default: `name`. */
+  hostname: optional<string>({ validate: hostname }),
+  /** Extra meta-data YAML lines appended after instance-id and local-hostname. Default none. */
+  extraMetaData: optional<string>({ validate: nonEmptyString }),
+  /** cloud-init network-config (v1 or v2 YAML). Default: cloud-init's DHCP on the first NIC. */
+  networkConfig: optional<string>({ validate: nonEmptyString }),
+};
+
+/** The CloudInitSeed declaration (type token libvirt:CloudInitSeed, unchanged). */
+export const seedKit = declareResource({
+  kind: KIND,
+  module: "libvirt",
+  type: "CloudInitSeed",
+  fields,
+  outputs: ["path", "contentHash", "instanceId"],
+  deleteBeforeReplace: true,
+});
+
 export const seedProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const rules: FieldRule[] = [
-      ...connectionRules(news),
-      { path: "name", value: news.name, check: libvirtName },
-      { path: "poolDir", value: news.poolDir, check: absolutePath },
-      {
-        path: "userData",
-        value: news.userData,
-        check: (v) =>
-          typeof v === "string" && /^#cloud-config\s*\n|^#!|^Content-Type: multipart/.test(v)
-            ? undefined
-            : "must be a cloud-init document starting with '#cloud-config' (or a '#!' script)",
-      },
-      { path: "hostname", value: news.hostname, check: hostname, optional: true },
-      { path: "extraMetaData", value: news.extraMetaData, check: nonEmptyString, optional: true },
-      { path: "networkConfig", value: news.networkConfig, check: nonEmptyString, optional: true },
-    ];
-    return { inputs: news, failures: checkFailures(KIND, news.name, rules) };
+    const r = seedKit.check(news);
+    const failures = labelledFailures(KIND, news.name, r.failures);
+    return { inputs: failures.length ? news : r.inputs, failures };
   },
 
   async diff(_id, olds, news) {
-    const d = diffFields(olds, news, {
-      replaceOn: [...CONNECTION_REPLACE, "name", "poolDir"],
-      updateOn: [...CONNECTION_UPDATE, "userData", "extraMetaData", "networkConfig", "hostname"],
-      deleteBeforeReplace: true,
-    });
+    const d = seedKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -131,22 +143,10 @@ export const seedProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface CloudInitSeedArgs extends LibvirtConnectionArgs {
-  /** Seed name; the ISO is `<poolDir>/<name>.iso` and the instance-id starts with it. */
-  name: pulumi.Input<string>;
-  /** Absolute directory on the KVM host for the ISO. */
-  poolDir: pulumi.Input<string>;
-  /** cloud-init user-data (`#cloud-config ...`). Secret: stored encrypted in state. */
-  userData: pulumi.Input<string>;
-  /** Guest hostname (meta-data local-hostname). Default: `name`. */
-  hostname?: pulumi.Input<string>;
-  /** Extra meta-data YAML lines appended after instance-id and local-hostname. */
-  extraMetaData?: pulumi.Input<string>;
-  /** cloud-init network-config (v1 or v2 YAML). Default: cloud-init's DHCP on the first NIC. */
-  networkConfig?: pulumi.Input<string>;
-}
+/** CloudInitSeed inputs: derived from `fields` (doc comments there). */
+export type CloudInitSeedArgs = KitArgs<typeof fields>;
 
-export class CloudInitSeed extends pulumi.dynamic.Resource {
+export class CloudInitSeed extends KitResource {
   /** Absolute path of the seed ISO on the KVM host. */
   declare readonly path: pulumi.Output<string>;
   /** sha256 of the seed content (user-data, extra meta-data, network-config). */
@@ -155,20 +155,6 @@ export class CloudInitSeed extends pulumi.dynamic.Resource {
   declare readonly instanceId: pulumi.Output<string>;
 
   constructor(name: string, args: CloudInitSeedArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      seedProvider,
-      name,
-      {
-        ...args,
-        privateKey: pulumi.secret(args.privateKey),
-        userData: pulumi.secret(args.userData),
-        path: undefined,
-        contentHash: undefined,
-        instanceId: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["privateKey", "userData"] },
-      "libvirt",
-      "CloudInitSeed",
-    );
+    super(seedKit, seedProvider, name, { ...args }, opts);
   }
 }

@@ -11,20 +11,13 @@
  * downloaded it never breaks the disks of one that adopted it (the file stays as a cache).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { LibvirtConnectionArgs } from "./common";
 import { InputError, resourceLabel } from "../shared/errors";
-import { diffFields, plainOutputs } from "../shared/dynamic";
-import { sha256Hex, intInRange, type FieldRule, type Validator } from "../shared/validate";
+import { plainOutputs } from "../shared/dynamic";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
+import { declareResource, optional, required } from "../shared/resource-kit";
+import { sha256Hex, intInRange, type Validator } from "../shared/validate";
 import { dirOf, joinPath } from "./client";
-import {
-  absolutePath,
-  checkFailures,
-  connectionRules,
-  CONNECTION_REPLACE,
-  CONNECTION_UPDATE,
-  libvirtName,
-  withLibvirt,
-} from "./common";
+import { absolutePath, connectionFields, labelledFailures, libvirtName, withLibvirt } from "./common";
 
 const KIND = "LibvirtVolume";
 
@@ -43,24 +36,38 @@ const imageUrl: Validator = (v) => {
 const qemuSize: Validator = (v) =>
   typeof v === "string" && /^[1-9]\d*[KMGT]$/.test(v) ? undefined : 'must be a size like "20G" or "512M"';
 
+const fields = {
+  ...connectionFields,
+  /** File name in `poolDir` (letters, digits, `_.-`), e.g. "build-vm.qcow2". Required; replaces. */
+  name: required<string>({ validate: libvirtName, change: "replace" }),
+  /** Absolute pool directory on the KVM host. Required; replaces. */
+  poolDir: required<string>({ validate: absolutePath, change: "replace" }),
+  /** Base image: http(s):// or file:// URL fetched on the KVM host. Exclusive with backingFile; replaces. */
+  sourceUrl: optional<string>({ validate: imageUrl, change: "replace" }),
+  /** Base image: pinned sha256 (64 lowercase hex). Required with sourceUrl; replaces. */
+  sha256: optional<string>({ validate: sha256Hex, change: "replace" }),
+  /** Overlay: absolute path of the qcow2 backing image (usually a base volume's `path`). Replaces. */
+  backingFile: optional<string>({ validate: absolutePath, change: "replace" }),
+  /** Overlay: virtual size like "20G". Default: the backing image's size. Replaces. */
+  size: optional<string>({ validate: qemuSize, change: "replace" }),
+  /** Base image: download time limit in seconds (10..86400). Default 1800. */
+  downloadTimeoutSeconds: optional<number>({ validate: intInRange(10, 86400) }),
+};
+
+/** The LibvirtVolume declaration (type token libvirt:LibvirtVolume, unchanged). */
+export const volumeKit = declareResource({
+  kind: KIND,
+  module: "libvirt",
+  type: "LibvirtVolume",
+  fields,
+  outputs: ["path", "format", "adopted"],
+  deleteBeforeReplace: true,
+});
+
 export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const rules: FieldRule[] = [
-      ...connectionRules(news),
-      { path: "name", value: news.name, check: libvirtName },
-      { path: "poolDir", value: news.poolDir, check: absolutePath },
-      { path: "sourceUrl", value: news.sourceUrl, check: imageUrl, optional: true },
-      { path: "sha256", value: news.sha256, check: sha256Hex, optional: true },
-      { path: "backingFile", value: news.backingFile, check: absolutePath, optional: true },
-      { path: "size", value: news.size, check: qemuSize, optional: true },
-      {
-        path: "downloadTimeoutSeconds",
-        value: news.downloadTimeoutSeconds,
-        check: intInRange(10, 86400),
-        optional: true,
-      },
-    ];
-    const failures = checkFailures(KIND, news.name, rules);
+    const r = volumeKit.check(news);
+    const failures = labelledFailures(KIND, news.name, r.failures);
     const label = resourceLabel(KIND, String(news.name));
     const hasUrl = news.sourceUrl !== undefined;
     const hasBacking = news.backingFile !== undefined;
@@ -79,15 +86,11 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         property: "size",
         reason: `${label}: size applies to overlays only (backingFile); remove it`,
       });
-    return { inputs: news, failures };
+    return { inputs: failures.length ? news : r.inputs, failures };
   },
 
   async diff(_id, olds, news) {
-    const d = diffFields(olds, news, {
-      replaceOn: [...CONNECTION_REPLACE, "name", "poolDir", "sourceUrl", "sha256", "backingFile", "size"],
-      updateOn: [...CONNECTION_UPDATE, "downloadTimeoutSeconds"],
-      deleteBeforeReplace: true,
-    });
+    const d = volumeKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -138,44 +141,18 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface LibvirtVolumeArgs extends LibvirtConnectionArgs {
-  /** File name in `poolDir` (letters, digits, `_.-`), e.g. "build-vm.qcow2". */
-  name: pulumi.Input<string>;
-  /** Absolute pool directory on the KVM host. */
-  poolDir: pulumi.Input<string>;
-  /** Base image: http(s):// or file:// URL fetched on the KVM host. Exclusive with backingFile. */
-  sourceUrl?: pulumi.Input<string>;
-  /** Base image: pinned sha256 (64 lowercase hex). Required with sourceUrl. */
-  sha256?: pulumi.Input<string>;
-  /** Overlay: absolute path of the qcow2 backing image (usually a base volume's `path`). */
-  backingFile?: pulumi.Input<string>;
-  /** Overlay: virtual size like "20G". Default: the backing image's size. */
-  size?: pulumi.Input<string>;
-  /** Base image: download time limit in seconds (10..86400). Default 1800. */
-  downloadTimeoutSeconds?: pulumi.Input<number>;
-}
+/** LibvirtVolume inputs: derived from `fields` (doc comments there). */
+export type LibvirtVolumeArgs = KitArgs<typeof fields>;
 
-export class LibvirtVolume extends pulumi.dynamic.Resource {
+export class LibvirtVolume extends KitResource {
   /** Absolute path of the image file on the KVM host. */
   declare readonly path: pulumi.Output<string>;
+  /** Image format of the file: always "qcow2". */
   declare readonly format: pulumi.Output<string>;
   /** True when a matching base image was already there: this resource will not delete it. */
   declare readonly adopted: pulumi.Output<boolean>;
 
   constructor(name: string, args: LibvirtVolumeArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      volumeProvider,
-      name,
-      {
-        ...args,
-        privateKey: pulumi.secret(args.privateKey),
-        path: undefined,
-        format: undefined,
-        adopted: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["privateKey"] },
-      "libvirt",
-      "LibvirtVolume",
-    );
+    super(volumeKit, volumeProvider, name, { ...args }, opts);
   }
 }

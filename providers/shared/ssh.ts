@@ -13,20 +13,10 @@ import { errorMessage, OperationError, redact } from "./errors";
 import { retry } from "./retry";
 import { trace } from "./trace";
 
-/** How to reach a host over SSH. `privateKey` is a secret: never log or embed it in messages. */
-export interface SshTarget {
-  host: string;
-  /** Default 22. */
-  port?: number;
-  /** Default "root". */
-  user?: string;
-  /** OpenSSH or PEM private key text. */
-  privateKey: string;
-  /** Pinned host key, `SHA256:<base64>` as `ssh-keygen -lf` prints it. Unset = accept and report. */
-  hostKeySha256?: string;
-  /** TCP connect + handshake timeout. Default 10 s. */
-  connectTimeoutMs?: number;
-}
+import type { SshTarget } from "./ssh-target";
+
+/** How to reach a host over SSH: the project's one connection model (see ssh-target.ts). */
+export type { SshTarget } from "./ssh-target";
 
 export interface ExecResult {
   stdout: string;
