@@ -17,7 +17,7 @@ import {
   unencryptedPrivateKey,
   type Validator,
 } from "../providers/shared/validate";
-import { offsetIPv4, VM_ADDRESS_OFFSETS } from "../components/vm/cloud-init";
+import { offsetIPv4, VM_ADDRESS_OFFSETS } from "../components/vm";
 import { readBuildRunSettings, type BuildRunSettings } from "./build-runs";
 import { ConfigReader } from "./config-reader";
 
