@@ -19,7 +19,7 @@ import { useTestbed } from "../testbed";
 import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
 import { requireZerotierStandIn } from "../testbed/zerotier/service";
-import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./zerotier-node-config";
+import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./programs/zerotier-node-config";
 
 const TG_TOKEN = "777002:vm-zerotier-e2e-bot-token-q4";
 const TG_CHAT = "-100778";
