@@ -217,7 +217,7 @@ export async function noopVersusFull(): Promise<BenchResult[]> {
     const harnessTrace = traceFile(s, "harness");
     const h = await s.add(
       new Harness({
-        program: path.join(__dirname, "../test/build/fixtures/programs/app-build.ts"),
+        program: path.join(__dirname, "../test/build/programs/app-build.ts"),
         stack: "build-1",
         stateFile: path.join(dir, "state.json"),
         env: { G8OS_TRACE_FILE: harnessTrace.path },

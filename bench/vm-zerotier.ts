@@ -13,7 +13,7 @@ import { ensureTestbed } from "../test/testbed";
 import { ensureLibvirtTestbed, libvirtProgramConfig } from "../test/testbed/libvirt";
 import { startTelegramEmulator } from "../test/testbed/telegram";
 import { requireZerotierStandIn } from "../test/testbed/zerotier/service";
-import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "../test/vm/zerotier-node-config";
+import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "../test/vm/programs/zerotier-node-config";
 import type { BenchResult } from "./index";
 import { requireRoot, traceFile, withScope, type Scope, type TracedCall } from "./lib/setup";
 

@@ -12,6 +12,7 @@ import { Harness, findResource } from "../test/harness";
 import { ensureTestbed, isRoot } from "../test/testbed";
 import { startTelegramEmulator } from "../test/testbed/telegram";
 import { requireZerotierStandIn } from "../test/testbed/zerotier/service";
+import { testbedBuildConfig } from "./sandbox-config";
 
 const DIR = path.join(__dirname, "..", ".testbed", "sandbox");
 const TOKEN = "100001:sandbox-bot-token";
@@ -33,22 +34,18 @@ async function main(): Promise<void> {
   const harness = new Harness({
     stack: "build-1",
     stateFile: path.join(DIR, "state.json"),
-    config: {
-      "g8os:telegramBotToken": { secret: TOKEN },
-      "g8os:telegramChatId": CHAT,
-      "g8os:telegramApiRoot": tg.apiRoot,
-      "g8os:zerotierBackend": "controller",
-      "g8os:zerotierApiUrl": zt.url,
-      "g8os:zerotierToken": { secret: zt.token },
-      "g8os:zerotierRoutes": JSON.stringify(["10.214.0.0/24"]),
-      "g8os:zerotierPools": JSON.stringify(["10.214.0.20-10.214.0.29"]),
-      "g8os:buildHostZerotierIp": "10.214.0.2",
-      "g8os:keySource": "inline",
-      "g8os:keyInline": JSON.stringify([tb.bootstrapKey.publicKey.trim()]),
-      "g8os:buildHostName": host.name,
-      "g8os:buildHostAddress": host.address,
-      "g8os:bootstrapPrivateKey": { secret: tb.bootstrapKey.privateKey },
-    },
+    config: testbedBuildConfig({
+      telegram: { apiRoot: tg.apiRoot, botToken: TOKEN, chatId: CHAT },
+      zerotier: { url: zt.url, token: zt.token },
+      pools: ["10.214.0.20-10.214.0.29"],
+      host: {
+        name: host.name,
+        address: host.address,
+        bootstrapPrivateKey: tb.bootstrapKey.privateKey,
+        zerotierIp: "10.214.0.2",
+      },
+      keys: { kind: "inline", keys: [tb.bootstrapKey.publicKey.trim()] },
+    }),
   });
   try {
     if (destroy) {

@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { pollUntil } from "../../providers/shared/retry";
 import { ZerotierClient } from "../../providers/zerotier/client";
+import { testbedBuildConfig } from "../../scripts/sandbox-config";
 import { Harness, findResource, type ConfigValue, type RunResult } from "../harness";
 import { useTestbed, type TestHost } from "../testbed";
 import { startItsYouOnlineStandIn, type ItsYouOnlineStandIn } from "../testbed/keys";
@@ -72,27 +73,25 @@ describe("build stack: physical host bootstrap (testbed)", function () {
       },
     });
     tg = await startTelegramEmulator();
-    const config: Record<string, ConfigValue> = {
-      "g8os:telegramBotToken": { secret: TG_TOKEN },
-      "g8os:telegramChatId": TG_CHAT,
-      "g8os:telegramApiRoot": tg.apiRoot,
-      "g8os:zerotierBackend": "controller",
-      "g8os:zerotierApiUrl": info.url,
-      "g8os:zerotierToken": { secret: info.token },
-      "g8os:zerotierRoutes": JSON.stringify(["10.214.0.0/24"]),
-      "g8os:zerotierPools": JSON.stringify(["10.214.0.100-10.214.0.149"]),
-      "g8os:zerotierTimeoutSec": "60",
-      "g8os:buildHostZerotierIp": "10.214.0.150",
-      "g8os:keySource": "itsyouonline",
-      "g8os:keySourceUrl": iyo.url,
-      "g8os:keyOrganization": ORG,
-      "g8os:itsyouonlineClientId": "g8os-test",
-      "g8os:itsyouonlineClientSecret": { secret: IYO_SECRET },
-      "g8os:buildHostName": "ovh4",
-      "g8os:buildHostAddress": host.address,
-      "g8os:bootstrapPrivateKey": { secret: tb().bootstrapKey.privateKey },
-      "g8os:firewallConfirmTimeoutSec": "20",
-    };
+    const config: Record<string, ConfigValue> = testbedBuildConfig({
+      telegram: { apiRoot: tg.apiRoot, botToken: TG_TOKEN, chatId: TG_CHAT },
+      zerotier: { url: info.url, token: info.token, timeoutSec: 60 },
+      pools: ["10.214.0.100-10.214.0.149"],
+      host: {
+        name: "ovh4",
+        address: host.address,
+        bootstrapPrivateKey: tb().bootstrapKey.privateKey,
+        zerotierIp: "10.214.0.150",
+      },
+      keys: {
+        kind: "itsyouonline",
+        url: iyo.url,
+        organization: ORG,
+        clientId: "g8os-test",
+        clientSecret: IYO_SECRET,
+      },
+      firewallConfirmTimeoutSec: 20,
+    });
     harness = new Harness({ stack: "build-1", config, env: { G8OS_TRACE_FILE: traceFile } });
   });
 

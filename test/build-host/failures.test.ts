@@ -5,6 +5,7 @@
  */
 import * as assert from "assert";
 import * as path from "path";
+import { testbedBuildConfig } from "../../scripts/sandbox-config";
 import { Harness, findResource, type ConfigValue } from "../harness";
 import { useTestbed, type TestHost } from "../testbed";
 import { startItsYouOnlineStandIn, type ItsYouOnlineStandIn } from "../testbed/keys";
@@ -26,26 +27,24 @@ describe("build stack: failures leave the host reachable (testbed)", function ()
 
   function stackConfig(host: TestHost, ztIp: string): Record<string, ConfigValue> {
     const zt = requireZerotierStandIn(tb());
-    return {
-      "g8os:telegramBotToken": { secret: TG_TOKEN },
-      "g8os:telegramChatId": "-100778",
-      "g8os:telegramApiRoot": tg.apiRoot,
-      "g8os:zerotierBackend": "controller",
-      "g8os:zerotierApiUrl": zt.url,
-      "g8os:zerotierToken": { secret: zt.token },
-      "g8os:zerotierRoutes": JSON.stringify(["10.214.0.0/24"]),
-      "g8os:zerotierPools": JSON.stringify(["10.214.0.160-10.214.0.169"]),
-      "g8os:zerotierTimeoutSec": "15",
-      "g8os:buildHostZerotierIp": ztIp,
-      "g8os:keySource": "itsyouonline",
-      "g8os:keySourceUrl": iyo.url,
-      "g8os:itsyouonlineClientId": "g8os-test",
-      "g8os:itsyouonlineClientSecret": { secret: "iyo-failures-secret" },
-      "g8os:buildHostName": host.name,
-      "g8os:buildHostAddress": host.address,
-      "g8os:bootstrapPrivateKey": { secret: tb().bootstrapKey.privateKey },
-      "g8os:firewallConfirmTimeoutSec": "15",
-    };
+    return testbedBuildConfig({
+      telegram: { apiRoot: tg.apiRoot, botToken: TG_TOKEN, chatId: "-100778" },
+      zerotier: { url: zt.url, token: zt.token, timeoutSec: 15 },
+      pools: ["10.214.0.160-10.214.0.169"],
+      host: {
+        name: host.name,
+        address: host.address,
+        bootstrapPrivateKey: tb().bootstrapKey.privateKey,
+        zerotierIp: ztIp,
+      },
+      keys: {
+        kind: "itsyouonline",
+        url: iyo.url,
+        clientId: "g8os-test",
+        clientSecret: "iyo-failures-secret",
+      },
+      firewallConfirmTimeoutSec: 15,
+    });
   }
 
   function harness(opts: ConstructorParameters<typeof Harness>[0]): Harness {

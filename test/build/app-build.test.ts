@@ -22,7 +22,7 @@ import { useTestbed } from "../testbed";
 import { IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
 
 const FIXTURES = path.join(__dirname, "fixtures");
-const PROGRAM = path.join(FIXTURES, "programs", "app-build.ts");
+const PROGRAM = path.join(__dirname, "programs", "app-build.ts");
 const NODE = "g8t-h4";
 
 interface BuildOut {

@@ -1,4 +1,5 @@
 /** Valid stack configurations the unit tests start from (each test breaks or extends one). */
+import { buildStackConfig, type StackConfigValue } from "../../scripts/sandbox-config";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z alice@example";
 
@@ -28,17 +29,13 @@ export function fakeOpensshPrivateKey(cipher = "none"): string {
 }
 
 /** A complete, valid build-stack config (inline keys, so no key server is needed). */
-export function validBuildConfig(): Record<string, string | { secret: string }> {
-  return {
-    "g8os:telegramBotToken": { secret: "123456:TEST-TOKEN-abcdef" },
-    "g8os:telegramChatId": "-1001",
-    "g8os:zerotierToken": { secret: "zt-token-secret" },
-    "g8os:keySource": "inline",
-    "g8os:keyInline": JSON.stringify([KEY]),
-    "g8os:buildHostName": "ovh4",
-    "g8os:buildHostAddress": "10.213.0.11",
-    "g8os:bootstrapPrivateKey": { secret: fakeOpensshPrivateKey() },
-  };
+export function validBuildConfig(): Record<string, StackConfigValue> {
+  return buildStackConfig({
+    telegram: { botToken: "123456:TEST-TOKEN-abcdef", chatId: "-1001" },
+    zerotier: { token: "zt-token-secret" },
+    keys: { kind: "inline", keys: [KEY] },
+    buildHost: { name: "ovh4", address: "10.213.0.11", bootstrapPrivateKey: fakeOpensshPrivateKey() },
+  });
 }
 
 /** The VM keys on top of validBuildConfig (digests are placeholders: nothing is downloaded under mocks). */

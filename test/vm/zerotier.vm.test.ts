@@ -20,7 +20,7 @@ import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../test
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
 import { requireZerotierStandIn, type ZerotierStandInInfo } from "../testbed/zerotier/service";
 import { defineGuestFirewallDrills } from "./guest-firewall-drills";
-import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./zerotier-node-config";
+import { ZEROTIER_NODE_PROGRAM, zerotierNodeConfig } from "./programs/zerotier-node-config";
 
 const TG_TOKEN = "777002:vm-zerotier-e2e-bot-token-q4";
 const TG_CHAT = "-100778";

@@ -28,7 +28,7 @@ for (const backend of ["controller", "central"] as const) {
       const apiUrl = backend === "central" ? zt.centralUrl : zt.url;
       client = new ZerotierClient({ backend, apiUrl, token: TOKEN });
       h = new Harness({
-        program: path.join(__dirname, "harness-program.ts"),
+        program: path.join(__dirname, "programs", "network-member.ts"),
         stack: `zt-${backend}`,
         config: {
           "zt:backend": backend,

@@ -9,7 +9,7 @@
  *   a body its JSON handling throws on, member list `{id: revision}`, revisions only on change,
  *   network create at `/controller/network` or `/controller/network/<controllerAddress>______`,
  *   DELETE returns the object).
- * Behaviour pinned in /work/shared/facts/zerotier.md and by test/zerotier/standin.contract.test.ts.
+ * Behaviour pinned in /work/shared/facts/zerotier.md and by test/testbed/zerotier/standin.contract.test.ts.
  *
  * The ZeroTier protocol between a node and its controller is replaced by one endpoint, called by the
  * node agent stand-in (zerotier-cli) and needing no API token (a real node proves itself with its

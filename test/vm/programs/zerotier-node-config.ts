@@ -3,13 +3,13 @@
  * testbed), shared by test/vm/zerotier.vm.test.ts and bench/vm-zerotier.ts.
  */
 import * as path from "path";
-import type { ConfigValue } from "../harness";
-import { ZT_BRIDGE } from "../testbed";
-import { libvirtProgramConfig, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
-import { guestZerotierInstallCommand } from "../testbed/zerotier/guest";
-import type { ZerotierStandInInfo } from "../testbed/zerotier/service";
+import type { ConfigValue } from "../../harness";
+import { ZT_BRIDGE } from "../../testbed";
+import { libvirtProgramConfig, VIRT_NETWORK, type LibvirtTestbed } from "../../testbed/libvirt";
+import { guestZerotierInstallCommand } from "../../testbed/zerotier/guest";
+import type { ZerotierStandInInfo } from "../../testbed/zerotier/service";
 
-export const ZEROTIER_NODE_PROGRAM = path.join(__dirname, "programs", "zerotier-node.ts");
+export const ZEROTIER_NODE_PROGRAM = path.join(__dirname, "zerotier-node.ts");
 
 /** The host address of a libvirt network: the first address of its subnet (as networkXml makes it). */
 export const libvirtGateway = (cidr: string) => cidr.replace(/\.0\/\d+$/, ".1");

@@ -11,9 +11,9 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { pollUntil } from "../../providers/shared/retry";
-import { withSsh } from "../../providers/shared/ssh";
-import { ZerotierClient } from "../../providers/zerotier/client";
+import { pollUntil } from "../../../providers/shared/retry";
+import { withSsh } from "../../../providers/shared/ssh";
+import { ZerotierClient } from "../../../providers/zerotier/client";
 import {
   parseInfo,
   waitForZerotierAddress,
@@ -22,12 +22,12 @@ import {
   zerotierLeave,
   zerotierNetworkStatus,
   zerotierNodeInfo,
-} from "../../providers/zerotier/node";
-import { useTestbed } from "../testbed";
-import { requireZerotierStandIn } from "../testbed/zerotier/service";
-import { startZerotierStandIn, type ZerotierStandIn } from "../testbed/zerotier/standin";
+} from "../../../providers/zerotier/node";
+import { useTestbed } from "../index";
+import { requireZerotierStandIn } from "./service";
+import { startZerotierStandIn, type ZerotierStandIn } from "./standin";
 
-const CLI = path.join(__dirname, "..", "testbed", "zerotier", "zerotier-cli.js");
+const CLI = path.join(__dirname, "zerotier-cli.js");
 
 /** In the loopback test's pool 10.147.20.50-60, with the /24 of its route. */
 function inPool(cidr: string | undefined): boolean {

@@ -12,7 +12,7 @@
  * Raw fetch on purpose: these tests check the wire format, not our client.
  */
 import { strict as assert } from "assert";
-import { makeTestKey, startItsYouOnlineStandIn, type ItsYouOnlineStandIn } from "../testbed/keys";
+import { makeTestKey, startItsYouOnlineStandIn, type ItsYouOnlineStandIn } from "./index";
 
 const SECRET = "iyo-contract-secret-0123456789";
 

@@ -3,7 +3,7 @@
  * so each scenario changes only config between operations.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ZerotierMember, ZerotierNetwork } from "../../providers/zerotier";
+import { ZerotierMember, ZerotierNetwork } from "../../../providers/zerotier";
 
 const cfg = new pulumi.Config("zt");
 const conn = {

@@ -8,7 +8,7 @@
  * Raw fetch on purpose: these tests check the wire format, not our client.
  */
 import { strict as assert } from "assert";
-import { startZerotierStandIn, type ZerotierStandIn } from "../testbed/zerotier/standin";
+import { startZerotierStandIn, type ZerotierStandIn } from "./standin";
 
 const TOKEN = "standin-token-0123456789";
 const MEMBER = "a1b2c3d4e5";

@@ -1,0 +1,90 @@
+/**
+ * ZeroTier address rules of the build config: auto-assign pools and fixed member addresses, each
+ * inside a managed route; fixed addresses outside every pool.
+ */
+import { cidr, parseIPv4 } from "../providers/shared/validate";
+import type { ConfigReader } from "./config-reader";
+import type { ZerotierSettings } from "./config-types";
+
+/** Checks one fixed ZeroTier address: IPv4, inside a route, outside every auto-assign pool. */
+export function checkFixedAddress(
+  r: ConfigReader,
+  key: string,
+  ip: string,
+  zerotier: ZerotierSettings,
+): number | undefined {
+  const n = parseIPv4(ip);
+  if (n === undefined) {
+    r.add(key, `"${ip}" is not an IPv4 address`, `set a fixed address like 10.147.17.5`);
+    return undefined;
+  }
+  if (zerotier.routes.some((c) => !cidr(c)) && !inAnyRoute(n, n, zerotier.routes))
+    r.add(
+      key,
+      `${ip} is not inside any of zerotierRoutes (${zerotier.routes.join(", ")})`,
+      "pick an address inside a route, or add a route that contains it",
+    );
+  zerotier.pools.forEach((p, i) => {
+    if (n >= parseIPv4(p.start)! && n <= parseIPv4(p.end)!)
+      r.add(
+        key,
+        `${ip} is inside zerotierPools[${i}] (${p.start}-${p.end})`,
+        "pick a fixed address outside the auto-assign pools",
+      );
+  });
+  return n;
+}
+
+/** Dotted-quad text of a numeric IPv4 address. */
+export function ipv4FromNumber(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** True when the range a..b (numeric IPv4) lies inside one of the CIDRs. */
+function inAnyRoute(a: number, b: number, routes: string[]): boolean {
+  return routes.some((c) => {
+    if (cidr(c)) return false;
+    const [ip, bits] = c.split("/");
+    const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+    const net = (parseIPv4(ip)! & mask) >>> 0;
+    return (a & mask) >>> 0 === net && (b & mask) >>> 0 === net;
+  });
+}
+
+/** Parses `start-end` pools and checks each lies inside a route and overlaps no other pool. */
+export function parsePools(
+  r: ConfigReader,
+  pools: string[],
+  routes: string[],
+): { start: string; end: string }[] {
+  const out: { start: string; end: string; i: number; a: number; b: number }[] = [];
+  pools.forEach((p, i) => {
+    const key = `zerotierPools[${i}]`;
+    const [start, end, extra] = p.split("-").map((s) => s.trim());
+    const a = start ? parseIPv4(start) : undefined;
+    const b = end ? parseIPv4(end) : undefined;
+    if (extra !== undefined || a === undefined || b === undefined) {
+      r.add(key, `"${p}" is not a pool`, 'use "<first IP>-<last IP>", e.g. "10.147.17.10-10.147.17.250"');
+      return;
+    }
+    if (a > b) {
+      r.add(key, `"${p}" starts after it ends`, "swap the two addresses");
+      return;
+    }
+    if (routes.length > 0 && !inAnyRoute(a, b, routes))
+      r.add(
+        key,
+        `"${p}" is not inside any of zerotierRoutes (${routes.join(", ")})`,
+        "add a route that contains it, or move the pool inside a route",
+      );
+    const other = out.find((o) => a <= o.b && o.a <= b);
+    if (other)
+      r.add(
+        key,
+        `"${p}" overlaps zerotierPools[${other.i}] (${other.start}-${other.end})`,
+        "make the pools disjoint (or merge them into one)",
+      );
+    out.push({ start, end, i, a, b });
+  });
+  return out.map(({ start, end }) => ({ start, end }));
+}
