@@ -585,7 +585,36 @@ describe("engine harness: delete-before-replace deletes the dependents it condem
   });
   after(() => cleanUp(f.stack));
 
-  it("preview shows the condemned dependents as replaces, the others as updates", async () => {
+  it("up --replace a (delete-before-replace) replaces b and e too, though their inputs stay the same; the preview shows it", async () => {
+    resetMarker(f);
+    const ra = findResource(f.h.state(), "::a");
+    const u = await f.h.upOk({ replace: [ra.urn] });
+    const expected = {
+      "selftest-dbr": "same",
+      a: "replace",
+      b: "replace",
+      e: "replace",
+      c: "same",
+      d: "same",
+    };
+    assert.deepStrictEqual(ops(u.preview!), expected);
+    assert.deepStrictEqual(ops(u), expected);
+    // The replace keys that condemned it: its path comes from a.
+    assert.deepStrictEqual(u.steps.find((s) => s.urn.endsWith("::b"))!.diffs, ["path"]);
+    const calls = markerLines(f)
+      .filter((l) => l.method === "create" || l.method === "delete")
+      .map((l) => `${l.method} ${path.basename(l.path)}`);
+    assert.deepStrictEqual(calls, [
+      "delete a.txt.b.e",
+      "delete a.txt.b",
+      "delete a.txt",
+      "create a.txt",
+      "create a.txt.b",
+      "create a.txt.b.e",
+    ]);
+  });
+
+  it("preview of a move: the condemned dependents are replaces, the others updates", async () => {
     f.setSpec({ files: [moved, b, e, c, d] });
     const p = await f.h.previewOk();
     assert.deepStrictEqual(ops(p), {
@@ -596,7 +625,6 @@ describe("engine harness: delete-before-replace deletes the dependents it condem
       c: "update",
       d: "update",
     });
-    assert.deepStrictEqual(p.steps.find((s) => s.urn.endsWith("::b"))!.diffs, ["path"]);
   });
 
   it("up deletes e, then b, then a, before it creates a, b, e again; c and d are updated in place", async () => {
