@@ -15,6 +15,7 @@ import { Core0Node } from "../../providers/core0";
 import { CloudInitSeed, LibvirtDomain } from "../../providers/libvirt";
 import { TelegramMessage } from "../../providers/telegram";
 import { core0Cmdline, core0SeedUserData } from "./cloud-init";
+import { applyOrRunError } from "../run-error";
 import {
   argError,
   libvirtConnection,
@@ -116,7 +117,9 @@ export class Core0Vm extends pulumi.ComponentResource {
       },
       child,
     );
-    const cmdline = pulumi.output(zt?.networkId).apply((nwid) => core0Cmdline(nwid, args.kernelFlags ?? []));
+    const cmdline = pulumi
+      .output(zt?.networkId)
+      .apply(applyOrRunError((nwid) => core0Cmdline(nwid, args.kernelFlags ?? [])));
     this.cmdline = cmdline;
     const domain = new LibvirtDomain(
       `${name}-domain`,

@@ -20,6 +20,7 @@ import { CloudInitSeed, LibvirtDomain, LibvirtVolume, type AddressSource } from 
 import { TelegramMessage } from "../../providers/telegram";
 import { zerotierInterfaceName } from "../../providers/zerotier/node";
 import { deriveHostKey, ubuntuUserData } from "./cloud-init";
+import { applyOrRunError } from "../run-error";
 import {
   argError,
   libvirtConnection,
@@ -226,7 +227,7 @@ export class UbuntuVm extends pulumi.ComponentResource {
         {
           connection: this.connection,
           zerotierAddress: zt.address,
-          interfaceName: pulumi.output(zt.networkId).apply(zerotierInterfaceName),
+          interfaceName: pulumi.output(zt.networkId).apply(applyOrRunError(zerotierInterfaceName)),
           sshPort: 22,
           confirmTimeoutSec: args.firewallConfirmTimeoutSec,
           reachTimeoutSec: zt.timeoutSec ?? 600,

@@ -3,6 +3,7 @@
  * registrations into check/diff/create/update/replace/delete steps the way the Pulumi engine does,
  * records steps and errors, and keeps the state file current after every completed step.
  */
+import * as os from "os";
 import { jsonEqual } from "../../providers/shared/dynamic";
 import { changedKeys, emulatedProvider, EMULATED_TYPES } from "./emulated";
 import { EngineProvider, ResourceInitError, CallContext } from "./provider";
@@ -18,6 +19,7 @@ import {
 } from "./secrets";
 import {
   deleteInReverseOrder,
+  dependencyOrder,
   ResourceOptionsState,
   StateResource,
   StateStore,
@@ -54,12 +56,30 @@ export interface DeploymentOptions {
   store: StateStore;
   /** URNs to replace whatever the diff says (`up --replace`). */
   replace?: Set<string>;
+  /**
+   * refresh/destroy: the preview the CLI runs first. Refresh still calls Read; destroy calls no
+   * provider; neither writes state.
+   */
+  dryRun?: boolean;
   /** Starts (once) the dynamic-provider host for this operation. */
   dynamicHost: () => Promise<EngineProvider>;
   /** Secret config values: kept out of every error message, like secret inputs and outputs. */
   configSecrets?: string[];
-  /** At most this many deletes at once (`--parallel`); default unbounded. */
+  /**
+   * At most this many provider operations (create, update, delete, read) at once, as the CLI's
+   * `--parallel`. Default `defaultParallel()`: 4 per CPU, the CLI's own default.
+   */
   parallel?: number;
+}
+
+/**
+ * The CLI's `--parallel` default: 4 times GOMAXPROCS, i.e. 4 per CPU (pulumi/pulumi
+ * pkg/cmd/pulumi/operations/up.go `defaultParallel`; PULUMI_PARALLEL overrides it there, not here).
+ * It is not unbounded: `Options.InfiniteParallelism` (pkg/resource/deploy/deployment.go) only
+ * holds for `--parallel` math.MaxInt32.
+ */
+export function defaultParallel(): number {
+  return os.availableParallelism() * 4;
 }
 
 export interface DestroyTargets {
@@ -98,6 +118,14 @@ export class Deployment {
   private cancelled = false;
   private programFailed = false;
   private host?: Promise<EngineProvider>;
+  /**
+   * Dependents a delete-before-replace deleted first, with the replace keys that condemned them
+   * (the engine's `dependentReplaceKeys`): when the program registers one again it is created, a
+   * replace; when it does not, it is gone.
+   */
+  private readonly condemned = new Map<string, string[]>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly o: DeploymentOptions) {
     this.live = o.store.load();
@@ -148,10 +176,8 @@ export class Deployment {
     if (this.failed) return;
     const gone = this.live.filter((r) => !r.pendingDelete && !this.registered.has(r.urn));
     // The old half of a replacement is part of its "replace" step, not a step of its own.
-    await deleteInReverseOrder(
-      [...this.replacedOld, ...gone],
-      (r) => this.deleteResource(r, !r.pendingDelete),
-      this.o.parallel,
+    await deleteInReverseOrder([...this.replacedOld, ...gone], (r) =>
+      this.deleteResource(r, !r.pendingDelete),
     );
   }
 
@@ -168,7 +194,7 @@ export class Deployment {
   /** `up` head: old halves of replacements a failed `up` left behind go first, as in the engine. */
   async deleteLeftovers(): Promise<void> {
     const leftovers = this.live.filter((r) => r.pendingDelete);
-    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true), this.o.parallel);
+    await deleteInReverseOrder(leftovers, (r) => this.deleteResource(r, true));
     if (leftovers.some((r) => this.live.includes(r))) this.cancelled = true;
   }
 
@@ -267,6 +293,15 @@ export class Deployment {
     if (!old) return this.create(ctx, provider, reg, base, checked.inputs);
 
     const oldOutputs = revealSecrets(old.outputs);
+    const condemnedKeys = this.condemned.get(urn);
+    if (condemnedKeys) {
+      // Deleted already, because it depended on a delete-before-replace resource: the engine
+      // replaces it without a Diff (step_generator.go, `recreating` in generateSteps and
+      // ContinueStepsFromDiff), naming the keys that condemned it.
+      const detailed = detailedDiff(oldInputs, checked.inputs, oldOutputs, condemnedKeys, []);
+      Object.assign(attempted, { op: "replace", diffs: condemnedKeys, detailedDiff: detailed });
+      return this.create(ctx, provider, reg, base, checked.inputs, "replace", condemnedKeys, detailed);
+    }
     const diff = await provider.diff(ctx, old.id, oldOutputs, checked.inputs, oldInputs);
     const inputDiff = changedKeys(oldInputs, checked.inputs);
     const changes =
@@ -282,13 +317,16 @@ export class Deployment {
     const replaces = [...diff.replaces, ...engineChanged.filter((k) => matchesAny(k, reg.replaceOnChanges))];
     const detailed = changes ? detailedDiff(oldInputs, checked.inputs, oldOutputs, replaces, diff.diffs) : {};
     const diffs = changes ? (diff.diffs.length ? diff.diffs : Object.keys(detailed).sort()) : [];
-    const op: StepOp = this.o.replace?.has(urn)
-      ? "replace"
-      : changes && replaces.length
+    // A resource a delete-before-replace deleted in an earlier, failed `up` is created again
+    // whatever its diff says (step_generator.go: `old.PendingReplacement` forces the replace).
+    const op: StepOp =
+      this.o.replace?.has(urn) || old.pendingReplacement
         ? "replace"
-        : changes || old.pendingCreate
-          ? "update"
-          : "same";
+        : changes && replaces.length
+          ? "replace"
+          : changes || old.pendingCreate
+            ? "update"
+            : "same";
     attempted.op = op;
     attempted.diffs = diffs;
     attempted.detailedDiff = detailed;
@@ -300,6 +338,9 @@ export class Deployment {
       this.step(entry, "same", []);
       return entry;
     }
+    // Delete-before-replace when the option or the provider asks, else create-before-delete.
+    const deleteFirst = old.pendingReplacement || (reg.deleteBeforeReplace ?? diff.deleteBeforeReplace);
+    if (op === "replace" && deleteFirst) await this.condemnDependents(old);
     if (this.o.mode === "preview") {
       // Providers without preview support get no Create/Update in a preview: outputs that are
       // not inputs are unknown until `up`.
@@ -312,7 +353,9 @@ export class Deployment {
     if (op === "update") {
       let outs: Props;
       try {
-        outs = await provider.update(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs);
+        outs = await this.slot(() =>
+          provider.update(ctx, old.id, revealSecrets(old.outputs), checked.inputs, oldInputs),
+        );
       } catch (err) {
         throw this.initFailure(err, `${urn}: update failed`, { ...base, id: old.id }, reg, provider, inputs);
       }
@@ -326,10 +369,8 @@ export class Deployment {
       this.step(entry, "update", diffs, detailed);
       return entry;
     }
-    // Replace: delete-before-replace when the option or the provider asks, else create-before-delete.
-    const deleteFirst = reg.deleteBeforeReplace ?? diff.deleteBeforeReplace;
-    if (deleteFirst) {
-      if (!(await this.deleteResource(old, false)))
+    if (deleteFirst && !old.pendingReplacement) {
+      if (!(await this.deleteReplaced(old)))
         throw new StepFailure([`${urn}: replace stopped: deleting the old resource failed`]);
     }
     // The old half stays in state, marked for deletion, from the moment the new one exists.
@@ -363,7 +404,7 @@ export class Deployment {
     }
     let created: { id: string; outputs: Props };
     try {
-      created = await provider.create(ctx, checkedInputs);
+      created = await this.slot(() => provider.create(ctx, checkedInputs));
     } catch (err) {
       throw this.initFailure(
         err,
@@ -420,13 +461,16 @@ export class Deployment {
   // ---- refresh and destroy -------------------------------------------------------------------
 
   async refresh(): Promise<void> {
-    const customs = this.live.filter((r) => r.custom && !r.pendingDelete);
+    // A pending-replacement resource is gone already: the engine's RefreshStep leaves it as it is.
+    const customs = this.live.filter((r) => r.custom && !r.pendingDelete && !r.pendingReplacement);
     await Promise.all(
       customs.map(async (r) => {
         try {
           const provider = await this.providerFor(r.type);
           const ctx = this.ctxFor(r);
-          const read = await provider.read(ctx, r.id, revealSecrets(r.outputs), revealSecrets(r.inputs));
+          const read = await this.slot(() =>
+            provider.read(ctx, r.id, revealSecrets(r.outputs), revealSecrets(r.inputs)),
+          );
           if (!read.id) {
             this.live = this.live.filter((x) => x !== r);
             this.save();
@@ -487,7 +531,7 @@ export class Deployment {
       }
       doomed = this.live.filter((r) => set.has(r.urn));
     }
-    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true), this.o.parallel);
+    await deleteInReverseOrder([...doomed], (r) => this.deleteResource(r, true));
   }
 
   // ---- shared ------------------------------------------------------------------------------
@@ -500,9 +544,12 @@ export class Deployment {
           "the resource is protected (protect: true). Fix: remove the protect option and run up, then delete it",
         );
       }
-      if (r.custom && !r.options.retainOnDelete) {
+      // A pending-replacement resource was deleted already; only its state entry goes.
+      if (r.custom && !r.options.retainOnDelete && !r.pendingReplacement && !this.o.dryRun) {
         const provider = await this.providerFor(r.type);
-        await provider.delete(this.ctxFor(r), r.id, revealSecrets(r.outputs), revealSecrets(r.inputs));
+        await this.slot(() =>
+          provider.delete(this.ctxFor(r), r.id, revealSecrets(r.outputs), revealSecrets(r.inputs)),
+        );
       }
       this.live = this.live.filter((x) => x !== r);
       this.save();
@@ -514,6 +561,125 @@ export class Deployment {
       this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
       this.cancelled = true;
       return false;
+    }
+  }
+
+  /**
+   * The first half of a delete-before-replace: deletes the resource but keeps it in state marked
+   * `pendingReplacement` (step.go `DeleteStep.Apply` sets `PendingReplacement` only after the
+   * provider's Delete succeeded), so an `up` that fails before the create still knows it. Preview:
+   * no provider call, no state.
+   */
+  private async deleteReplaced(r: StateResource): Promise<boolean> {
+    if (this.o.mode === "preview") return true;
+    try {
+      if (r.custom && !r.options.retainOnDelete) {
+        const provider = await this.providerFor(r.type);
+        await this.slot(() =>
+          provider.delete(this.ctxFor(r), r.id, revealSecrets(r.outputs), revealSecrets(r.inputs)),
+        );
+      }
+      this.live = this.live.map((x) => (x === r ? { ...r, pendingReplacement: true } : x));
+      this.save();
+      return true;
+    } catch (err) {
+      const msg = this.redact(`${r.urn}: delete failed: ${(err as Error).message}`);
+      this.errors.push(msg);
+      this.steps.push({ urn: r.urn, type: r.type, op: "delete", diffs: [], error: msg });
+      this.cancelled = true;
+      return false;
+    }
+  }
+
+  /**
+   * Before a delete-before-replace deletes `root`, the engine deletes every dependent that the
+   * change would replace, last dependent first (pulumi/pulumi pkg/resource/deploy/step_generator.go,
+   * the `deleteBeforeReplace` branch of `continueStepsFromDiff`, and `calculateDependentReplacements`):
+   * walking the OLD state's dependents of `root` in dependency order (dependencies, property
+   * dependencies, provider; not parent: `graph.DependingOn(..., includeChildren=false)`), skipping
+   * resources the program registered already, a custom resource is condemned when its provider is
+   * condemned, or when the provider's Diff, with every input that has a property dependency on a
+   * condemned resource set unknown, answers "replace" (`replaceOnChanges` applied). Components
+   * never are. A protected one fails the replace before anything is deleted.
+   */
+  private async condemnDependents(root: StateResource): Promise<void> {
+    const replaceSet = new Set([root.urn]);
+    const reached = new Set([root.urn]);
+    const doomed: StateResource[] = [];
+    for (const d of dependencyOrder(this.live.filter((r) => !r.pendingDelete))) {
+      if (d.urn === root.urn || this.registered.has(d.urn)) continue;
+      const provider = d.options.provider ? providerUrn(d.options.provider) : undefined;
+      const edges = [
+        ...d.dependencies,
+        ...d.options.dependsOn,
+        ...Object.values(d.propertyDependencies).flat(),
+      ];
+      if (!edges.some((e) => reached.has(e)) && !(provider && reached.has(provider))) continue;
+      reached.add(d.urn);
+      if (this.condemned.has(d.urn) || d.pendingReplacement) {
+        replaceSet.add(d.urn);
+        continue;
+      }
+      const keys = await this.replaceKeysIfCondemned(d, replaceSet, provider);
+      if (!keys) continue;
+      replaceSet.add(d.urn);
+      doomed.push(d);
+      this.condemned.set(d.urn, keys);
+    }
+    const guarded = doomed.find((d) => d.options.protect);
+    if (guarded) {
+      throw new StepFailure([
+        `${root.urn}: unable to replace resource "${guarded.urn}" as part of replacing "${root.urn}" as it is ` +
+          "marked for protection (protect: true). Fix: remove the protect option from it and run up",
+      ]);
+    }
+    for (const d of doomed.reverse()) {
+      if (!(await this.deleteReplaced(d)))
+        throw new StepFailure([`${root.urn}: replace stopped: deleting its dependent ${d.urn} failed`]);
+    }
+  }
+
+  /** `calculateDependentReplacements` `requiresReplacement`: the replace keys, or undefined. */
+  private async replaceKeysIfCondemned(
+    d: StateResource,
+    replaceSet: Set<string>,
+    providerRef: string | undefined,
+  ): Promise<string[] | undefined> {
+    if (!d.custom) return undefined;
+    if (providerRef && replaceSet.has(providerRef)) return [];
+    const oldInputs = revealSecrets(d.inputs);
+    const inputsForDiff: Props = {};
+    let touched = false;
+    for (const [k, v] of Object.entries(oldInputs)) {
+      const hit = (d.propertyDependencies[k] ?? []).some((u) => replaceSet.has(u));
+      touched ||= hit;
+      inputsForDiff[k] = hit ? UNKNOWN : v;
+    }
+    if (!touched) return undefined;
+    const provider = await this.providerFor(d.type);
+    const diff = await provider.diff(
+      this.ctxFor(d),
+      d.id,
+      revealSecrets(d.outputs),
+      inputsForDiff,
+      oldInputs,
+    );
+    if (diff.changes === false) return undefined;
+    const changed = diff.changes === undefined ? changedKeys(oldInputs, inputsForDiff) : diff.diffs;
+    const replaces = [...diff.replaces, ...changed.filter((k) => matchesAny(k, d.options.replaceOnChanges))];
+    return replaces.length ? [...new Set(replaces)] : undefined;
+  }
+
+  /** Runs one provider operation within the `parallel` bound (the engine's step workers). */
+  private async slot<T>(operation: () => Promise<T>): Promise<T> {
+    const limit = this.o.parallel ?? defaultParallel();
+    while (this.active >= limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await operation();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
     }
   }
 
@@ -593,7 +759,7 @@ export class Deployment {
   }
 
   private save(): void {
-    if (this.o.mode !== "preview") this.o.store.save(this.live);
+    if (this.o.mode !== "preview" && !this.o.dryRun) this.o.store.save(this.live);
   }
 
   private step(
@@ -698,6 +864,11 @@ function applyIgnoreChanges(oldInputs: Props, news: Props, paths: string[]): Pro
     else to[last] = oldValue;
   }
   return out;
+}
+
+/** The URN of a provider reference `<urn>::<id>`. */
+function providerUrn(ref: string): string {
+  return ref.slice(0, ref.lastIndexOf("::"));
 }
 
 /** `replaceOnChanges` entries: `*`, a property, or a path prefix of one. */

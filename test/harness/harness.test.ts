@@ -9,13 +9,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { findResource, Harness, RunResult, StepOp } from "./index";
-import { detailedDiff, engineSecretFilter } from "./deployment";
+import { defaultParallel, detailedDiff, engineSecretFilter } from "./deployment";
 import { deleteInReverseOrder, type StateResource } from "./state";
 import type { FileSpec, Spec } from "./selftest/spec";
 
 const PROGRAM = path.join(__dirname, "selftest", "program.ts");
 
 interface Fixture {
+  stack: string;
   dir: string;
   marker: string;
   h: Harness;
@@ -24,9 +25,14 @@ interface Fixture {
 
 const made: Fixture[] = [];
 
-/** Stops the fixtures' processes and removes their temp dirs. */
-async function cleanUp(): Promise<void> {
-  for (const f of made.splice(0)) {
+/**
+ * Stops the fixtures' processes and removes their temp dirs: those of the given stacks. (Fixtures
+ * made when a describe is defined exist before any hook runs, so each describe cleans only its own.)
+ */
+async function cleanUp(...stacks: string[]): Promise<void> {
+  const done = made.filter((f) => stacks.includes(f.stack));
+  made.splice(0, made.length, ...made.filter((f) => !done.includes(f)));
+  for (const f of done) {
     await f.h.close();
     fs.rmSync(f.dir, { recursive: true, force: true });
   }
@@ -43,7 +49,13 @@ function fixture(stack: string, spec: Spec): Fixture {
     env: { HARNESS_SELFTEST_MARKER: marker },
     config: { "selftest:spec": JSON.stringify(spec) },
   });
-  const f: Fixture = { dir, marker, h, setSpec: (s) => h.setConfig("selftest:spec", JSON.stringify(s)) };
+  const f: Fixture = {
+    stack,
+    dir,
+    marker,
+    h,
+    setSpec: (s) => h.setConfig("selftest:spec", JSON.stringify(s)),
+  };
   made.push(f);
   return f;
 }
@@ -94,7 +106,7 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
     f.setSpec(spec);
     first = await f.h.up();
   });
-  after(cleanUp);
+  after(() => cleanUp(f.stack));
 
   it("up creates every resource, in dependency order, and records them in state", () => {
     assert.deepStrictEqual(first.errors, []);
@@ -370,7 +382,7 @@ describe("engine harness: one stack's life (files, secrets, random, tls)", funct
 });
 
 describe("engine harness: failures", function () {
-  after(cleanUp);
+  after(() => cleanUp("fail", "check", "throws", "partial"));
 
   it("a failing create keeps its successful siblings in state, stops its dependents; errors filtered as the engine does", async () => {
     const f = fixture("fail", { files: [] });
@@ -452,7 +464,7 @@ describe("engine harness: replaceOnChanges on a dynamic resource, as the engine 
   this.timeout(300_000);
   const f = fixture("roc", { files: [] });
   const x = file(f.dir, "x", { replaceOnChanges: ["content"] });
-  after(cleanUp);
+  after(() => cleanUp(f.stack));
 
   it("does not replace: the dynamic host sends no changed keys for it to match (an update)", async () => {
     f.setSpec({ files: [x] });
@@ -553,5 +565,197 @@ describe("engine harness: delete scheduling", function () {
     assert.strictEqual(r.order.length, 5);
     assert.strictEqual(r.order[4], "root");
     assert.strictEqual((await run(1)).maxActive, 1);
+  });
+});
+
+describe("engine harness: delete-before-replace deletes the dependents it condemns first", function () {
+  const f = fixture("dbr", { files: [] });
+  const a = file(f.dir, "a", { deleteBeforeReplace: true });
+  // b's path (a replace key) comes from a: condemned. e's from b: condemned through b.
+  const b = file(f.dir, "b", { pathAfter: "a" });
+  const e = file(f.dir, "e", { pathAfter: "b" });
+  // c's and d's content (an update key) comes from b and a: updated, not condemned.
+  const c = file(f.dir, "c", { after: "b" });
+  const d = file(f.dir, "d", { after: "a" });
+  const moved = { ...a, path: path.join(f.dir, "a-moved.txt") };
+
+  before(async () => {
+    f.setSpec({ files: [a, b, e, c, d] });
+    await f.h.upOk();
+  });
+  after(() => cleanUp(f.stack));
+
+  it("up --replace a (delete-before-replace) replaces b and e too, though their inputs stay the same; the preview shows it", async () => {
+    resetMarker(f);
+    const ra = findResource(f.h.state(), "::a");
+    const u = await f.h.upOk({ replace: [ra.urn] });
+    const expected = {
+      "selftest-dbr": "same",
+      a: "replace",
+      b: "replace",
+      e: "replace",
+      c: "same",
+      d: "same",
+    };
+    assert.deepStrictEqual(ops(u.preview!), expected);
+    assert.deepStrictEqual(ops(u), expected);
+    // The replace keys that condemned it: its path comes from a.
+    assert.deepStrictEqual(u.steps.find((s) => s.urn.endsWith("::b"))!.diffs, ["path"]);
+    const calls = markerLines(f)
+      .filter((l) => l.method === "create" || l.method === "delete")
+      .map((l) => `${l.method} ${path.basename(l.path)}`);
+    assert.deepStrictEqual(calls, [
+      "delete a.txt.b.e",
+      "delete a.txt.b",
+      "delete a.txt",
+      "create a.txt",
+      "create a.txt.b",
+      "create a.txt.b.e",
+    ]);
+  });
+
+  it("preview of a move: the condemned dependents are replaces, the others updates", async () => {
+    f.setSpec({ files: [moved, b, e, c, d] });
+    const p = await f.h.previewOk();
+    assert.deepStrictEqual(ops(p), {
+      "selftest-dbr": "same",
+      a: "replace",
+      b: "replace",
+      e: "replace",
+      c: "update",
+      d: "update",
+    });
+  });
+
+  it("up deletes e, then b, then a, before it creates a, b, e again; c and d are updated in place", async () => {
+    resetMarker(f);
+    const u = await f.h.upOk({ skipPreview: true });
+    assert.deepStrictEqual(ops(u), {
+      "selftest-dbr": "same",
+      a: "replace",
+      b: "replace",
+      e: "replace",
+      c: "update",
+      d: "update",
+    });
+    const calls = markerLines(f)
+      .filter((l) => l.method === "create" || l.method === "delete")
+      .map((l) => `${l.method} ${path.basename(l.path)}`);
+    // Without the dependents' deletes, b and e would be created anew first and deleted last.
+    assert.deepStrictEqual(calls.slice(0, 4), [
+      "delete a.txt.b.e",
+      "delete a.txt.b",
+      "delete a.txt",
+      "create a-moved.txt",
+    ]);
+    assert.deepStrictEqual(calls.slice(4).sort(), ["create a-moved.txt.b", "create a-moved.txt.b.e"]);
+    assert.ok(!fs.existsSync(a.path) && !fs.existsSync(`${a.path}.b`) && !fs.existsSync(`${a.path}.b.e`));
+    assert.ok(fs.existsSync(`${moved.path}.b.e`));
+    assert.ok(f.h.state().every((r) => !r.pendingReplacement && !r.pendingDelete));
+  });
+
+  it("a condemned dependent the program dropped is gone without a second delete call", async () => {
+    const back = { ...a };
+    f.setSpec({ files: [back, b, c, d] });
+    resetMarker(f);
+    const u = await f.h.upOk({ skipPreview: true });
+    assert.strictEqual(ops(u).e, "delete");
+    const deletes = markerLines(f)
+      .filter((l) => l.method === "delete")
+      .map((l) => path.basename(l.path));
+    assert.deepStrictEqual(deletes, ["a-moved.txt.b.e", "a-moved.txt.b", "a-moved.txt"]);
+    assert.throws(() => findResource(f.h.state(), "::e"), /no resource matches/);
+  });
+});
+
+describe("engine harness: --parallel bounds creates, updates and deletes", function () {
+  const f = fixture("parallel", { files: [] });
+  const slow = (name: string, extra: Partial<FileSpec> = {}): FileSpec =>
+    file(f.dir, name, { holdMs: 300, ...extra });
+  const spec = { files: [slow("p1"), slow("p2"), slow("p3"), slow("p4"), slow("q", { after: "p1" })] };
+  after(() => cleanUp(f.stack));
+
+  /** Most `<method>-begin`s open at once, and whether q began only after p1 ended. */
+  function concurrency(method: string): { max: number; qAfterP1: boolean } {
+    let open = 0;
+    let max = 0;
+    const lines = markerLines(f);
+    for (const l of lines) {
+      if (l.method === `${method}-begin`) max = Math.max(max, ++open);
+      if (l.method === `${method}-end`) open--;
+    }
+    const at = (m: string, name: string) =>
+      lines.findIndex((l) => l.method === m && path.basename(l.path) === `${name}.txt`);
+    return { max, qAfterP1: at(`${method}-begin`, "q") > at(`${method}-end`, "p1") };
+  }
+
+  it("up --parallel 2: two creates at a time, the dependent after its dependency", async () => {
+    f.setSpec(spec);
+    await assert.rejects(f.h.up({ parallel: 1.5 }), /parallel is 1.5; it must be a positive integer/);
+    await f.h.upOk({ parallel: 2, skipPreview: true });
+    assert.deepStrictEqual(concurrency("create"), { max: 2, qAfterP1: true });
+  });
+
+  it("updates are bounded too", async () => {
+    f.setSpec({ files: spec.files.map((s) => ({ ...s, content: `${s.content} v2` })) });
+    resetMarker(f);
+    await f.h.upOk({ parallel: 2, skipPreview: true });
+    assert.deepStrictEqual(concurrency("update"), { max: 2, qAfterP1: true });
+  });
+
+  it("destroy --parallel 3: three deletes at a time; default: 4 per CPU", async () => {
+    resetMarker(f);
+    await f.h.destroyOk({ parallel: 3, skipPreview: true });
+    const { max } = concurrency("delete");
+    assert.strictEqual(max, 3);
+    assert.strictEqual(defaultParallel(), os.availableParallelism() * 4);
+  });
+});
+
+describe("engine harness: refresh and destroy preview first, as the CLI does", function () {
+  const f = fixture("previews", { files: [] });
+  const a = file(f.dir, "a");
+  const b = file(f.dir, "b", { after: "a" });
+  before(async () => {
+    f.setSpec({ files: [a, b] });
+    await f.h.upOk();
+  });
+  after(() => cleanUp(f.stack));
+
+  it("refresh: a preview that reads and writes nothing, then the refresh; skipPreview reads once", async () => {
+    fs.rmSync(b.path);
+    resetMarker(f);
+    const before = f.h.stateText();
+    const r = await f.h.refresh({ skipPreview: false });
+    assert.ok(r.preview, "the preview result is kept");
+    assert.strictEqual(ops(r.preview).b, "refresh-delete");
+    assert.strictEqual(ops(r).b, "refresh-delete");
+    const reads = markerLines(f).filter((l) => l.method === "read");
+    assert.strictEqual(reads.length, 4, "a and b read by the preview, then by the refresh");
+    assert.strictEqual(new Set(reads.map((l) => l.pid)).size, 2, "preview and refresh are two operations");
+    assert.notStrictEqual(f.h.stateText(), before);
+
+    resetMarker(f);
+    const s = await f.h.refresh({ skipPreview: true });
+    assert.strictEqual(s.preview, undefined);
+    assert.strictEqual(markerLines(f).filter((l) => l.method === "read").length, 1);
+  });
+
+  it("destroy: the preview lists the deletes without a provider call; a failed preview stops it", async () => {
+    await f.h.upOk();
+    const ra = findResource(f.h.state(), "::a");
+    const failed = await f.h.destroy({ target: [ra.urn] });
+    assert.ok(failed.preview?.failed);
+    assert.ok(fs.existsSync(b.path));
+
+    resetMarker(f);
+    const r = await f.h.destroyOk();
+    assert.deepStrictEqual(
+      r.preview!.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]),
+      r.steps.map((s) => [s.urn.slice(s.urn.lastIndexOf("::") + 2), s.op]),
+    );
+    const deletes = markerLines(f).filter((l) => l.method === "delete");
+    assert.strictEqual(deletes.length, 2, "only the destroy itself deleted");
+    assert.deepStrictEqual(f.h.state(), []);
   });
 });

@@ -57,14 +57,27 @@ export interface RunResult {
   errors: string[];
   /** Everything the program and provider host printed, plus engine Log calls. */
   log: string;
-  /** `up` only: the preview it ran first (absent with `skipPreview`). */
+  /** `up`, `refresh`, `destroy`: the preview it ran first (absent with `skipPreview`). */
   preview?: RunResult;
 }
 
-export interface DestroyOptions extends DestroyTargets {
-  /** `--parallel`: at most this many deletes at once. Default unbounded (positive integer). */
+export interface RefreshOptions {
+  /**
+   * `--parallel`: at most this many provider operations at once (positive integer). Default 4 per
+   * CPU, the CLI's default (`defaultParallel()` in deployment.ts).
+   */
   parallel?: number;
+  /**
+   * `--skip-preview`. Default false: like the CLI without it (pulumi/pulumi
+   * pkg/cmd/pulumi/operations/refresh.go, destroy.go -> pkg/backend/apply.go
+   * `PreviewThenPromptThenExecute`; `--yes` alone still previews), the operation first runs a
+   * preview (`RunResult.preview`) and stops if it fails. The Automation API passes
+   * `--skip-preview --yes` (sdk/nodejs/automation/stack.ts `refresh`, `destroy`).
+   */
+  skipPreview?: boolean;
 }
+
+export interface DestroyOptions extends DestroyTargets, RefreshOptions {}
 
 export interface UpOptions {
   /** URNs to replace whatever their diff says (`pulumi up --replace`). */
@@ -75,6 +88,8 @@ export interface UpOptions {
    * unknowns a preview sees, and a failed preview stops the `up` before any change.
    */
   skipPreview?: boolean;
+  /** `--parallel`, as for refresh (RefreshOptions.parallel): bounds creates, updates and deletes. */
+  parallel?: number;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -112,24 +127,32 @@ export class Harness {
 
   async up(opts: UpOptions = {}): Promise<RunResult> {
     const replace = new Set(opts.replace ?? []);
-    if (opts.skipPreview) return this.withProgram("up", replace);
-    const preview = await this.withProgram("preview", replace);
+    if (opts.skipPreview) return this.withProgram("up", replace, opts.parallel);
+    const preview = await this.withProgram("preview", replace, opts.parallel);
     // The CLI answers a failed preview with "error: preview failed" and changes nothing.
     if (preview.failed) return { ...preview, preview };
-    return { ...(await this.withProgram("up", replace)), preview };
+    return { ...(await this.withProgram("up", replace, opts.parallel)), preview };
   }
 
-  /** Reads every custom resource with the provider stored in state. */
-  refresh(): Promise<RunResult> {
-    return this.operate("refresh", (d) => d.refresh());
+  /**
+   * Reads every custom resource with the provider stored in state, after a preview (which reads
+   * too, writing nothing) unless `skipPreview`.
+   */
+  refresh(opts: RefreshOptions = {}): Promise<RunResult> {
+    return this.previewThen(opts, (dryRun) =>
+      this.operate("refresh", (d) => d.refresh(), undefined, opts.parallel, dryRun),
+    );
   }
 
   /**
    * Deletes everything, or the `target` URNs (plus their dependents with `targetDependents`,
-   * else a dependent is an error, as in the CLI). No program run. `parallel` bounds concurrent deletes.
+   * else a dependent is an error, as in the CLI). No program run. A preview (no provider call)
+   * first unless `skipPreview`; `parallel` bounds concurrent deletes.
    */
   destroy(opts: DestroyOptions = {}): Promise<RunResult> {
-    return this.operate("destroy", (d) => d.destroy(opts), undefined, opts.parallel);
+    return this.previewThen(opts, (dryRun) =>
+      this.operate("destroy", (d) => d.destroy(opts), undefined, opts.parallel, dryRun),
+    );
   }
 
   async previewOk(): Promise<RunResult> {
@@ -140,8 +163,8 @@ export class Harness {
     return assertOk("up", await this.up(opts));
   }
 
-  async refreshOk(): Promise<RunResult> {
-    return assertOk("refresh", await this.refresh());
+  async refreshOk(opts: RefreshOptions = {}): Promise<RunResult> {
+    return assertOk("refresh", await this.refresh(opts));
   }
 
   async destroyOk(opts: DestroyOptions = {}): Promise<RunResult> {
@@ -213,7 +236,18 @@ export class Harness {
     return { config, secretKeys };
   }
 
-  private withProgram(mode: "preview" | "up", replace?: Set<string>): Promise<RunResult> {
+  /** The CLI's preview-then-execute for refresh and destroy (`PreviewThenPromptThenExecute`). */
+  private async previewThen(
+    opts: RefreshOptions,
+    run: (dryRun: boolean) => Promise<RunResult>,
+  ): Promise<RunResult> {
+    if (opts.skipPreview) return run(false);
+    const preview = await run(true);
+    if (preview.failed) return { ...preview, preview };
+    return { ...(await run(false)), preview };
+  }
+
+  private withProgram(mode: "preview" | "up", replace?: Set<string>, parallel?: number): Promise<RunResult> {
     return this.operate(
       mode,
       async (d, engine, log) => {
@@ -254,6 +288,7 @@ export class Harness {
         await (mode === "up" ? d.finishUp() : d.finishPreview());
       },
       replace,
+      parallel,
     );
   }
 
@@ -263,6 +298,7 @@ export class Harness {
     body: (d: Deployment, engine: EngineService, log: (text: string) => void) => Promise<void>,
     replace?: Set<string>,
     parallel?: number,
+    dryRun = false,
   ): Promise<RunResult> {
     if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
       throw new Error(`Harness ${mode}: parallel is ${parallel}; it must be a positive integer (or unset)`);
@@ -289,6 +325,7 @@ export class Harness {
         store: this.store,
         replace,
         parallel,
+        dryRun,
         configSecrets: secretKeys.map((k) => config[k]),
         dynamicHost: async () => {
           const host = await DynamicProviderHost.start({

@@ -10,9 +10,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Harness, REPO_ROOT } from ".";
+import * as yaml from "js-yaml";
 import {
   applyProjectSchema,
   loadProjectSchema,
+  projectFileProblems,
   type ProjectSchema,
   type StackConfigValue,
 } from "./project-config";
@@ -115,6 +117,76 @@ describe("engine harness: the project config schema (Pulumi.yaml)", function () 
       bad("  aws:region: {type: string}"),
       /'aws:region' is not namespaced by the project and should not define a type/,
     );
+  });
+
+  it("the project file's shape follows pulumi/pulumi sdk/go/common/workspace/project.json: every problem listed", () => {
+    const problems = (text: string) => projectFileProblems(yaml.load(text) as Record<string, unknown>);
+    assert.deepEqual(
+      problems("name: p\nruntime: nodejs\nconfig:\n  a: 1\n  b: [x]\n  c: {type: string, default: x}"),
+      [],
+    );
+    assert.deepEqual(
+      problems(
+        [
+          "name: p",
+          "runtime: {name: nodejs, typescript: true}",
+          "main: [index.ts]",
+          "config:",
+          "  ratio: 0.5",
+          "  empty:",
+          "  port: {type: int, defualt: 22}",
+          "  list: {type: array, items: {type: array}}",
+          "  flag: {type: boolean, secret: 'yes', description: 3}",
+        ].join("\n"),
+      ),
+      [
+        "#/main: must be a string",
+        "#/runtime: 'typescript' not allowed",
+        "#/config/ratio: a bare number must be an integer",
+        "#/config/empty: must be a string, an integer, a boolean, an array or a declaration {type, default, ...}",
+        "#/config/port: 'defualt' not allowed; the allowed attributes are 'type', 'items', 'description', 'secret', 'default', 'value'",
+        "#/config/port/type: must be one of string, integer, boolean, array, object",
+        "#/config/list/items: missing property 'items'",
+        "#/config/flag/description: must be a string",
+        "#/config/flag/secret: must be a boolean",
+      ],
+    );
+    assert.throws(
+      () =>
+        loadProjectSchema(write("shape.yaml", "name: p\nconfig:\n  port: {type: integer, defualt: 22}\n")),
+      /shape\.yaml: could not validate: #\/config\/port: 'defualt' not allowed/,
+    );
+  });
+
+  it("a bare value is a default for the project's keys and a value for another package's (RewriteShorthandConfigValues)", () => {
+    const s = loadProjectSchema(
+      write("short.yaml", "name: p\nconfig:\n  port: 22\n  list: [a]\n  aws:region: eu-west-1\n"),
+    );
+    assert.deepEqual(s.config, {
+      port: { default: 22 },
+      list: { default: ["a"] },
+      "aws:region": { value: "eu-west-1" },
+    });
+    assert.deepEqual(applyProjectSchema(s, "dev", {}).config, {
+      "p:port": "22",
+      "p:list": '["a"]',
+      "aws:region": "eu-west-1",
+    });
+  });
+
+  it("the repo's Pulumi.yaml passes the project.json rules; every key is a declaration with a default and a description", () => {
+    const doc = yaml.load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(projectFileProblems(doc), []);
+    const config = doc.config as Record<string, Record<string, unknown>>;
+    assert.ok(Object.keys(config).length > 20);
+    for (const [key, e] of Object.entries(config)) {
+      assert.ok(e && typeof e === "object" && !Array.isArray(e), `${key}: a declaration`);
+      assert.ok("default" in e && !("value" in e), `${key}: has a default (no value)`);
+      assert.equal(typeof e.description, "string", `${key}: has a description`);
+    }
   });
 
   it("the repo's Pulumi.yaml accepts the build and the grid stack's minimal configs", () => {

@@ -10,13 +10,18 @@
  *   float or an integer string; boolean also as "true"/"false"; object; array element-wise) and
  *   `Project.Validate` (an array needs `items`, a default must match its type, `default` and
  *   `value` exclude each other, a key namespaced by another package has only a `value`).
+ * - Before those, sdk/go/common/workspace/loaders.go `LoadProjectBytes`: `ValidateProject` checks
+ *   the file against the JSON schema sdk/go/common/workspace/project.json (`projectFileProblems`
+ *   below: every problem, as `#/<path>: <what>`), then `RewriteShorthandConfigValues`
+ *   (project.go) turns a bare value (`key: 22`, `key: [a]`) into `{default: ...}` for a key of
+ *   the project, `{value: ...}` for another package's key.
  */
 import * as fs from "fs";
 
 /** A stack config value as the harness takes it (see HarnessOptions.config). */
 export type StackConfigValue = string | { secret: string };
 
-/** One `config:` entry of Pulumi.yaml (a bare string is shorthand for `{ type }`). */
+/** One `config:` entry of Pulumi.yaml (a bare value is shorthand for `{ default }` or `{ value }`). */
 interface SchemaEntry {
   type?: string;
   items?: ItemsType;
@@ -47,14 +52,105 @@ export function loadProjectSchema(file: string): ProjectSchema {
   if (!doc || typeof doc.name !== "string" || !doc.name) {
     throw new Error(`${file}: project is missing a 'name' attribute. Fix: add name: <project>.`);
   }
+  const structural = projectFileProblems(doc);
+  if (structural.length) {
+    throw new Error(
+      `${file}: could not validate: ${structural.join("; ")}. Fix: correct these attributes (the CLI refuses the file)`,
+    );
+  }
   const config: Record<string, SchemaEntry> = {};
   for (const [key, raw] of Object.entries((doc.config as Record<string, unknown>) ?? {})) {
-    config[key] = typeof raw === "string" ? { type: raw } : ((raw ?? {}) as SchemaEntry);
+    const bare = raw === null || typeof raw !== "object" || Array.isArray(raw);
+    config[key] = !bare
+      ? (raw as SchemaEntry)
+      : namespacedByProject(doc.name, key)
+        ? { default: raw }
+        : { value: raw };
   }
   const schema: ProjectSchema = { name: doc.name, file, config };
   const problem = schemaProblem(schema);
   if (problem) throw new Error(`${file}: ${problem}`);
   return schema;
+}
+
+const SIMPLE_TYPES = ["string", "integer", "boolean", "array", "object"];
+const DECLARATION_KEYS = ["type", "items", "description", "secret", "default", "value"];
+const NULLABLE_STRINGS = ["description", "author", "website", "license", "main", "stackConfigDir"];
+
+/**
+ * The rules of pulumi/pulumi sdk/go/common/workspace/project.json that a project file can break
+ * (draft 2020-12; `ValidateProject` reports each as `#/<path>: <message>`): `name` a non-empty
+ * string; `description`/`author`/`website`/`license`/`main`/`stackConfigDir` string or null;
+ * `runtime` a non-empty string or `{name, options}` and nothing else; `config` an object (or a
+ * string: the deprecated config directory, or null) whose entries are each a string, an integer,
+ * a boolean, an array, or a declaration (`configTypeDeclaration`, no other attributes) with `type`
+ * one of string/integer/boolean/array/object, `items` a `configItemsType` (`type` required;
+ * `items` required when it is array), `description` a string, `secret` a boolean. A float or a
+ * null entry fits none of them.
+ */
+export function projectFileProblems(doc: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    !!v && typeof v === "object" && !Array.isArray(v);
+  if (typeof doc.name !== "string" || !doc.name) out.push("#/name: must be a non-empty string");
+  for (const k of NULLABLE_STRINGS) {
+    if (k in doc && doc[k] !== null && typeof doc[k] !== "string") out.push(`#/${k}: must be a string`);
+  }
+  const rt = doc.runtime;
+  if (rt !== undefined) {
+    if (typeof rt === "string") {
+      if (!rt) out.push("#/runtime: must be a non-empty string");
+    } else if (!isObject(rt)) out.push("#/runtime: must be a string or an object {name, options}");
+    else {
+      if (typeof rt.name !== "string" || !rt.name) out.push("#/runtime/name: must be a non-empty string");
+      if ("options" in rt && !isObject(rt.options)) out.push("#/runtime/options: must be an object");
+      for (const k of Object.keys(rt))
+        if (k !== "name" && k !== "options") out.push(`#/runtime: '${k}' not allowed`);
+    }
+  }
+  const items = (at: string, v: unknown): void => {
+    if (!isObject(v)) return void out.push(`${at}: must be an object {type, items}`);
+    if (v.type === undefined) out.push(`${at}: missing property 'type'`);
+    else if (isObject(v.type)) items(`${at}/type`, v.type);
+    else if (!SIMPLE_TYPES.includes(v.type as string))
+      out.push(`${at}/type: must be one of ${SIMPLE_TYPES.join(", ")}`);
+    if (v.type === "array" && v.items === undefined) out.push(`${at}: missing property 'items'`);
+    if (v.items !== undefined) items(`${at}/items`, v.items);
+  };
+  const config = doc.config;
+  if (config === undefined || config === null || typeof config === "string") return out;
+  if (!isObject(config)) return [...out, "#/config: must be an object"];
+  for (const [key, e] of Object.entries(config)) {
+    const at = `#/config/${key}`;
+    if (key === "secret" && typeof e !== "boolean") {
+      out.push(`${at}: must be a boolean`);
+      continue;
+    }
+    if (typeof e === "string" || typeof e === "boolean" || Array.isArray(e)) continue;
+    if (typeof e === "number") {
+      if (!Number.isInteger(e)) out.push(`${at}: a bare number must be an integer`);
+      continue;
+    }
+    if (!isObject(e)) {
+      out.push(
+        `${at}: must be a string, an integer, a boolean, an array or a declaration {type, default, ...}`,
+      );
+      continue;
+    }
+    for (const k of Object.keys(e)) {
+      if (!DECLARATION_KEYS.includes(k))
+        out.push(
+          `${at}: '${k}' not allowed; the allowed attributes are ${DECLARATION_KEYS.map((x) => `'${x}'`).join(", ")}`,
+        );
+    }
+    if (e.type !== undefined && !SIMPLE_TYPES.includes(e.type as string))
+      out.push(`${at}/type: must be one of ${SIMPLE_TYPES.join(", ")}`);
+    if (e.items !== undefined) items(`${at}/items`, e.items);
+    if (e.description !== undefined && typeof e.description !== "string")
+      out.push(`${at}/description: must be a string`);
+    if (e.secret !== undefined && typeof e.secret !== "boolean") out.push(`${at}/secret: must be a boolean`);
+  }
+  return out;
 }
 
 function namespacedByProject(project: string, key: string): boolean {

@@ -34,6 +34,12 @@ export interface StateResource {
   pendingCreate?: boolean;
   /** The old half of a create-before-delete replace, deleted at the end of a successful `up`. */
   pendingDelete?: boolean;
+  /**
+   * Deleted by a delete-before-replace (its own or a dependency's) and not created again yet, like
+   * the engine's `PendingReplacement` (pulumi/pulumi pkg/resource/deploy/step.go, DeleteStep): no
+   * provider call deletes or reads it again; the next registration creates it (a replace).
+   */
+  pendingReplacement?: boolean;
 }
 
 interface StateFile {

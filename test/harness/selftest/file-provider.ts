@@ -10,6 +10,16 @@ import { collectFailures } from "../../../providers/shared/validate";
 export interface FileInputs {
   path: string;
   content: string;
+  /** Milliseconds create/update/delete take (marked "<method>-begin" and "-end"): for concurrency tests. */
+  holdMs?: number;
+}
+
+/** Marks the start and end of a slow operation held for `inputs.holdMs`. */
+async function hold(method: string, inputs: FileInputs): Promise<void> {
+  if (!inputs.holdMs) return;
+  mark(`${method}-begin`, inputs.path);
+  await new Promise((resolve) => setTimeout(resolve, inputs.holdMs));
+  mark(`${method}-end`, inputs.path);
 }
 
 function mark(method: string, path: unknown): void {
@@ -43,6 +53,7 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: FileInputs) {
     mark("create", inputs.path);
+    await hold("create", inputs);
     const fs = require("fs") as typeof import("fs");
     const crypto = require("crypto") as typeof import("crypto");
     // The message quotes the content on purpose: the engine must redact it when it is secret.
@@ -59,7 +70,12 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
     }
     return {
       id,
-      outs: plainOutputs({ path: inputs.path, content: inputs.content, size: inputs.content.length }),
+      outs: plainOutputs({
+        path: inputs.path,
+        content: inputs.content,
+        size: inputs.content.length,
+        holdMs: inputs.holdMs,
+      }),
     };
   },
 
@@ -73,13 +89,22 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(_id: string, _olds: FileInputs, news: FileInputs) {
     mark("update", news.path);
+    await hold("update", news);
     const fs = require("fs") as typeof import("fs");
     fs.writeFileSync(news.path, news.content);
-    return { outs: plainOutputs({ path: news.path, content: news.content, size: news.content.length }) };
+    return {
+      outs: plainOutputs({
+        path: news.path,
+        content: news.content,
+        size: news.content.length,
+        holdMs: news.holdMs,
+      }),
+    };
   },
 
   async delete(_id: string, props: FileInputs) {
     mark("delete", props.path);
+    await hold("delete", props);
     const fs = require("fs") as typeof import("fs");
     fs.rmSync(props.path, { force: true });
   },
@@ -88,6 +113,8 @@ const fileProvider: pulumi.dynamic.ResourceProvider = {
 export interface FileArgs {
   path: pulumi.Input<string>;
   content: pulumi.Input<string>;
+  /** See FileInputs.holdMs. */
+  holdMs?: number;
 }
 
 export class File extends pulumi.dynamic.Resource {
@@ -100,7 +127,7 @@ export class File extends pulumi.dynamic.Resource {
     super(
       fileProvider,
       name,
-      { path: args.path, content: args.content, size: undefined },
+      { path: args.path, content: args.content, holdMs: args.holdMs, size: undefined },
       opts,
       "selftest",
       "File",

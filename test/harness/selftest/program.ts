@@ -24,12 +24,18 @@ for (const f of spec.files) {
   const dep = f.after ? files.get(f.after) : undefined;
   if (f.after && !dep)
     throw new Error(`spec: file ${f.name} is after ${f.after}, which comes later or not at all`);
+  const pathDep = f.pathAfter ? files.get(f.pathAfter) : undefined;
+  if (f.pathAfter && !pathDep)
+    throw new Error(
+      `spec: file ${f.name} has its path after ${f.pathAfter}, which comes later or not at all`,
+    );
   const content: pulumi.Input<string> = dep ? pulumi.interpolate`${f.content} after ${dep.path}` : f.content;
+  const filePath: pulumi.Input<string> = pathDep ? pulumi.interpolate`${pathDep.path}.${f.name}` : f.path;
   files.set(
     f.name,
     new File(
       f.name,
-      { path: f.path, content: f.secret ? pulumi.secret(content) : content },
+      { path: filePath, content: f.secret ? pulumi.secret(content) : content, holdMs: f.holdMs },
       {
         parent: f.inGroup ? group : undefined,
         deleteBeforeReplace: f.deleteBeforeReplace,

@@ -7,6 +7,13 @@ export interface FileSpec {
   secret?: boolean;
   /** Name of a file whose `path` output this file's content embeds (a property dependency). */
   after?: string;
+  /**
+   * Name of a file whose `path` output this file's path is made of (`<that path>.<name>`; `path`
+   * is then unused): a property dependency on a replace key.
+   */
+  pathAfter?: string;
+  /** See FileInputs.holdMs (selftest/file-provider.ts). */
+  holdMs?: number;
   /** Put the file inside the "group" component. */
   inGroup?: boolean;
   deleteBeforeReplace?: boolean;
