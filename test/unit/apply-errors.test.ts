@@ -57,7 +57,7 @@ describe("errors inside apply callbacks become pulumi.RunError", function () {
       pulumi.output("8056c2e21c000001").apply(applyOrRunError((n: string) => core0Cmdline(n, ["a b"]))),
     );
     assert.ok(pulumi.RunError.isInstance(flags.error));
-    assert.match((flags.error as Error).message, /core0 kernel flags \["a b"\] are not single words/);
+    assert.match((flags.error as Error).message, /kernelFlags: \["a b"\] are not single words/);
     assert.throws(
       () => zerotierInterfaceName("not-hex"),
       (e: Error) => !pulumi.RunError.isInstance(e),
