@@ -61,6 +61,30 @@ const CASES: Case[] = [
     update: ["clientSecret", "not-used-by-inline"],
   },
   {
+    fixture: "zerotier-network",
+    load: async () => {
+      const m = await import("../../providers/zerotier/network");
+      return {
+        kit: m.zerotierNetworkKit as unknown as ResourceKit<Fields>,
+        provider: m.zerotierNetworkProvider,
+      };
+    },
+    replace: ["backend", "central"],
+    update: ["description", "the build network"],
+  },
+  {
+    fixture: "zerotier-member",
+    load: async () => {
+      const m = await import("../../providers/zerotier/member");
+      return {
+        kit: m.zerotierMemberKit as unknown as ResourceKit<Fields>,
+        provider: m.zerotierMemberProvider,
+      };
+    },
+    replace: ["memberId", "0102030405"],
+    update: ["authorized", false],
+  },
+  {
     fixture: "core0-node",
     load: async () => {
       const m = await import("../../providers/core0/node");
