@@ -1,11 +1,11 @@
 /**
- * Helpers shared by the Core0Node and Core0Container providers: connection inputs, their check
- * rules, and turning client errors into errors that name the resource's fields.
+ * Helpers shared by the Core0Node and Core0Container providers: the connection shape, and turning
+ * client errors into errors that name the resource's fields. (Each resource declares its
+ * connection fields itself, with the resource kit: their names differ, `address` / `nodeAddress`.)
  *
  * Plain module: no Pulumi imports (dynamic providers capture it).
  */
 import { InputError, OperationError, redact } from "../shared/errors";
-import { FieldRule, hostname, intInRange, nonEmptyString } from "../shared/validate";
 import { Core0AuthError, Core0Client, Core0TimeoutError } from "./client";
 
 /** How a resource reaches its core0 node. `password` is secret. */
@@ -18,14 +18,6 @@ export interface Core0Connection {
 /** Input name of a connection field: `address`, or with prefix "node" `nodeAddress`. */
 export function fieldName(prefix: string, field: keyof Core0Connection): string {
   return prefix ? prefix + field[0].toUpperCase() + field.slice(1) : field;
-}
-
-export function connectionRules(c: Partial<Core0Connection>, prefix = ""): FieldRule[] {
-  return [
-    { path: fieldName(prefix, "address"), value: c.address, check: hostname },
-    { path: fieldName(prefix, "port"), value: c.port, check: intInRange(1, 65535), optional: true },
-    { path: fieldName(prefix, "password"), value: c.password, check: nonEmptyString },
-  ];
 }
 
 export function clientFor(c: Core0Connection, timeoutMs = 30_000): Core0Client {
@@ -62,7 +54,21 @@ export function fieldError(label: string, err: unknown, c: Core0Connection, pref
     (err as unknown as { message: string }).message = redact(String(message), [c.password]);
     return err as unknown as Error;
   }
-  return new Error(redact(typeof message === "string" ? message : String(err), [c.password]));
+  const r = (t: unknown) => (typeof t === "string" ? redact(t, [c.password]) : undefined);
+  const e = (err ?? {}) as Record<string, unknown>;
+  // The client's own errors are rebuilt with every text redacted (a fresh stack holds no secret).
+  if (typeof e.resource === "string" && typeof e.step === "string" && typeof e.detail === "string") {
+    return new OperationError(e.resource, e.step, r(e.detail)!, r(e.hint));
+  }
+  if (typeof e.resource === "string" && typeof e.field === "string" && typeof e.problem === "string") {
+    return new InputError(e.resource, e.field, r(e.problem)!, r(e.fix) ?? "");
+  }
+  return new OperationError(
+    label,
+    `talk to core0 node ${where}`,
+    r(typeof message === "string" ? message : String(err))!,
+    "that the node is up and its core0 answers on that port",
+  );
 }
 
 /** Runs `fn` with a client for `c`, always closing it, with errors mapped by `fieldError`. */

@@ -20,10 +20,19 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
-import { collectFailures, intInRange, nonEmptyString, type Validator } from "../shared/validate";
-import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
+import {
+  hostname,
+  intInRange,
+  nonEmptyString,
+  nonEmptyStringList,
+  stringMap,
+  type Validator,
+} from "../shared/validate";
+import { containsUnknown, plainOutputs } from "../shared/dynamic";
+import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import type { Core0Client, ContainerCreateArgs } from "./client";
-import { type Core0Connection, connectionRules, withNode } from "./common";
+import { type Core0Connection, withNode } from "./common";
 
 /** A bridge the container is attached to (core0 v0.9.0 `network.bridge` entry). */
 export interface ContainerBridge {
@@ -52,71 +61,100 @@ export interface StartCommand {
   settleMs?: number;
 }
 
-export interface Core0ContainerInputs {
-  nodeAddress: string;
-  nodePort: number;
-  nodePassword: string;
+const plistUrl: Validator = (v) =>
+  typeof v === "string" && /^(file:\/\/\/|https?:\/\/)\S+$/.test(v)
+    ? undefined
+    : "must be a file:///path or http(s):// URL of a plist";
+
+const fields = {
+  /** The node's address (ZeroTier IP or host name), e.g. from a Core0Node. Replaces. */
+  nodeAddress: required<string>({ validate: hostname, change: "replace" }),
+  /** The node's redis port (1 to 65535). Default 6379. Replaces. */
+  nodePort: withDefault<number>(6379, { validate: intInRange(1, 65535), change: "replace" }),
+  /** The node's redis password; stored as a secret. */
+  nodePassword: required<string>({ validate: nonEmptyString, secret: true }),
   /** Container name, for messages and state only (v0.9.0 containers have no name or tags). */
-  name: string;
-  /** plist URL (`file://` on the node, or http(s)). */
-  plistUrl: string;
-  /** Recorded in state only: v0.9.0 containers have no tags. */
-  tags: string[];
-  /** host directory (absolute, existing) or plist URL -> absolute path in the container. */
-  mounts: Record<string, string>;
-  /** ZeroTier network (16 hex) the container joins; "" = none. */
-  zerotierNetwork: string;
-  bridges: ContainerBridge[];
-  /** host port -> container port */
-  ports: Record<string, number>;
-  /** Environment given to every start command (v0.9.0 containers have none of their own). */
-  env: Record<string, string>;
-  /** Admission: MiB the node must have available at create. */
-  memoryMb: number;
-  /** Admission: CPUs the node must have at create. */
-  cpu: number;
-  startCommands: StartCommand[];
+  name: required<string>({ validate: nonEmptyString }),
+  /** plist URL (`file:///...` on the node, or http(s)). Changing it replaces the container. */
+  plistUrl: required<string>({ validate: plistUrl, change: "replace" }),
+  /**
+   * Labels recorded in state only: core0 v0.9.0 containers have no tags (the container is found
+   * by the id corex.create returned). Default none.
+   */
+  tags: withDefault<string[]>([], { validate: nonEmptyStringList }),
+  /**
+   * Environment for every start command (merged under each command's own `env`). core0 v0.9.0
+   * containers have no environment of their own and core0 adds none. Default none. Replaces.
+   */
+  env: withDefault<Record<string, string>>({}, { validate: stringMap, change: "replace" }),
+  /**
+   * Admission check only: at create (and when changed) the node's available memory (info.mem
+   * `available`) must be at least this many MiB, else the up fails naming this field. core0
+   * v0.9.0's corex.create has no memory argument: nothing limits what the container then uses.
+   * Default 0 = no check.
+   */
+  memoryMb: withDefault<number>(0, { validate: intInRange(0, 16 * 1024 * 1024) }),
+  /**
+   * Admission check only: at create (and when changed) the node must have at least this many CPUs
+   * (info.cpu entries). core0 v0.9.0 pins or limits nothing. Default 0 = no check.
+   */
+  cpu: withDefault<number>(0, { validate: intInRange(0, 4096) }),
+  /**
+   * host directory (absolute, must exist on the node) or plist URL -> absolute container path.
+   * Default none. Replaces.
+   */
+  mounts: withDefault<Record<string, string>>({}, { change: "replace" }),
+  /** ZeroTier network id (16 hex) the container joins (v0.9.0 `network.zerotier`); "" = none. Replaces. */
+  zerotierNetwork: withDefault<string>("", { change: "replace" }),
+  /** Existing node bridges to attach (v0.9.0 `network.bridge`). Default none. Replaces. */
+  bridges: withDefault<ContainerBridge[]>([], { change: "replace" }),
+  /** host port -> container port, e.g. {"8080": 80}. Default none. Replaces. */
+  ports: withDefault<Record<string, number>>({}, { change: "replace" }),
+  /** Run in the container after create, in order; each must exit 0 (or stay up, if background). Replaces. */
+  startCommands: withDefault<StartCommand[]>([], { change: "replace" }),
+};
+
+/** Network, mount, port and start-command rules (the fields' own checks ran first). */
+function containerRules(raw: Record<string, unknown>): CheckFailure[] {
+  const news = raw as Partial<Core0ContainerInputs>;
+  const failures = [...networkFailures(news), ...portFailures(news.ports)];
+  if (Array.isArray(news.startCommands) && !containsUnknown(news.startCommands)) {
+    news.startCommands.forEach((s, n) => {
+      if (!s || typeof s.name !== "string" || !s.name) {
+        failures.push({ property: `startCommands[${n}].name`, reason: "must be the program to run" });
+      }
+    });
+  }
+  return failures;
 }
+
+/**
+ * The Core0Container declaration: type token core0:Container; deleting the old container before
+ * its replacement keeps host ports free.
+ */
+export const core0ContainerKit = declareResource({
+  kind: "Core0Container",
+  module: "core0",
+  type: "Container",
+  fields,
+  outputs: ["containerId"],
+  deleteBeforeReplace: true,
+  rules: containerRules,
+});
+
+export type Core0ContainerInputs = KitInputs<typeof fields>;
 
 export interface Core0ContainerOutputs extends Core0ContainerInputs {
   /** The id `corex.create` returned. */
   containerId: number;
 }
 
-const KIND = "Core0Container";
-const REPLACE_ON = [
-  "nodeAddress",
-  "nodePort",
-  "plistUrl",
-  "mounts",
-  "zerotierNetwork",
-  "bridges",
-  "ports",
-  "env",
-  "startCommands",
-];
-const UPDATE_ON = ["nodePassword", "name", "tags", "memoryMb", "cpu"];
-
 const conn = (i: Core0ContainerInputs): Core0Connection => ({
   address: i.nodeAddress,
   port: i.nodePort,
   password: i.nodePassword,
 });
-const label = (i: { name?: unknown }): string =>
-  resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
-
-const plistUrl: Validator = (v) =>
-  typeof v === "string" && /^(file:\/\/\/|https?:\/\/)\S+$/.test(v)
-    ? undefined
-    : "must be a file:///path or http(s):// URL of a plist";
-const stringList: Validator = (v) =>
-  Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0)
-    ? undefined
-    : "must be a list of non-empty strings";
-const stringMap: Validator = (v) =>
-  v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")
-    ? undefined
-    : "must be a map of strings";
+const label = (i: object): string => core0ContainerKit.label(i);
 
 function networkFailures(i: Partial<Core0ContainerInputs>): CheckFailure[] {
   const out: CheckFailure[] = [];
@@ -178,24 +216,7 @@ function portFailures(ports: unknown): CheckFailure[] {
 }
 
 /** Fills defaults so state and diffs never see `undefined`. */
-function normalise(i: Partial<Core0ContainerInputs>): Core0ContainerInputs {
-  return {
-    nodeAddress: i.nodeAddress!,
-    nodePort: i.nodePort ?? 6379,
-    nodePassword: i.nodePassword!,
-    name: i.name!,
-    plistUrl: i.plistUrl!,
-    tags: i.tags ?? [],
-    mounts: i.mounts ?? {},
-    zerotierNetwork: i.zerotierNetwork ?? "",
-    bridges: i.bridges ?? [],
-    ports: i.ports ?? {},
-    env: i.env ?? {},
-    memoryMb: i.memoryMb ?? 0,
-    cpu: i.cpu ?? 0,
-    startCommands: i.startCommands ?? [],
-  };
-}
+const normalise = (i: object): Core0ContainerInputs => core0ContainerKit.normalise(i) as Core0ContainerInputs;
 
 /** Whether corex.list still shows container `id` (the only way v0.9.0 can tell). */
 async function exists(c: Core0Client, id: number): Promise<boolean> {
@@ -296,36 +317,10 @@ function outputs(i: Core0ContainerInputs, id: number): Core0ContainerOutputs {
 
 export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Partial<Core0ContainerInputs>, news: Partial<Core0ContainerInputs>) {
-    const failures = collectFailures([
-      ...connectionRules(conn(news as Core0ContainerInputs), "node"),
-      { path: "name", value: news.name, check: nonEmptyString },
-      { path: "plistUrl", value: news.plistUrl, check: plistUrl },
-      { path: "tags", value: news.tags, check: stringList, optional: true },
-      { path: "env", value: news.env, check: stringMap, optional: true },
-      { path: "memoryMb", value: news.memoryMb, check: intInRange(0, 16 * 1024 * 1024), optional: true },
-      { path: "cpu", value: news.cpu, check: intInRange(0, 4096), optional: true },
-    ]);
-    failures.push(...networkFailures(news), ...portFailures(news.ports));
-    if (Array.isArray(news.startCommands) && !containsUnknown(news.startCommands)) {
-      news.startCommands.forEach((s, n) => {
-        if (!s || typeof s.name !== "string" || !s.name) {
-          failures.push({ property: `startCommands[${n}].name`, reason: "must be the program to run" });
-        }
-      });
-    }
-    if (failures.length > 0) return { inputs: news, failures };
-    return { inputs: containsUnknown(news) ? news : normalise(news), failures };
+    return core0ContainerKit.check(news);
   },
   async diff(_id: string, olds: Core0ContainerOutputs, news: Core0ContainerInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        replaceOn: REPLACE_ON,
-        updateOn: UPDATE_ON,
-        deleteBeforeReplace: true,
-      },
-    );
+    const d = core0ContainerKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
   async create(raw: Core0ContainerInputs) {
@@ -405,52 +400,13 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface Core0ContainerArgs {
-  /** The node's address (ZeroTier IP or host name), e.g. from a Core0Node. Required. */
-  nodeAddress: pulumi.Input<string>;
-  /** The node's redis port. Default 6379. */
-  nodePort?: pulumi.Input<number>;
-  /** The node's redis password. Required; stored as a secret. */
-  nodePassword: pulumi.Input<string>;
-  /** plist URL (`file:///...` on the node, or http(s)). Changing it replaces the container. */
-  plistUrl: pulumi.Input<string>;
-  /**
-   * Labels recorded in state only: core0 v0.9.0 containers have no tags (the container is found
-   * by the id corex.create returned). Default none.
-   */
-  tags?: pulumi.Input<string[]>;
-  /** host directory (absolute, must exist on the node) or plist URL -> absolute container path. Default none. */
-  mounts?: pulumi.Input<Record<string, string>>;
-  /** ZeroTier network id (16 hex) the container joins (v0.9.0 `network.zerotier`). Default none. */
-  zerotierNetwork?: pulumi.Input<string>;
-  /** Existing node bridges to attach (v0.9.0 `network.bridge`). Default none. */
-  bridges?: pulumi.Input<ContainerBridge[]>;
-  /** host port -> container port, e.g. {"8080": 80}. Default none. */
-  ports?: pulumi.Input<Record<string, number>>;
-  /**
-   * Environment for every start command (merged under each command's own `env`). core0 v0.9.0
-   * containers have no environment of their own and core0 adds none. Default none.
-   */
-  env?: pulumi.Input<Record<string, string>>;
-  /**
-   * Admission check only: at create (and when changed) the node's available memory (info.mem
-   * `available`) must be at least this many MiB, else the up fails naming this field. core0
-   * v0.9.0's corex.create has no memory argument: nothing limits what the container then uses.
-   * Default 0 = no check.
-   */
-  memoryMb?: pulumi.Input<number>;
-  /**
-   * Admission check only: at create (and when changed) the node must have at least this many CPUs
-   * (info.cpu entries). core0 v0.9.0 pins or limits nothing. Default 0 = no check.
-   */
-  cpu?: pulumi.Input<number>;
-  /** Run in the container after create, in order; each must exit 0 (or stay up, if background). */
-  startCommands?: pulumi.Input<StartCommand[]>;
+/** Core0Container's arguments: the fields, with `containerName` for `name` (default: the resource name). */
+export type Core0ContainerArgs = Omit<KitArgs<typeof fields>, "name"> & {
   /** Name used in messages and state. Default: the resource name. */
   containerName?: pulumi.Input<string>;
-}
+};
 
-export class Core0Container extends pulumi.dynamic.Resource {
+export class Core0Container extends KitResource {
   declare readonly containerId: pulumi.Output<number>;
   declare readonly name: pulumi.Output<string>;
   declare readonly tags: pulumi.Output<string[]>;
@@ -458,25 +414,13 @@ export class Core0Container extends pulumi.dynamic.Resource {
   constructor(name: string, args: Core0ContainerArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.nodePassword) {
       throw new InputError(
-        resourceLabel(KIND, name),
+        resourceLabel(core0ContainerKit.decl.kind, name),
         "nodePassword",
         "is missing",
         "pass the node redis password (a secret)",
       );
     }
     const { containerName, ...rest } = args;
-    super(
-      core0ContainerProvider,
-      name,
-      {
-        ...rest,
-        name: containerName ?? name,
-        nodePassword: pulumi.secret(args.nodePassword),
-        containerId: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "nodePassword"] },
-      "core0",
-      "Container",
-    );
+    super(core0ContainerKit, core0ContainerProvider, name, { ...rest, name: containerName ?? name }, opts);
   }
 }

@@ -5,14 +5,33 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../shared/errors";
-import { collectFailures } from "../shared/validate";
-import { diffFields, plainOutputs } from "../shared/dynamic";
-import { type Core0Connection, connectionRules, withNode } from "./common";
+import { hostname, intInRange, nonEmptyString } from "../shared/validate";
+import { plainOutputs } from "../shared/dynamic";
+import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
+import { withNode } from "./common";
 
-export interface Core0NodeInputs extends Core0Connection {
-  /** Resource name, for messages. */
-  name: string;
-}
+const fields = {
+  /** Resource name, for messages. Set by the constructor. */
+  name: required<string>({ change: "none" }),
+  /** ZeroTier IP or host name of the node. Replaces. */
+  address: required<string>({ validate: hostname, change: "replace" }),
+  /** Redis port of core0 (1 to 65535). Default 6379. Replaces. */
+  port: withDefault<number>(6379, { validate: intInRange(1, 65535), change: "replace" }),
+  /** The node redis password; stored as a secret. */
+  password: required<string>({ validate: nonEmptyString, secret: true }),
+};
+
+/** The Core0Node declaration: type token core0:Node. */
+export const core0NodeKit = declareResource({
+  kind: "Core0Node",
+  module: "core0",
+  type: "Node",
+  fields,
+  outputs: ["version", "memoryBytes", "cpuCount", "cpuModel", "hostname"],
+});
+
+export type Core0NodeInputs = KitInputs<typeof fields>;
 
 export interface Core0NodeOutputs extends Core0NodeInputs {
   /** What `core.ping` answers ("PONG <version>"). */
@@ -23,10 +42,8 @@ export interface Core0NodeOutputs extends Core0NodeInputs {
   hostname: string;
 }
 
-const KIND = "Core0Node";
-
 async function inspect(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
-  const label = resourceLabel(KIND, i.name);
+  const label = core0NodeKit.label(i);
   return withNode(label, i, async (c) => {
     const [version, mem, cpu, os] = await Promise.all([c.ping(), c.info.mem(), c.info.cpu(), c.info.os()]);
     return plainOutputs({
@@ -43,17 +60,10 @@ async function inspect(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
 
 export const core0NodeProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Core0NodeInputs, news: Core0NodeInputs) {
-    return { inputs: news, failures: collectFailures(connectionRules(news)) };
+    return core0NodeKit.check(news);
   },
   async diff(_id: string, olds: Core0NodeOutputs, news: Core0NodeInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      { ...news, port: news.port ?? 6379 },
-      {
-        replaceOn: ["address", "port"],
-        updateOn: ["password"],
-      },
-    );
+    const d = core0NodeKit.diff(olds, { ...news, port: news.port ?? 6379 });
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false, detailedDiff: undefined };
   },
   async create(inputs: Core0NodeInputs) {
@@ -71,16 +81,10 @@ export const core0NodeProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface Core0NodeArgs {
-  /** ZeroTier IP or host name of the node. */
-  address: pulumi.Input<string>;
-  /** Redis port of core0. Default 6379. */
-  port?: pulumi.Input<number>;
-  /** The node redis password (secret). */
-  password: pulumi.Input<string>;
-}
+/** Core0Node's arguments (everything but `name`, which is the resource name). */
+export type Core0NodeArgs = Omit<KitArgs<typeof fields>, "name">;
 
-export class Core0Node extends pulumi.dynamic.Resource {
+export class Core0Node extends KitResource {
   declare readonly address: pulumi.Output<string>;
   declare readonly port: pulumi.Output<number>;
   declare readonly password: pulumi.Output<string>;
@@ -93,29 +97,18 @@ export class Core0Node extends pulumi.dynamic.Resource {
   constructor(name: string, args: Core0NodeArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.password) {
       throw new InputError(
-        resourceLabel(KIND, name),
+        resourceLabel(core0NodeKit.decl.kind, name),
         "password",
         "is missing",
         "pass the node redis password (a secret)",
       );
     }
     super(
+      core0NodeKit,
       core0NodeProvider,
       name,
-      {
-        name,
-        address: args.address,
-        port: args.port ?? 6379,
-        password: pulumi.secret(args.password),
-        version: undefined,
-        memoryBytes: undefined,
-        cpuCount: undefined,
-        cpuModel: undefined,
-        hostname: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password"] },
-      "core0",
-      "Node",
+      { name, address: args.address, port: args.port ?? 6379, password: args.password },
+      opts,
     );
   }
 }

@@ -152,6 +152,8 @@ export interface ResourceDeclaration<F extends Fields> {
   readonly secretOutputs?: readonly string[];
   /** The input whose value names the resource in messages. Default "name". */
   readonly labelField?: string;
+  /** Instead of `labelField`: builds the name part of the label from the inputs or outputs. */
+  readonly labelOf?: (i: Record<string, unknown>) => string;
   /** Delete the old object before creating its replacement (unique names on the remote side). */
   readonly deleteBeforeReplace?: boolean;
   /** Cross-field and nested checks, run after the field checks (their failures come after). */
@@ -193,6 +195,7 @@ export function declareResource<F extends Fields>(decl: ResourceDeclaration<F>):
   const kit: ResourceKit<F> = {
     decl,
     label(i) {
+      if (decl.labelOf) return resourceLabel(decl.kind, decl.labelOf(i as Record<string, unknown>));
       const v = (i as Record<string, unknown>)[decl.labelField ?? "name"];
       return resourceLabel(decl.kind, typeof v === "string" ? v : "?");
     },

@@ -300,3 +300,9 @@ export const nonEmptyStringList: Validator = (v) =>
   Array.isArray(v) && v.every((t) => typeof t === "string" && t.length > 0)
     ? undefined
     : "must be a list of non-empty strings";
+
+/** A plain object whose values are all strings. */
+export const stringMap: Validator = (v) =>
+  v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")
+    ? undefined
+    : "must be a map of strings";

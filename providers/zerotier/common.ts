@@ -1,10 +1,12 @@
 /**
- * What the ZeroTier providers share: the connection inputs (backend, apiUrl, secret token), their
- * check rules, and building a client from them.
+ * What the ZeroTier providers share: the connection inputs (backend, apiUrl, secret token) as kit
+ * field declarations, and building a client from them. Provider methods are wrapped with
+ * `withRealErrors` so what they throw is a real Error in the dynamic-provider host.
  *
  * Plain module: no Pulumi imports, because dynamic providers inline it by value.
  */
-import { type FieldRule, httpUrl, nonEmptyString } from "../shared/validate";
+import { httpUrl, nonEmptyString } from "../shared/validate";
+import { required } from "../shared/resource-kit";
 import { ZerotierClient, type ZerotierBackend } from "./client";
 
 /** How a ZeroTier resource reaches its API. `token` travels as a secret input. */
@@ -17,24 +19,25 @@ export interface ZerotierConnectionInputs {
   token: string;
 }
 
+/** The connection fields every ZeroTier resource declares first (kit field declarations). */
+export const connectionFields = {
+  /** "central" (hosted ZeroTier Central) or "controller" (a self-hosted zerotier-one controller). Replaces. */
+  backend: required<ZerotierBackend>({
+    validate: (v) =>
+      v === "central" || v === "controller"
+        ? undefined
+        : 'must be "central" (hosted ZeroTier Central) or "controller" (a self-hosted zerotier-one controller)',
+    change: "replace",
+  }),
+  /** API base URL. Central: https://api.zerotier.com/api/v1. Controller: http://<host>:9993. */
+  apiUrl: required<string>({ validate: httpUrl }),
+  /** Central API token, or the controller's authtoken.secret. Stored encrypted (always a secret). */
+  // The reason never quotes the value: it is a secret.
+  token: required<string>({ validate: nonEmptyString, secret: true }),
+};
+
 /** Inputs that only say how to reach the API: a change of these alone needs no remote write. */
 export const CONNECTION_FIELDS = ["apiUrl", "token"] as const;
-
-export function connectionRules(i: Partial<ZerotierConnectionInputs>): FieldRule[] {
-  return [
-    {
-      path: "backend",
-      value: i.backend,
-      check: (v) =>
-        v === "central" || v === "controller"
-          ? undefined
-          : 'must be "central" (hosted ZeroTier Central) or "controller" (a self-hosted zerotier-one controller)',
-    },
-    { path: "apiUrl", value: i.apiUrl, check: httpUrl },
-    // The reason never quotes the value: it is a secret.
-    { path: "token", value: i.token, check: nonEmptyString },
-  ];
-}
 
 export function clientFor(i: ZerotierConnectionInputs, label: string): ZerotierClient {
   return new ZerotierClient({ backend: i.backend, apiUrl: i.apiUrl, token: i.token, label });

@@ -12,75 +12,62 @@
  * - the controller stores no description/hidden: they are kept from the inputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type CheckFailure, OperationError, resourceLabel } from "../shared/errors";
-import { collectFailures, hexId, intInRange, ipv4 } from "../shared/validate";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { type CheckFailure, OperationError } from "../shared/errors";
+import { collectFailures, hexId, intInRange, ipv4, isBool, isString } from "../shared/validate";
+import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { PollTimeoutError, pollUntil } from "../shared/retry";
+import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import { type Member, type MemberConfig, type ZerotierClient, canonicalIPv4 } from "./client";
 import {
   type ZerotierConnectionInputs,
   clientFor,
-  connectionRules,
+  connectionFields,
   onlyConnectionChanged,
   realError,
   withRealErrors,
 } from "./common";
 
-export interface ZerotierMemberInputs extends ZerotierConnectionInputs {
-  networkId: string;
-  memberId: string;
-  name?: string;
-  description?: string;
-  /** Default true. */
-  authorized?: boolean;
-  /** Default false (Central only). */
-  hidden?: boolean;
-  /** Fixed IPv4 addresses; unset or empty = auto-assign from the network's pools. */
-  ipAssignments?: string[];
-  waitForIp?: { timeoutMs: number };
+function withFix(v: (x: unknown) => string | undefined, fix: string): (x: unknown) => string | undefined {
+  return (x) => {
+    const r = v(x);
+    return r ? `${r}; ${fix}` : undefined;
+  };
 }
 
-export interface ZerotierMemberOutputs extends ZerotierConnectionInputs {
-  networkId: string;
-  memberId: string;
-  name: string;
-  description: string;
-  authorized: boolean;
-  hidden: boolean;
-  /** Present only when fixed addresses are managed. */
-  ipAssignments?: string[];
-  /** Every address the member has now (fixed or auto-assigned). */
-  assignedIps: string[];
-  waitForIp?: { timeoutMs: number };
-}
+const fields = {
+  ...connectionFields,
+  /** The network (16 hex), e.g. a ZerotierNetwork's networkId output. Replaces. */
+  networkId: required<string>({
+    validate: withFix(hexId(16), "use the networkId output of a ZerotierNetwork, e.g. 8056c2e21c000001"),
+    change: "replace",
+  }),
+  /** The node id (10 hex) `zerotier-cli info` prints on the node. Replaces. */
+  memberId: required<string>({
+    validate: withFix(
+      hexId(10),
+      "use the node id `zerotier-cli info` prints on the node (or identity.public's first field)",
+    ),
+    change: "replace",
+  }),
+  /** Member name shown by the API. Default "". */
+  name: optional<string>({ validate: isString }),
+  /** Free text (the controller stores none: kept from the inputs). Default "". */
+  description: optional<string>({ validate: isString }),
+  /** Authorised on the network. Default true. */
+  authorized: optional<boolean>({ validate: isBool }),
+  /** Hidden in Central's member list; Central only (a check failure with the controller). Default false. */
+  hidden: optional<boolean>({ validate: isBool }),
+  /** Wait (on create/update) until the member has an IP, up to timeoutMs (1000 to 3600000). */
+  waitForIp: optional<{ timeoutMs: number }>(),
+  /** Fixed IPv4 addresses (no prefix length); unset or empty = auto-assign from the network's pools. */
+  ipAssignments: optional<string[]>(),
+};
 
-const KIND = "ZerotierMember";
-const MANAGED = ["name", "description", "hidden", "authorized", "ipAssignments", "waitForIp"];
-
-function label(i: { networkId?: unknown; memberId?: unknown }): string {
-  return resourceLabel(KIND, `${String(i.networkId ?? "?")}/${String(i.memberId ?? "?")}`);
-}
-
-export function checkMemberInputs(m: Partial<ZerotierMemberInputs>): CheckFailure[] {
+/** waitForIp's timeout, fixed IPs, and the controller's lack of a hidden flag. */
+function memberRules(raw: Record<string, unknown>): CheckFailure[] {
+  const m = raw as Partial<ZerotierMemberInputs>;
   const failures = collectFailures([
-    ...connectionRules(m),
-    {
-      path: "networkId",
-      value: m.networkId,
-      check: withFix(hexId(16), "use the networkId output of a ZerotierNetwork, e.g. 8056c2e21c000001"),
-    },
-    {
-      path: "memberId",
-      value: m.memberId,
-      check: withFix(
-        hexId(10),
-        "use the node id `zerotier-cli info` prints on the node (or identity.public's first field)",
-      ),
-    },
-    { path: "name", value: m.name, check: isString, optional: true },
-    { path: "description", value: m.description, check: isString, optional: true },
-    { path: "authorized", value: m.authorized, check: isBool, optional: true },
-    { path: "hidden", value: m.hidden, check: isBool, optional: true },
     {
       path: "waitForIp.timeoutMs",
       value: m.waitForIp?.timeoutMs,
@@ -111,17 +98,49 @@ export function checkMemberInputs(m: Partial<ZerotierMemberInputs>): CheckFailur
   return failures;
 }
 
-function withFix(v: (x: unknown) => string | undefined, fix: string): (x: unknown) => string | undefined {
-  return (x) => {
-    const r = v(x);
-    return r ? `${r}; ${fix}` : undefined;
-  };
+/** The ZerotierMember declaration: type token zerotier:Member, labelled `<networkId>/<memberId>`. */
+export const zerotierMemberKit = declareResource({
+  kind: "ZerotierMember",
+  module: "zerotier",
+  type: "Member",
+  fields,
+  outputs: ["name", "authorized", "assignedIps"],
+  labelOf: (i) => `${String(i.networkId ?? "?")}/${String(i.memberId ?? "?")}`,
+  rules: memberRules,
+  normalise: (i) => {
+    const ips = i.ipAssignments as string[] | undefined;
+    return {
+      ...i,
+      name: i.name ?? "",
+      description: i.description ?? "",
+      authorized: i.authorized ?? true,
+      hidden: i.hidden ?? false,
+      ipAssignments: ips?.length ? ips.map(canonicalIPv4) : undefined,
+    };
+  },
+});
+
+export type ZerotierMemberInputs = KitInputs<typeof fields>;
+
+export interface ZerotierMemberOutputs extends ZerotierConnectionInputs {
+  networkId: string;
+  memberId: string;
+  name: string;
+  description: string;
+  authorized: boolean;
+  hidden: boolean;
+  /** Present only when fixed addresses are managed. */
+  ipAssignments?: string[];
+  /** Every address the member has now (fixed or auto-assigned). */
+  assignedIps: string[];
+  waitForIp?: { timeoutMs: number };
 }
-function isString(v: unknown): string | undefined {
-  return typeof v === "string" ? undefined : "must be a string";
-}
-function isBool(v: unknown): string | undefined {
-  return typeof v === "boolean" ? undefined : "must be true or false";
+
+const label = (i: object): string => zerotierMemberKit.label(i);
+
+/** Every failure of the member inputs, connection fields included. */
+export function checkMemberInputs(m: Partial<ZerotierMemberInputs>): CheckFailure[] {
+  return zerotierMemberKit.check(m).failures;
 }
 
 function fixedIps(i: ZerotierMemberInputs): string[] | undefined {
@@ -197,28 +216,11 @@ async function waitForIp(client: ZerotierClient, i: ZerotierMemberInputs, m: Mem
 
 export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = withRealErrors({
   async check(_olds: ZerotierMemberInputs, news: ZerotierMemberInputs) {
-    const failures = checkMemberInputs(news);
-    if (failures.length || containsUnknown(news)) return { inputs: news, failures };
-    const inputs: ZerotierMemberInputs = {
-      ...news,
-      name: news.name ?? "",
-      description: news.description ?? "",
-      authorized: news.authorized ?? true,
-      hidden: news.hidden ?? false,
-      ipAssignments: news.ipAssignments?.length ? news.ipAssignments.map(canonicalIPv4) : undefined,
-    };
-    return { inputs: plainOutputs(inputs as unknown as Record<string, unknown>), failures: [] };
+    return zerotierMemberKit.check(news);
   },
 
   async diff(_id: string, olds: ZerotierMemberOutputs, news: ZerotierMemberInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        replaceOn: ["backend", "networkId", "memberId"],
-        updateOn: [...MANAGED, "apiUrl", "token"],
-      },
-    );
+    const d = zerotierMemberKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -246,13 +248,7 @@ export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = withRealE
 
   async update(_id: string, olds: ZerotierMemberOutputs, news: ZerotierMemberInputs) {
     const client = clientFor(news, label(news));
-    const { changed } = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        updateOn: [...MANAGED, "apiUrl", "token"],
-      },
-    );
+    const { changed } = zerotierMemberKit.diff(olds, news);
     let m: Member | undefined;
     if (onlyConnectionChanged(changed) || (changed.length === 1 && changed[0] === "waitForIp")) {
       m = await client.getMember(news.networkId, news.memberId);
@@ -272,27 +268,10 @@ export const zerotierMemberProvider: pulumi.dynamic.ResourceProvider = withRealE
   },
 });
 
-export interface ZerotierMemberArgs {
-  backend: pulumi.Input<"central" | "controller">;
-  apiUrl: pulumi.Input<string>;
-  /** Stored encrypted: always wrapped as a secret. */
-  token: pulumi.Input<string>;
-  networkId: pulumi.Input<string>;
-  /** The node id (10 hex). */
-  memberId: pulumi.Input<string>;
-  name?: pulumi.Input<string>;
-  description?: pulumi.Input<string>;
-  /** Default true. */
-  authorized?: pulumi.Input<boolean>;
-  /** Default false; Central only. */
-  hidden?: pulumi.Input<boolean>;
-  /** Fixed IPv4s; unset = auto-assign. */
-  ipAssignments?: pulumi.Input<pulumi.Input<string>[]>;
-  /** Wait (on create/update) until the member has an IP. */
-  waitForIp?: pulumi.Input<{ timeoutMs: pulumi.Input<number> }>;
-}
+/** ZerotierMember's arguments, from its fields. */
+export type ZerotierMemberArgs = KitArgs<typeof fields>;
 
-export class ZerotierMember extends pulumi.dynamic.Resource {
+export class ZerotierMember extends KitResource {
   declare readonly networkId: pulumi.Output<string>;
   declare readonly memberId: pulumi.Output<string>;
   declare readonly name: pulumi.Output<string>;
@@ -300,20 +279,6 @@ export class ZerotierMember extends pulumi.dynamic.Resource {
   declare readonly assignedIps: pulumi.Output<string[]>;
 
   constructor(name: string, args: ZerotierMemberArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      zerotierMemberProvider,
-      name,
-      // Every declared output is seeded, or it would not exist on the resource when not given.
-      {
-        name: undefined,
-        authorized: undefined,
-        ...args,
-        token: pulumi.secret(args.token),
-        assignedIps: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] },
-      "zerotier",
-      "Member",
-    );
+    super(zerotierMemberKit, zerotierMemberProvider, name, { ...args }, opts);
   }
 }

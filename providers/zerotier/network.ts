@@ -15,8 +15,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
-import { collectFailures, cidr, ipv4, nonEmptyString, parseIPv4, hostname } from "../shared/validate";
-import { containsUnknown, diffFields, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { cidr, hostname, ipv4, isBool, isString, nonEmptyString, parseIPv4 } from "../shared/validate";
+import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
+import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import {
   type IpPool,
   type Network,
@@ -31,37 +33,35 @@ import {
 import {
   type ZerotierConnectionInputs,
   clientFor,
-  connectionRules,
+  connectionFields,
   onlyConnectionChanged,
   realError,
   withRealErrors,
 } from "./common";
 
-export interface ZerotierNetworkInputs extends ZerotierConnectionInputs {
-  name: string;
-  description?: string;
-  private?: boolean;
-  ipAssignmentPools?: IpPool[];
-  routes?: { target: string; via?: string | null }[];
-  v4AutoAssign?: boolean;
-  dns?: { domain?: string; servers?: string[] };
-  /** Flow rules source (Central only). Unset = not managed. */
-  flowRules?: string;
-}
+const fields = {
+  ...connectionFields,
+  /** Network name. Default: the resource name. */
+  name: required<string>({ validate: nonEmptyString }),
+  /** Free text. Default "" (the controller stores none: kept from the inputs). */
+  description: optional<string>({ validate: isString }),
+  /** Members must be authorised. Default true. */
+  private: optional<boolean>({ validate: isBool }),
+  /** Members get an address from the pools when they ask for their config. Default true. */
+  v4AutoAssign: optional<boolean>({ validate: isBool }),
+  /** Flow rules source, Central only (a check failure with the controller). Unset = not managed. */
+  flowRules: optional<string>({
+    validate: (v) => (typeof v === "string" ? undefined : 'must be rules source text like "accept;"'),
+  }),
+  /** Managed routes: a CIDR network address each, `via` a gateway IPv4 or unset. Sorted by check. */
+  routes: optional<{ target: string; via?: string | null }[]>(),
+  /** Auto-assign pools {start, end}, each inside a route without `via`. Sorted by check. */
+  ipAssignmentPools: optional<IpPool[]>(),
+  /** DNS pushed to members: a domain and IPv4 servers (at least one when a domain is set). */
+  dns: optional<{ domain?: string; servers?: string[] }>(),
+};
 
-export interface ZerotierNetworkOutputs extends ZerotierConnectionInputs {
-  networkId: string;
-  name: string;
-  description: string;
-  private: boolean;
-  ipAssignmentPools: IpPool[];
-  routes: ZtRoute[];
-  v4AutoAssign: boolean;
-  dns: ZtDns;
-  flowRules?: string;
-}
-
-const KIND = "ZerotierNetwork";
+/** Output names that are not inputs. */
 const MANAGED = [
   "name",
   "description",
@@ -73,30 +73,10 @@ const MANAGED = [
   "flowRules",
 ];
 
-function label(i: { name?: unknown }): string {
-  return resourceLabel(KIND, typeof i.name === "string" ? i.name : "?");
-}
-
-/** Failures for the network settings (connection rules are checked separately). */
-export function checkNetworkInputs(n: Partial<ZerotierNetworkInputs>): CheckFailure[] {
-  const failures = collectFailures([
-    ...connectionRules(n),
-    { path: "name", value: n.name, check: nonEmptyString },
-    {
-      path: "description",
-      value: n.description,
-      check: (v) => (typeof v === "string" ? undefined : "must be a string"),
-      optional: true,
-    },
-    { path: "private", value: n.private, check: isBool, optional: true },
-    { path: "v4AutoAssign", value: n.v4AutoAssign, check: isBool, optional: true },
-    {
-      path: "flowRules",
-      value: n.flowRules,
-      check: (v) => (typeof v === "string" ? undefined : 'must be rules source text like "accept;"'),
-      optional: true,
-    },
-  ]);
+/** Routes, pools, DNS and the backend/flowRules rule (the fields' own checks ran first). */
+function networkRules(raw: Record<string, unknown>): CheckFailure[] {
+  const n = raw as Partial<ZerotierNetworkInputs>;
+  const failures: CheckFailure[] = [];
   const routes = n.routes;
   if (routes !== undefined && !containsUnknown(routes)) {
     if (!Array.isArray(routes))
@@ -176,8 +156,48 @@ export function checkNetworkInputs(n: Partial<ZerotierNetworkInputs>): CheckFail
   return failures;
 }
 
-function isBool(v: unknown): string | undefined {
-  return typeof v === "boolean" ? undefined : "must be true or false";
+/** The ZerotierNetwork declaration: type token zerotier:Network. */
+export const zerotierNetworkKit = declareResource({
+  kind: "ZerotierNetwork",
+  module: "zerotier",
+  type: "Network",
+  fields,
+  outputs: ["networkId", ...MANAGED],
+  rules: networkRules,
+  // Defaults and the API's own normalisation (sorted routes/pools), so they never show as a diff.
+  normalise: (i) => {
+    const d = desiredConfig(i as unknown as ZerotierNetworkInputs);
+    return {
+      ...i,
+      description: d.description,
+      private: d.private,
+      ipAssignmentPools: d.ipAssignmentPools,
+      routes: d.routes,
+      v4AutoAssign: d.v4AutoAssign,
+      dns: d.dns,
+    };
+  },
+});
+
+export type ZerotierNetworkInputs = KitInputs<typeof fields>;
+
+export interface ZerotierNetworkOutputs extends ZerotierConnectionInputs {
+  networkId: string;
+  name: string;
+  description: string;
+  private: boolean;
+  ipAssignmentPools: IpPool[];
+  routes: ZtRoute[];
+  v4AutoAssign: boolean;
+  dns: ZtDns;
+  flowRules?: string;
+}
+
+const label = (i: object): string => zerotierNetworkKit.label(i);
+
+/** Every failure of the network inputs, connection fields included. */
+export function checkNetworkInputs(n: Partial<ZerotierNetworkInputs>): CheckFailure[] {
+  return zerotierNetworkKit.check(n).failures;
 }
 
 function formatNet(addr: number, bits: number): string {
@@ -226,30 +246,11 @@ function mismatches(want: NetworkConfig, got: Network): string[] {
 
 export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withRealErrors({
   async check(_olds: ZerotierNetworkInputs, news: ZerotierNetworkInputs) {
-    const failures = checkNetworkInputs(news);
-    if (failures.length || containsUnknown(news)) return { inputs: news, failures };
-    const d = desiredConfig(news);
-    const inputs: ZerotierNetworkInputs = {
-      ...news,
-      description: d.description,
-      private: d.private,
-      ipAssignmentPools: d.ipAssignmentPools,
-      routes: d.routes,
-      v4AutoAssign: d.v4AutoAssign,
-      dns: d.dns,
-    };
-    return { inputs: plainOutputs(inputs as unknown as Record<string, unknown>), failures: [] };
+    return zerotierNetworkKit.check(news);
   },
 
   async diff(_id: string, olds: ZerotierNetworkOutputs, news: ZerotierNetworkInputs) {
-    const d = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        replaceOn: ["backend"],
-        updateOn: [...MANAGED, "apiUrl", "token"],
-      },
-    );
+    const d = zerotierNetworkKit.diff(olds, news);
     const gone = (olds as unknown as { deleted?: boolean }).deleted === true;
     return { changes: d.changes || gone, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
@@ -290,13 +291,7 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
   async update(id: string, olds: ZerotierNetworkOutputs, news: ZerotierNetworkInputs) {
     const lbl = label(news);
     const client = clientFor(news, lbl);
-    const { changed } = diffFields(
-      olds as unknown as Record<string, unknown>,
-      news as unknown as Record<string, unknown>,
-      {
-        updateOn: [...MANAGED, "apiUrl", "token"],
-      },
-    );
+    const { changed } = zerotierNetworkKit.diff(olds, news);
     let net: Network | undefined;
     const exists = (await client.getNetwork(id)) !== undefined;
     if (!exists && news.backend === "controller") {
@@ -325,26 +320,13 @@ export const zerotierNetworkProvider: pulumi.dynamic.ResourceProvider = withReal
   },
 });
 
-export interface ZerotierNetworkArgs {
-  backend: pulumi.Input<"central" | "controller">;
-  apiUrl: pulumi.Input<string>;
-  /** Stored encrypted: always wrapped as a secret. */
-  token: pulumi.Input<string>;
-  /** Default: the resource name. */
+/** ZerotierNetwork's arguments, from its fields (`name` optional: the resource name). */
+export type ZerotierNetworkArgs = Omit<KitArgs<typeof fields>, "name"> & {
+  /** Network name. Default: the resource name. */
   name?: pulumi.Input<string>;
-  description?: pulumi.Input<string>;
-  /** Default true (members must be authorised). */
-  private?: pulumi.Input<boolean>;
-  ipAssignmentPools?: pulumi.Input<pulumi.Input<IpPool>[]>;
-  routes?: pulumi.Input<pulumi.Input<{ target: pulumi.Input<string>; via?: pulumi.Input<string> }>[]>;
-  /** Default true: members get an address from the pools when they ask for their config. */
-  v4AutoAssign?: pulumi.Input<boolean>;
-  dns?: pulumi.Input<{ domain?: pulumi.Input<string>; servers?: pulumi.Input<pulumi.Input<string>[]> }>;
-  /** Central only (a check failure with the controller). */
-  flowRules?: pulumi.Input<string>;
-}
+};
 
-export class ZerotierNetwork extends pulumi.dynamic.Resource {
+export class ZerotierNetwork extends KitResource {
   declare readonly networkId: pulumi.Output<string>;
   declare readonly name: pulumi.Output<string>;
   declare readonly description: pulumi.Output<string>;
@@ -358,31 +340,11 @@ export class ZerotierNetwork extends pulumi.dynamic.Resource {
   constructor(name: string, args: ZerotierNetworkArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.token)
       throw new InputError(
-        resourceLabel(KIND, name),
+        resourceLabel(zerotierNetworkKit.decl.kind, name),
         "token",
         "is missing",
         "pass the API token (a secret config value)",
       );
-    super(
-      zerotierNetworkProvider,
-      name,
-      // Every declared output is seeded, or it would not exist on the resource when not given.
-      {
-        description: undefined,
-        private: undefined,
-        ipAssignmentPools: undefined,
-        routes: undefined,
-        v4AutoAssign: undefined,
-        dns: undefined,
-        flowRules: undefined,
-        ...args,
-        name: args.name ?? name,
-        token: pulumi.secret(args.token),
-        networkId: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] },
-      "zerotier",
-      "Network",
-    );
+    super(zerotierNetworkKit, zerotierNetworkProvider, name, { ...args, name: args.name ?? name }, opts);
   }
 }

@@ -165,7 +165,10 @@ describe("resource kit: derived Args carry the field doc comments", () => {
     const text =
       'import type { IpfsPinArgs } from "../../providers/ipfs/pin";\n' +
       'import type { IpfsPinInputs } from "../../providers/ipfs/pin";\n' +
-      "declare const a: IpfsPinArgs;\ndeclare const i: IpfsPinInputs;\n";
+      'import type { ZerotierMemberArgs } from "../../providers/zerotier/member";\n' +
+      'import type { Core0ContainerArgs } from "../../providers/core0/container";\n' +
+      "declare const a: IpfsPinArgs;\ndeclare const i: IpfsPinInputs;\n" +
+      "declare const z: ZerotierMemberArgs;\ndeclare const c: Core0ContainerArgs;\n";
     const host = ts.createCompilerHost({ strict: true, skipLibCheck: true });
     const read = host.readFile;
     host.readFile = (f) => (path.resolve(f) === file ? text : read(f));
@@ -192,6 +195,9 @@ describe("resource kit: derived Args carry the field doc comments", () => {
     assert.match(docOf("a", "recursive"), /Default true/);
     assert.match(docOf("a", "pinName"), /Default: the resource name/);
     assert.match(docOf("i", "cid"), /The CID to keep pinned/);
+    // Fields spread in from a shared declaration (zerotier/common.ts connectionFields) keep theirs.
+    assert.match(docOf("z", "token"), /authtoken\.secret/);
+    assert.match(docOf("c", "memoryMb"), /Admission check only/);
   });
 });
 

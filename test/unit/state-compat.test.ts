@@ -60,6 +60,51 @@ const CASES: Case[] = [
     // An inline source is fetched without network; another key changes source and the fetched keys.
     update: ["clientSecret", "not-used-by-inline"],
   },
+  {
+    fixture: "zerotier-network",
+    load: async () => {
+      const m = await import("../../providers/zerotier/network");
+      return {
+        kit: m.zerotierNetworkKit as unknown as ResourceKit<Fields>,
+        provider: m.zerotierNetworkProvider,
+      };
+    },
+    replace: ["backend", "central"],
+    update: ["description", "the build network"],
+  },
+  {
+    fixture: "zerotier-member",
+    load: async () => {
+      const m = await import("../../providers/zerotier/member");
+      return {
+        kit: m.zerotierMemberKit as unknown as ResourceKit<Fields>,
+        provider: m.zerotierMemberProvider,
+      };
+    },
+    replace: ["memberId", "0102030405"],
+    update: ["authorized", false],
+  },
+  {
+    fixture: "core0-node",
+    load: async () => {
+      const m = await import("../../providers/core0/node");
+      return { kit: m.core0NodeKit as unknown as ResourceKit<Fields>, provider: m.core0NodeProvider };
+    },
+    replace: ["address", "10.147.17.21"],
+    update: ["password", "redis-pass-2"],
+  },
+  {
+    fixture: "core0-container",
+    load: async () => {
+      const m = await import("../../providers/core0/container");
+      return {
+        kit: m.core0ContainerKit as unknown as ResourceKit<Fields>,
+        provider: m.core0ContainerProvider,
+      };
+    },
+    replace: ["plistUrl", "https://hub.example.com/web-2.plist"],
+    update: ["memoryMb", 256],
+  },
 ];
 
 function fixture(name: string): Fixture {
