@@ -47,6 +47,15 @@ function actionScript(a: GuestAction): string {
   }
 }
 
+/** A `*`-wildcard pattern as a bash glob: the literal parts quoted (they hold spaces). */
+function globOf(pattern: string): string {
+  if (/["$`\\]/.test(pattern)) throw new Error(`pattern ${pattern}: no quotes, $, backticks or backslashes`);
+  return pattern
+    .split("*")
+    .map((part) => (part ? `"${part}"` : ""))
+    .join("*");
+}
+
 /** The watcher script for one set of rules (bash, builtins only in the scan loop). */
 export function guestWatcherScript(id: string, rules: GuestRule[], lifetimeSec = 900): string {
   for (const r of rules)
@@ -59,7 +68,7 @@ export function guestWatcherScript(id: string, rules: GuestRule[], lifetimeSec =
     "ppid_of() { local st; read -r st < /proc/$1/stat 2>/dev/null || return 1; st=${st##*) }; set -- $st; echo $2; }",
     // The session process is the listener's child on the way up from the matched process.
     "kill_session() {",
-    "  local p=$1 listener parent; read -r listener < /run/sshd.pid",
+    '  local p=$1 listener parent; read -r listener < "${SSHD_PID_FILE:-/run/sshd.pid}"',
     "  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do",
     "    parent=$(ppid_of $p) || { say kill-session: pid $p gone; return; }",
     '    if [[ $parent == "$listener" ]]; then kill -9 $p && say killed session $p; return; fi',
@@ -73,12 +82,12 @@ export function guestWatcherScript(id: string, rules: GuestRule[], lifetimeSec =
     "  for d in /proc/[0-9]*; do",
     "    pid=${d#/proc/}",
     "    [[ -n ${watched[$pid]} ]] && continue",
-    "    mapfile -d '' -t args < $d/cmdline 2>/dev/null || continue",
+    "    mapfile -d '' -t args 2>/dev/null < $d/cmdline || continue",
     '    cmd="${args[*]}"; [[ -z $cmd ]] && continue',
   ];
   rules.forEach((r, i) => {
     const once = r.every ? "" : ` && -z \${fired[${i}]}`;
-    lines.push(`    if [[ $cmd == ${r.pattern}${once} ]]; then`);
+    lines.push(`    if [[ $cmd == ${globOf(r.pattern)}${once} ]]; then`);
     if (r.moment === "start") {
       lines.push(`      fired[${i}]=1; watched[$pid]=done; say fired ${r.name} pid=$pid cmd="$cmd"`);
       lines.push(`      ${actionScript(r.action)}`);

@@ -71,28 +71,37 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
     await ctx().zt.upsertMember(networkId, memberId, { authorized, ipAssignments: [ctx().ztIp] });
   };
 
-  /** A session on whichever path answers (ZeroTier first, then the libvirt address). */
+  /**
+   * Runs `fn` in a session on whichever path answers (ZeroTier first, then the libvirt address),
+   * waiting for one. Only connecting is retried: a failure of `fn` itself is the test's failure.
+   */
   async function onGuest<T>(fn: (s: SshSession) => Promise<T>, timeoutMs = 5 * 60_000): Promise<T> {
     const key = deployKey();
-    return pollUntil(
+    let last = "no SSH path answers";
+    const r = await pollUntil(
       async () => {
         for (const host of [ctx().ztIp, await ctx().leaseIp()]) {
+          let connected = false;
           try {
-            return {
-              value: await withSsh(
-                { host, privateKey: key, connectTimeoutMs: 20_000 },
-                { label: "drill", attempts: 1 },
-                fn,
-              ),
-            };
-          } catch {
-            // try the next path
+            const value = await withSsh(
+              { host, privateKey: key, connectTimeoutMs: 20_000 },
+              { label: "drill", attempts: 1 },
+              (s) => {
+                connected = true;
+                return fn(s);
+              },
+            );
+            return { value };
+          } catch (err) {
+            if (connected && !(err as { connectionLost?: boolean }).connectionLost) throw err;
+            last = `${host}: ${errorMessage(err)}`;
           }
         }
-        return { pending: "no SSH path answers" };
+        return { pending: last };
       },
       { timeoutMs, intervalMs: 3000, what: "an SSH path to the guest" },
-    ).then((r) => (r as { value: T }).value);
+    );
+    return (r as { value: T }).value;
   }
 
   async function applyOnce(rules: GuestRule[], reaction: Drill["reaction"], id: string): Promise<string> {
