@@ -12,7 +12,8 @@
  * A re-run with nothing changed makes no remote call: every step is a resource with its own diff.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AuthorizedKeys, type HostConnection, ZerotierHostJoin, ZerotierOnlySsh } from "../../providers/host";
+import { AuthorizedKeys, type HostConnection, ZerotierOnlySsh } from "../../providers/host";
+import { ZerotierHostJoin } from "../../providers/zerotier";
 import { TelegramMessage, type TelegramMessageArgs } from "../../providers/telegram";
 import { ZerotierMember } from "../../providers/zerotier";
 

@@ -15,7 +15,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AuthorizedKeys, ZerotierOnlySsh, type HostConnection } from "../../providers/host";
-import { DEFAULT_ZEROTIER_INSTALL } from "../../providers/host";
+import { DEFAULT_ZEROTIER_INSTALL } from "../../providers/zerotier";
 import { CloudInitSeed, LibvirtDomain, LibvirtVolume, type AddressSource } from "../../providers/libvirt";
 import { TelegramMessage } from "../../providers/telegram";
 import { zerotierInterfaceName } from "../../providers/zerotier/node";

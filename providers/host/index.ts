@@ -1,12 +1,6 @@
-/** A Linux host managed over SSH: authorised keys, ZeroTier membership, ufw lockdown. */
+/** A Linux host managed over SSH: authorised keys, ufw lockdown, its ZeroTier identity. (Joining a host to ZeroTier: providers/zerotier.) */
 export * from "./connection";
 export { AuthorizedKeys, authorizedKeysProvider, type AuthorizedKeysArgs } from "./authorized-keys";
-export {
-  ZerotierHostJoin,
-  zerotierHostJoinProvider,
-  DEFAULT_ZEROTIER_INSTALL,
-  type ZerotierHostJoinArgs,
-} from "./zerotier-join";
 export { ZerotierOnlySsh, zerotierOnlySshProvider, type ZerotierOnlySshArgs } from "./firewall";
 export {
   ZerotierIdentity,

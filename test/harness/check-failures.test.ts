@@ -18,35 +18,36 @@ interface Failure {
 }
 
 interface Found {
-  /** `<file>#<export>`, e.g. `ipfs/pin.ts#ipfsPinProvider`. */
+  /** `<file>#<export>`, e.g. `providers/ipfs/pin.ts#ipfsPinProvider`. */
   provider: string;
   failures: Failure[];
 }
 
 /** Providers whose check failures have no `Fix:` today (export names, see the file's header). */
 const WITHOUT_FIX = [
-  "build/app-build.ts#appBuildProvider",
-  "build/app-test.ts#appTestProvider",
-  "build/templates-release.ts#templatesReleaseProvider",
-  "core0/container.ts#core0ContainerProvider",
-  "core0/node.ts#core0NodeProvider",
-  "host/authorized-keys.ts#authorizedKeysProvider",
-  "host/firewall.ts#zerotierOnlySshProvider",
-  "host/zerotier-join.ts#zerotierHostJoinProvider",
-  "ipfs/pin.ts#ipfsPinProvider",
-  "keys/group.ts#sshKeyGroupProvider",
-  "libvirt/domain.ts#domainProvider",
-  "libvirt/host-setup.ts#hostSetupProvider",
-  "libvirt/seed.ts#seedProvider",
-  "libvirt/volume.ts#volumeProvider",
-  "telegram/message.ts#telegramMessageProvider",
-  "zerotier/member.ts#zerotierMemberProvider",
-  "zerotier/network.ts#zerotierNetworkProvider",
+  "providers/core0/container.ts#core0ContainerProvider",
+  "providers/core0/node.ts#core0NodeProvider",
+  "providers/host/authorized-keys.ts#authorizedKeysProvider",
+  "providers/host/firewall.ts#zerotierOnlySshProvider",
+  "providers/host/zerotier-identity.ts#zerotierIdentityProvider",
+  "providers/ipfs/pin.ts#ipfsPinProvider",
+  "providers/keys/group.ts#sshKeyGroupProvider",
+  "providers/libvirt/domain.ts#domainProvider",
+  "providers/libvirt/host-setup.ts#hostSetupProvider",
+  "providers/libvirt/seed.ts#seedProvider",
+  "providers/libvirt/volume.ts#volumeProvider",
+  "providers/telegram/message.ts#telegramMessageProvider",
+  "providers/zerotier/host-join.ts#zerotierHostJoinProvider",
+  "providers/zerotier/member.ts#zerotierMemberProvider",
+  "providers/zerotier/network.ts#zerotierNetworkProvider",
+  "workflows/app-build/resource.ts#appBuildProvider",
+  "workflows/app-test/resource.ts#appTestProvider",
+  "workflows/templates-release/resource.ts#templatesReleaseProvider",
 ];
 
-/** Every exported dynamic ResourceProvider under providers/ (index.ts re-exports skipped), checked with `{}`. */
+/** Every exported dynamic ResourceProvider under providers/ and workflows/ (index.ts re-exports skipped), checked with `{}`. */
 async function checkEveryProvider(): Promise<Found[]> {
-  const root = path.join(REPO_ROOT, "providers");
+  const root = REPO_ROOT;
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -55,7 +56,8 @@ async function checkEveryProvider(): Promise<Found[]> {
       else if (p.endsWith(".ts") && e.name !== "index.ts" && !p.endsWith(".d.ts")) files.push(p);
     }
   };
-  walk(root);
+  walk(path.join(root, "providers"));
+  walk(path.join(root, "workflows"));
   const found: Found[] = [];
   for (const file of files.sort()) {
     const mod = require(file) as Record<string, unknown>;

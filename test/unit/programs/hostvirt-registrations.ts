@@ -35,8 +35,8 @@ async function main(): Promise<void> {
     return register(req, cb);
   };
 
-  const { AuthorizedKeys, ZerotierHostJoin, ZerotierOnlySsh, ZerotierIdentity } =
-    await import("../../../providers/host");
+  const { AuthorizedKeys, ZerotierOnlySsh, ZerotierIdentity } = await import("../../../providers/host");
+  const { ZerotierHostJoin } = await import("../../../providers/zerotier");
   const { CloudInitSeed, LibvirtDomain, LibvirtVolume, KvmHostSetup } =
     await import("../../../providers/libvirt");
   const { zerotierIdentity } = await import("../../../components/vm/common");

@@ -14,8 +14,8 @@ import {
   zerotierLeave,
   zerotierNetworkStatus,
   zerotierNodeInfo,
-} from "../zerotier/node";
-import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
+} from "./node";
+import { connectionFailures, onHost, readOnHost, type HostConnection } from "../shared/host-connection";
 
 /**
  * Default install: the `zerotier-one` package from the host's apt sources (add ZeroTier's apt
@@ -188,6 +188,7 @@ export class ZerotierHostJoin extends pulumi.dynamic.Resource {
         joined: undefined,
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      // The type token stays host:ZerotierHostJoin (URNs of existing stacks), though the resource lives here.
       "host",
       "ZerotierHostJoin",
     );
