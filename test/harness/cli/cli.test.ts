@@ -176,7 +176,7 @@ describe("pulumi CLI stand-in through the Automation API", function () {
     assert.ok(!stateFiles(e).includes(TOKEN), "no plaintext secret in the backend's files");
   });
 
-  it("a second up changes nothing (file event log, as for CLIs up to 3.205)", async () => {
+  it("a second up changes nothing, --expect-no-changes passes (file event log, as for CLIs up to 3.205)", async () => {
     const old = await makeEnv("3.200.0");
     envs.push(old);
     const ws = await LocalWorkspace.create({
@@ -186,7 +186,7 @@ describe("pulumi CLI stand-in through the Automation API", function () {
     });
     const s = await Stack.select("dev", ws);
     const events: EngineEvent[] = [];
-    const r = await s.up({ onEvent: (ev) => events.push(ev) });
+    const r = await s.up({ onEvent: (ev) => events.push(ev), expectNoChanges: true });
     assert.deepStrictEqual(r.summary.resourceChanges, { same: 3 });
     assert.deepStrictEqual(events.find((ev) => ev.summaryEvent)?.summaryEvent?.resourceChanges, { same: 3 });
   });
@@ -202,8 +202,12 @@ describe("pulumi CLI stand-in through the Automation API", function () {
     assert.ok(history[0].startTime instanceof Date && history[0].endTime! >= history[0].startTime);
   });
 
-  it("a config change: preview shows the update, up applies it with --diff", async () => {
+  it("a config change: --expect-no-changes fails (exit 7), preview shows the update, up applies it with --diff", async () => {
     await stack.setConfig("greeting", { value: "hi there" });
+    await assert.rejects(
+      stack.preview({ expectNoChanges: true }),
+      /exit code 7\b[\s\S]*no changes were expected/,
+    );
     const p = await stack.preview({ diff: true });
     assert.deepStrictEqual(p.changeSummary, { same: 2, update: 1 });
     assert.ok(p.stdout.includes("~ content"), p.stdout);
@@ -282,8 +286,18 @@ describe("pulumi CLI stand-in: cancel and the stack lock", function () {
     while (!fs.existsSync(lock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.ok(fs.existsSync(lock), "the running up holds the stack lock");
     await assert.rejects(stack.up(), ConcurrentUpdateError);
-    // Let the program register its (slow) resources, then abort as a caller would.
-    await new Promise((r) => setTimeout(r, 8000));
+    // Progress is live: the stack resource's create is reported while the notes' creates still run.
+    while (
+      !events.some((ev) => ev.resOutputsEvent?.metadata.type === "pulumi:pulumi:Stack") &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 200));
+    assert.ok(
+      events.some((ev) => ev.resOutputsEvent?.metadata.type === "pulumi:pulumi:Stack"),
+      "the stack resource's create arrives before the run ends",
+    );
+    // Give the program time to register its (slow) notes, then abort as a caller would.
+    await new Promise((r) => setTimeout(r, 5000));
     const t0 = Date.now();
     abort.abort();
     const err = await running;

@@ -131,44 +131,96 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
     ctx.out(`${heading(kind, previewOnly)} (${stack}):\n`);
     sink.emit({ preludeEvent: { config: preludeConfig(config) } });
 
+    // Live progress: the harness writes its state file after every completed step, so watching it
+    // shows creates/updates/replaces/deletes as they land; the rest (same, failed) comes at the end.
+    const live = new Set<string>();
+    let known = before;
+    const h0 = harness;
+    const poll = (): void => {
+      let now: Map<string, Indexed>;
+      try {
+        now = indexState(h0);
+      } catch {
+        return; // mid-write or not there yet: next tick
+      }
+      const seen: [string, string, Indexed | undefined, Indexed | undefined][] = [];
+      for (const [urn, cur] of now) {
+        const old = known.get(urn);
+        if (!old) seen.push(["create", urn, undefined, cur]);
+        else if (old.raw.id !== cur.raw.id) seen.push(["replace", urn, old, cur]);
+        else if (JSON.stringify(old.plain.outputs) !== JSON.stringify(cur.plain.outputs))
+          seen.push(["update", urn, old, cur]);
+      }
+      for (const [urn, old] of known) if (!now.has(urn)) seen.push(["delete", urn, old, undefined]);
+      known = now;
+      for (const [op, urn, old, cur] of seen) {
+        if (live.has(urn)) continue;
+        live.add(urn);
+        const type = (cur ?? old)!.type;
+        emitMetadata(
+          sink,
+          {
+            op,
+            urn,
+            type,
+            old: stateMetadata(old),
+            new: stateMetadata(cur),
+            diffs: [],
+            provider: (cur ?? old)!.raw.options?.provider ?? "",
+          },
+          undefined,
+          false,
+        );
+        ctx.out(` ${SYMBOL[op]} ${type} ${urn.split("::").pop()} ${DONE[op][1]}\n`);
+      }
+    };
+    const watcher = previewOnly ? undefined : setInterval(poll, 500);
+
     let result: RunResult | undefined;
     const results: RunResult[] = [];
-    if (kind === "preview") {
-      result = await harness.preview();
-    } else if (kind === "up") {
-      if (bool(args, "refresh")) {
-        const r = await harness.refresh();
-        results.push(r);
-        if (r.failed) result = r;
-      }
-      result ??= await harness.up({ replace: all(args, "replace"), skipPreview: bool(args, "skip-preview") });
-    } else if (kind === "refresh") {
-      if (previewOnly) {
-        // A refresh preview reads every resource but keeps nothing: run it on a copy of the state.
-        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-standin-refresh-"));
-        const copy = path.join(tmp, "state.json");
-        if (fs.existsSync(backend.stateFile(stack))) fs.copyFileSync(backend.stateFile(stack), copy);
-        const h = makeHarness(copy);
-        harness = h;
-        try {
-          result = await h.refresh();
-        } finally {
-          await h.close();
-          fs.rmSync(tmp, { recursive: true, force: true });
+    try {
+      if (kind === "preview") {
+        result = await harness.preview();
+      } else if (kind === "up") {
+        if (bool(args, "refresh")) {
+          const r = await harness.refresh();
+          results.push(r);
+          if (r.failed) result = r;
         }
+        result ??= await harness.up({
+          replace: all(args, "replace"),
+          skipPreview: bool(args, "skip-preview"),
+        });
+      } else if (kind === "refresh") {
+        if (previewOnly) {
+          // A refresh preview reads every resource but keeps nothing: run it on a copy of the state.
+          const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-standin-refresh-"));
+          const copy = path.join(tmp, "state.json");
+          if (fs.existsSync(backend.stateFile(stack))) fs.copyFileSync(backend.stateFile(stack), copy);
+          const h = makeHarness(copy);
+          harness = h;
+          try {
+            result = await h.refresh();
+          } finally {
+            await h.close();
+            fs.rmSync(tmp, { recursive: true, force: true });
+          }
+        } else {
+          result = await harness.refresh();
+        }
+      } else if (previewOnly) {
+        result = previewDestroy(harness, all(args, "target"), bool(args, "target-dependents"));
       } else {
-        result = await harness.refresh();
+        result = await harness.destroy({
+          target: args.flags.has("target") ? all(args, "target") : undefined,
+          targetDependents: bool(args, "target-dependents"),
+          parallel,
+        });
       }
-    } else if (previewOnly) {
-      result = previewDestroy(harness, all(args, "target"), bool(args, "target-dependents"));
-    } else {
-      result = await harness.destroy({
-        target: args.flags.has("target") ? all(args, "target") : undefined,
-        targetDependents: bool(args, "target-dependents"),
-        parallel,
-      });
+      results.push(result);
+    } finally {
+      if (watcher) clearInterval(watcher);
     }
-    results.push(result);
     const final = result;
     const after = previewOnly ? before : indexState(harness);
     const steps = results.flatMap((r) => r.steps);
@@ -178,7 +230,9 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
       (u) => before.get(u)?.type === ROOT_TYPE || after.get(u)?.type === ROOT_TYPE,
     );
 
-    for (const step of steps) emitStep(sink, step, before, after, previewOnly);
+    // Steps already reported live are not repeated (counts still come from every step).
+    const rest = steps.filter((st) => st.error || !live.has(st.urn));
+    for (const step of rest) emitStep(sink, step, before, after, previewOnly);
     for (const line of log.split("\n").filter((l) => l.trim())) {
       sink.emit({
         diagnosticEvent: { urn: rootUrn, prefix: "", message: `${line}\n`, color: "never", severity: "info" },
@@ -213,7 +267,17 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
 
     display(
       ctx,
-      { kind, previewOnly, steps, errors, log, changes, duration, cancelled, showDiff: bool(args, "diff") },
+      {
+        kind,
+        previewOnly,
+        steps: rest,
+        errors,
+        log,
+        changes,
+        duration,
+        cancelled,
+        showDiff: bool(args, "diff"),
+      },
       after,
       rootUrn,
     );
@@ -340,8 +404,17 @@ function emitStep(
       : undefined,
     provider: after.get(step.urn)?.raw.options?.provider ?? before.get(step.urn)?.raw.options?.provider ?? "",
   };
+  emitMetadata(sink, metadata, step.error, planning);
+}
+
+function emitMetadata(
+  sink: EventSink,
+  metadata: Record<string, unknown>,
+  error: string | undefined,
+  planning: boolean,
+): void {
   sink.emit({ resourcePreEvent: { metadata, planning: planning || undefined } });
-  if (step.error) sink.emit({ resOpFailedEvent: { metadata, status: 1, steps: 1 } });
+  if (error) sink.emit({ resOpFailedEvent: { metadata, status: 1, steps: 1 } });
   else sink.emit({ resOutputsEvent: { metadata, planning: planning || undefined } });
 }
 
