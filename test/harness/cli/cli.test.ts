@@ -266,6 +266,31 @@ describe("pulumi CLI stand-in through the Automation API", function () {
   });
 });
 
+describe("pulumi CLI stand-in: refusals", function () {
+  this.timeout(120_000);
+
+  it("without a passphrase, stack init fails and leaves no stack behind", async () => {
+    const e = await makeEnv();
+    envs.push(e);
+    const envVars = { ...e.opts.envVars! };
+    delete envVars.PULUMI_CONFIG_PASSPHRASE;
+    const ws = await LocalWorkspace.create({ ...e.opts, envVars, workDir: e.workDir });
+    await assert.rejects(ws.createStack("nopass"), /PULUMI_CONFIG_PASSPHRASE/);
+    assert.deepStrictEqual(await ws.listStacks(), []);
+  });
+
+  it("inline programs and unsupported flags are refused with exit code 2, naming what", async () => {
+    const e = await makeEnv();
+    envs.push(e);
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: "dev", workDir: e.workDir }, e.opts);
+    await assert.rejects(
+      stack.up({ program: async () => ({}) }),
+      /exit code 2\b[\s\S]*--client[\s\S]*inline programs/,
+    );
+    await assert.rejects(stack.preview({ target: ["urn:x"] }), /exit code 2\b[\s\S]*preview --target/);
+  });
+});
+
 describe("pulumi CLI stand-in: cancel and the stack lock", function () {
   this.timeout(300_000);
 

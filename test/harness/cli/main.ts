@@ -99,11 +99,9 @@ async function stackCommand(sub: string | undefined, rest: string[], a: ParsedAr
           2,
         );
       const stack = resolveStack(c, a, rest[0]);
-      c.backend.create(stack);
-      // A passphrase is needed from the start, as with the CLI's passphrase provider.
-      const cfg = new StackConfig(c.project, stack);
-      cfg.entries(true);
+      // The passphrase provider needs its passphrase before the stack exists, as in the CLI.
       passphrase();
+      c.backend.create(stack);
       if (!bool(a, "no-select")) selectStack(c.project, stack);
       write(`Created stack '${stack}'\n`);
       return 0;

@@ -99,8 +99,14 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
   const config = new StackConfig(project, stack);
   const pass = passphrase();
   const harnessConfig = config.forHarness();
-  const release = previewOnly ? () => undefined : backend.lock(stack);
   const sink = await EventSink.open(flag(args, "event-log"));
+  let release: () => void = () => undefined;
+  try {
+    if (!previewOnly) release = backend.lock(stack);
+  } catch (err) {
+    await sink.close();
+    throw err;
+  }
   const started = new Date();
   let cancelled = false;
   let harness: Harness | undefined;
@@ -179,7 +185,10 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
     let result: RunResult | undefined;
     const results: RunResult[] = [];
     try {
-      if (kind === "preview") {
+      if (cancelled) {
+        // ^C before anything started: nothing runs.
+        result = { steps: [], outputs: {}, failed: true, errors: [], log: "" };
+      } else if (kind === "preview") {
         result = await harness.preview();
       } else if (kind === "up") {
         if (bool(args, "refresh")) {
