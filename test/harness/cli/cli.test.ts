@@ -255,10 +255,23 @@ describe("pulumi CLI stand-in through the Automation API", function () {
     assert.strictEqual(last?.result, "failed");
   });
 
+  it("destroy --target (preview, then for real) deletes only the targeted resource", async () => {
+    const farewell = "urn:pulumi:dev::clifixture::pulumi-nodejs:dynamic/clifixture:Note::farewell";
+    const p = await stack.previewDestroy({ target: [farewell] });
+    assert.deepStrictEqual(p.changeSummary, { delete: 1 });
+    assert.ok(fs.existsSync(path.join(e.out, "farewell.txt")), "a destroy preview deletes nothing");
+    const r = await stack.destroy({ target: [farewell] });
+    assert.deepStrictEqual(r.summary.resourceChanges, { delete: 1 });
+    assert.deepStrictEqual(fs.readdirSync(e.out), ["greeting.txt"]);
+  });
+
   it("destroy: deletes every resource, then the stack can be removed", async () => {
+    const who = await stack.workspace.whoAmI();
+    assert.strictEqual(who.url, `file://${e.backend}`);
+    assert.strictEqual(who.user, os.userInfo().username);
     const r = await stack.destroy();
     assert.strictEqual(r.summary.kind, "destroy");
-    assert.deepStrictEqual(r.summary.resourceChanges, { delete: 3 });
+    assert.deepStrictEqual(r.summary.resourceChanges, { delete: 2 });
     assert.deepStrictEqual(fs.readdirSync(e.out), []);
     assert.deepStrictEqual(await stack.outputs(), {});
     await stack.workspace.removeStack("dev");
