@@ -191,7 +191,7 @@ describe("cockpit access: ItsYou.online mode", () => {
       id = r.json.info.id;
       assert.match(token, /^ckt_[0-9a-f]{12}_/);
       const stored = fs.readFileSync(path.join(dirs.dataDir, "tokens.json"), "utf8");
-      assert.ok(!stored.includes(token.split("_")[2]), "the token's secret is stored in plain text");
+      assert.ok(!stored.includes(token.slice(17)), "the token's secret is stored in plain text");
       assert.strictEqual(fs.statSync(path.join(dirs.dataDir, "tokens.json")).mode & 0o077, 0);
       const list = await call(c.url, "GET", "/api/tokens", { token: op });
       assert.strictEqual(list.status, 200);
@@ -202,7 +202,7 @@ describe("cockpit access: ItsYou.online mode", () => {
         "label",
         "role",
       ]);
-      assert.ok(!list.text.includes(token.split("_")[2]));
+      assert.ok(!list.text.includes(token.slice(17)));
     });
 
     it("the token acts with its role; a viewer cannot create tokens", async () => {

@@ -28,7 +28,8 @@ export class FakeEngine implements StackEngine {
   maxConcurrent = 0;
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly autoMs?: number) {}
+  /** When set, each job finishes by itself after this many ms. */
+  constructor(public autoMs?: number) {}
 
   /** Resolves when at least `n` jobs were started. */
   async started(n: number, timeoutMs = 10000): Promise<Job> {
