@@ -24,6 +24,8 @@ export interface CockpitOverrides {
   engine?: StackEngine;
   /** The service log; default one line to stdout. */
   log?: (line: string) => void;
+  /** SSE keepalive interval, ms; default 15000. */
+  sseKeepaliveMs?: number;
 }
 
 /** A running cockpit. */
@@ -76,7 +78,15 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
   const auth = new Authenticator(cfg.auth, tokens, { clockSkewSeconds: cfg.auth.clockSkewSeconds });
   manager.on("change", (r) => log(`run ${r.id} ${r.stack} ${r.kind} ${r.state}`));
   const server: http.Server = createApiServer({
-    deps: { manager, logs, engine, tokens, stacks, version: version() },
+    deps: {
+      manager,
+      logs,
+      engine,
+      tokens,
+      stacks,
+      version: version(),
+      ...(over.sseKeepaliveMs ? { sseKeepaliveMs: over.sseKeepaliveMs } : {}),
+    },
     auth,
     maxBodyBytes: cfg.maxBodyBytes,
     log,

@@ -28,6 +28,8 @@ export interface ApiDeps {
   stacks: () => string[];
   /** The cockpit's version string (package version). */
   version: string;
+  /** Interval of the SSE keepalive comment, ms. Default 15000. */
+  sseKeepaliveMs?: number;
 }
 
 /** One call as a handler sees it. */
@@ -321,7 +323,12 @@ export const ROUTES: Route[] = [
         } else send("log", chunk);
       });
       if (f.sofar) send("log", f.sofar);
-      ctx.req.on("close", () => f.stop());
+      // A comment line now and then keeps idle proxies and clients from dropping a quiet run's stream.
+      const keepalive = setInterval(() => res.write(": keepalive\n\n"), deps.sseKeepaliveMs ?? 15_000);
+      res.on("close", () => {
+        clearInterval(keepalive);
+        f.stop();
+      });
       return "streamed";
     },
   },

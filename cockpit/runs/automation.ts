@@ -29,7 +29,7 @@ export class AutomationEngine implements StackEngine {
   constructor(private readonly opts: AutomationEngineOptions) {}
 
   private async stack(stackName: string): Promise<Stack> {
-    const { LocalWorkspace, PulumiCommand } = require("@pulumi/pulumi/automation");
+    const { LocalWorkspace, PulumiCommand, StackNotFoundError } = require("@pulumi/pulumi/automation");
     const pulumiCommand = await PulumiCommand.get({
       root: this.opts.pulumiRoot,
       skipVersionCheck: this.opts.skipVersionCheck === true,
@@ -41,15 +41,27 @@ export class AutomationEngine implements StackEngine {
     };
     // selectStack, not createOrSelectStack: a stack whose state is missing must fail loudly;
     // creating an empty one would make the next `up` build a second environment beside the first.
-    return LocalWorkspace.selectStack(
-      { stackName, workDir: this.opts.projectDir },
-      {
-        workDir: this.opts.projectDir,
-        pulumiCommand,
-        envVars,
-        ...(this.opts.pulumiHome ? { pulumiHome: this.opts.pulumiHome } : {}),
-      },
-    );
+    try {
+      return await LocalWorkspace.selectStack(
+        { stackName, workDir: this.opts.projectDir },
+        {
+          workDir: this.opts.projectDir,
+          pulumiCommand,
+          envVars,
+          ...(this.opts.pulumiHome ? { pulumiHome: this.opts.pulumiHome } : {}),
+        },
+      );
+    } catch (err) {
+      if (err instanceof StackNotFoundError) {
+        throw new OperationError(
+          `stack "${stackName}"`,
+          "select",
+          `the backend ${this.opts.backendUrl} has no state for it`,
+          "hand the state over from the bootstrap machine (pulumi stack export/import) before running it here",
+        );
+      }
+      throw err;
+    }
   }
 
   async run(stackName: string, op: EngineOp, o: EngineRunOptions): Promise<EngineResult> {

@@ -37,7 +37,7 @@ describe("cockpit runs (fake engine)", () => {
   beforeEach(async () => {
     dirs = makeDirs();
     engine = new FakeEngine();
-    c = await start(testConfig(dirs, issuer), engine);
+    c = await start(testConfig(dirs, issuer), engine, 50);
   });
   afterEach(async () => {
     await c.close();
@@ -274,13 +274,16 @@ describe("cockpit runs (fake engine)", () => {
       }
     });
     await until(() => seen.join("").includes("up of dev started"), "the log so far");
+    // A quiet run: the stream sends keepalive comments meanwhile (every 50 ms here).
+    await new Promise((r) => setTimeout(r, 200));
     job.opts.onOutput("step 2 of 3\nmulti\nline\n");
     await until(() => sawLiveBeforeEnd, "a live chunk");
     const stateWhileStreaming = await stateOf(id);
     assert.strictEqual(stateWhileStreaming, "running", "the chunk arrived only after the run ended");
     job.finish();
-    const { status, events } = await stream;
+    const { status, events, comments } = await stream;
     assert.strictEqual(status, 200);
+    assert.ok(comments >= 2, `only ${comments} keepalive comments in 200 ms`);
     const end = events[events.length - 1];
     assert.strictEqual(end.event, "end");
     assert.strictEqual(JSON.parse(end.data).state, "succeeded");

@@ -64,9 +64,17 @@ export interface TestCockpit extends Cockpit {
   logLines: string[];
 }
 
-export async function start(cfg: CockpitConfig, engine: StackEngine): Promise<TestCockpit> {
+export async function start(
+  cfg: CockpitConfig,
+  engine: StackEngine,
+  sseKeepaliveMs?: number,
+): Promise<TestCockpit> {
   const logLines: string[] = [];
-  const c = await startCockpit(cfg, { engine, log: (l) => logLines.push(l) });
+  const c = await startCockpit(cfg, {
+    engine,
+    log: (l) => logLines.push(l),
+    ...(sseKeepaliveMs ? { sseKeepaliveMs } : {}),
+  });
   return Object.assign(c, { logLines });
 }
 
@@ -136,10 +144,11 @@ export function readSse(
   p: string,
   token: string,
   onEvent: (e: SseEvent) => void = () => {},
-): Promise<{ status: number; events: SseEvent[] }> {
+): Promise<{ status: number; events: SseEvent[]; comments: number }> {
   return new Promise((resolve, reject) => {
     const req = http.get(`${base}${p}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
       const events: SseEvent[] = [];
+      let comments = 0;
       let buf = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
@@ -148,6 +157,10 @@ export function readSse(
         while ((i = buf.indexOf("\n\n")) >= 0) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
+          if (block.startsWith(":")) {
+            comments++;
+            continue;
+          }
           let event = "message";
           const data: string[] = [];
           for (const line of block.split("\n")) {
@@ -160,7 +173,7 @@ export function readSse(
           onEvent(e);
         }
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, events }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, events, comments }));
     });
     req.on("error", reject);
   });
