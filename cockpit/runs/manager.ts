@@ -263,6 +263,8 @@ export class RunManager extends EventEmitter {
       }
       this.setState(run, "running");
       run.changes = await this.engineRun(run, run.kind, run.steps, signal);
+      // A cancel that reached the CLI after its last step: the run did complete, so say so.
+      if (signal.aborted) this.o.logs.append(run.id, "--- the cancel came after the engine had finished\n");
       this.finish(run, "succeeded");
     } catch (err) {
       if (signal.aborted) this.finish(run, "cancelled", `cancelled by ${run.cancelledBy ?? "request"}`);

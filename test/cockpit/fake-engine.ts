@@ -28,6 +28,8 @@ export class FakeEngine implements StackEngine {
   maxConcurrent = 0;
   private waiters: Array<() => void> = [];
 
+  /** When true, jobs ignore the abort signal (a CLI that finished before the SIGINT reached it). */
+  ignoreAbort = false;
   /** When set, each job finishes by itself after this many ms. */
   constructor(public autoMs?: number) {}
 
@@ -88,7 +90,7 @@ export class FakeEngine implements StackEngine {
         },
       };
       opts.signal.addEventListener("abort", () => {
-        if (over) return;
+        if (over || this.ignoreAbort) return;
         opts.onOutput("^C received, stopping\n");
         end();
         reject(new Error("stopped by SIGINT"));

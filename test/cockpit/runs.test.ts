@@ -152,6 +152,23 @@ describe("cockpit runs (fake engine)", () => {
     assert.match(again.json.error.problem, /already cancelled/);
   });
 
+  it("a cancel that comes after the engine finished leaves the run succeeded, noted in its log", async () => {
+    engine.ignoreAbort = true;
+    const a = await call(c.url, "POST", "/api/runs", { token: op, body: { stack: "dev", kind: "up" } });
+    const job = await engine.started(1);
+    assert.strictEqual(
+      (await call(c.url, "POST", `/api/runs/${a.json.run.id}/cancel`, { token: op })).status,
+      200,
+    );
+    job.finish();
+    await c.manager.idle();
+    assert.strictEqual(await stateOf(a.json.run.id), "succeeded");
+    assert.match(
+      fs.readFileSync(path.join(dirs.dataDir, "logs", `${a.json.run.id}.log`), "utf8"),
+      /cancel came after the engine had finished/,
+    );
+  });
+
   it("an up with approval previews, waits for an operator, then applies", async () => {
     const r = await call(c.url, "POST", "/api/runs", {
       token: op,

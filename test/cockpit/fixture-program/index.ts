@@ -1,7 +1,8 @@
 /**
  * The cockpit's end-test program: two "VMs", each a JSON file under `cockpitfixture:dir` kept by a
  * dynamic provider that touches nothing else, so `up`, `refresh` and the targeted `destroy` of one
- * of them run through the real engine without external systems.
+ * of them run through the real engine without external systems. With `delayMs` set, a create or
+ * update first writes `<file>.inflight`, so a test knows a step is in flight before it cancels.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -18,7 +19,10 @@ const vmProvider: pulumi.dynamic.ResourceProvider = {
   },
   async create(inputs: VmInputs) {
     const fs = require("fs") as typeof import("fs");
-    if (inputs.delayMs > 0) await new Promise((r) => setTimeout(r, inputs.delayMs));
+    if (inputs.delayMs > 0) {
+      fs.writeFileSync(`${inputs.file}.inflight`, "");
+      await new Promise((r) => setTimeout(r, inputs.delayMs));
+    }
     fs.writeFileSync(inputs.file, JSON.stringify({ size: inputs.size }));
     return { id: inputs.file, outs: { ...inputs } };
   },
@@ -29,7 +33,10 @@ const vmProvider: pulumi.dynamic.ResourceProvider = {
   },
   async update(_id: string, _olds: VmInputs, news: VmInputs) {
     const fs = require("fs") as typeof import("fs");
-    if (news.delayMs > 0) await new Promise((r) => setTimeout(r, news.delayMs));
+    if (news.delayMs > 0) {
+      fs.writeFileSync(`${news.file}.inflight`, "");
+      await new Promise((r) => setTimeout(r, news.delayMs));
+    }
     fs.writeFileSync(news.file, JSON.stringify({ size: news.size }));
     return { outs: { ...news } };
   },
