@@ -44,8 +44,9 @@ export interface Ctx {
   principal?: Principal;
   /** The client's address. */
   from: string;
-  /** The raw request and response, for streaming routes. */
+  /** The raw request (streaming routes watch it). */
   req: http.IncomingMessage;
+  /** The raw response (streaming routes write to it and return `streamed`). */
   res: http.ServerResponse;
 }
 
