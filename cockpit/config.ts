@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { InputError } from "../providers/shared/errors";
+import type { LoginSettings } from "./auth/login";
 import type { AuthConfig } from "./auth/roles";
 import { CockpitConfigError } from "./errors";
 
@@ -45,6 +46,8 @@ export interface CockpitConfig {
   auth: AuthConfig & {
     /** Seconds of clock difference tolerated on `exp`/`nbf` (0-600). Default 60. */
     clockSkewSeconds: number;
+    /** The browser login (OIDC mode only): `redirectUrl`, `clientSecretFile` (mode 0600), `scopes`. Default: none. */
+    login?: LoginSettings;
   };
 }
 
@@ -197,6 +200,7 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
   const a = c.obj(top.auth, "auth", true) ?? {};
   const clockSkewSeconds = c.int(a, "clockSkewSeconds", "auth.", 60, 0, 600);
   let auth: AuthConfig | undefined;
+  let login: LoginSettings | undefined;
   if (a.mode === "itsyouonline") {
     c.unknown(
       a,
@@ -260,9 +264,33 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
         "groupClaim",
         "viewerGroup",
         "operatorGroup",
+        "login",
       ],
       "auth.",
     );
+    if (a.login !== undefined) {
+      const l = c.obj(a.login, "auth.login", true) ?? {};
+      c.unknown(l, ["redirectUrl", "clientSecretFile", "scopes"], "auth.login.");
+      const redirectUrl = c.url(l, "redirectUrl", "auth.login.", true);
+      let clientSecret: string | undefined;
+      if (l.clientSecretFile !== undefined) {
+        const f = abs(c.str(l, "clientSecretFile", "auth.login."));
+        try {
+          if (f && (fs.statSync(f).mode & 0o077) !== 0)
+            c.fail("auth.login.clientSecretFile", `${f} is readable by others`, `chmod 600 ${f}`);
+          else if (f) clientSecret = fs.readFileSync(f, "utf8").trim();
+        } catch {
+          c.fail(
+            "auth.login.clientSecretFile",
+            `${f} does not exist`,
+            "write the provider's client secret there (mode 0600)",
+          );
+        }
+      }
+      const scopes = l.scopes === undefined ? undefined : c.str(l, "scopes", "auth.login.");
+      if (redirectUrl)
+        login = { redirectUrl, ...(clientSecret ? { clientSecret } : {}), ...(scopes ? { scopes } : {}) };
+    }
     const issuer = c.url(a, "issuer", "auth.", true);
     const clientId = c.str(a, "clientId", "auth.");
     const jwksUrl = c.url(a, "jwksUrl", "auth.", false);
@@ -302,7 +330,7 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
       ...(home ? { home } : {}),
       skipVersionCheck: pu.skipVersionCheck === true,
     },
-    auth: { ...auth, clockSkewSeconds: clockSkewSeconds! },
+    auth: { ...auth, clockSkewSeconds: clockSkewSeconds!, ...(login ? { login } : {}) },
   };
 }
 

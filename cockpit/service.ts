@@ -9,6 +9,7 @@ import * as path from "path";
 import { redact } from "../providers/shared/errors";
 import { createApiServer } from "./api/server";
 import { Authenticator } from "./auth/authenticator";
+import { LoginFlow } from "./auth/login";
 import { TokenStore } from "./auth/tokens";
 import type { CockpitConfig } from "./config";
 import { AutomationEngine } from "./runs/automation";
@@ -53,7 +54,7 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
   const log = over.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
   // Read only to scrub it from logs and errors; the CLI gets the file path, not the value.
   const passphrase = fs.readFileSync(cfg.pulumi.passphraseFile, "utf8").trim();
-  const scrub = (text: string) => redact(text, [passphrase]);
+  const scrub = (text: string) => redact(text, [passphrase, cfg.auth.login?.clientSecret]);
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const engine =
     over.engine ??
@@ -76,6 +77,8 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
   });
   const tokens = new TokenStore(cfg.dataDir);
   const auth = new Authenticator(cfg.auth, tokens, { clockSkewSeconds: cfg.auth.clockSkewSeconds });
+  const login =
+    cfg.auth.mode === "oidc" && cfg.auth.login ? new LoginFlow(cfg.auth, cfg.auth.login, auth) : undefined;
   manager.on("change", (r) => log(`run ${r.id} ${r.stack} ${r.kind} ${r.state}`));
   const server: http.Server = createApiServer({
     deps: {
@@ -85,6 +88,7 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
       tokens,
       stacks,
       version: version(),
+      ...(login ? { login } : {}),
       ...(over.sseKeepaliveMs ? { sseKeepaliveMs: over.sseKeepaliveMs } : {}),
     },
     auth,

@@ -4,6 +4,7 @@
  */
 import type * as http from "http";
 import type { Principal } from "../auth/authenticator";
+import type { LoginFlow } from "../auth/login";
 import type { Role } from "../auth/roles";
 import type { TokenStore } from "../auth/tokens";
 import { RequestError } from "../errors";
@@ -30,6 +31,8 @@ export interface ApiDeps {
   version: string;
   /** Interval of the SSE keepalive comment, ms. Default 15000. */
   sseKeepaliveMs?: number;
+  /** The browser login flow (OIDC mode with `auth.login` set); unset: /auth/* answer 404. */
+  login?: LoginFlow;
 }
 
 /** One call as a handler sees it. */
@@ -50,8 +53,8 @@ export interface Ctx {
   res: http.ServerResponse;
 }
 
-/** A handler's answer: status and JSON body, or `streamed` when it wrote the response itself. */
-export type Reply = { status: number; body: unknown } | "streamed";
+/** A handler's answer: status, JSON body and extra headers, or `streamed` when it wrote the response itself. */
+export type Reply = { status: number; body: unknown; headers?: Record<string, string> } | "streamed";
 
 /** One documented response. */
 export interface RouteResponse {
@@ -100,6 +103,19 @@ function stackName(ctx: Ctx, deps: ApiDeps): string {
     );
   }
   return s;
+}
+
+function loginFlow(deps: ApiDeps): LoginFlow {
+  if (!deps.login) {
+    throw new RequestError(
+      404,
+      "login",
+      "auth.login",
+      "the browser login is not configured",
+      "set auth.mode oidc with auth.login.redirectUrl, or send a bearer token",
+    );
+  }
+  return deps.login;
 }
 
 function requester(ctx: Ctx): { user: string; origin: "rest"; from: string } {
@@ -426,5 +442,45 @@ export const ROUTES: Route[] = [
       }
       return { status: 200, body: { revoked: ctx.params.id } };
     },
+  },
+  {
+    method: "GET",
+    path: "/auth/login",
+    operationId: "login",
+    summary:
+      "Browser login (OIDC): redirects to the provider's authorization endpoint (code flow with PKCE).",
+    access: "public",
+    responses: {
+      "302": { description: "redirect to the provider", schema: schemas.redirect },
+      "404": ERR("login not configured"),
+      "429": ERR("too many logins pending"),
+      "502": ERR("the provider's discovery document lacks the endpoints"),
+    },
+    handle: async (_ctx, deps) => {
+      const location = await loginFlow(deps).start();
+      return { status: 302, body: { location }, headers: { Location: location } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/auth/callback",
+    operationId: "loginCallback",
+    summary:
+      "Where the provider sends the browser back: exchanges the code, checks the id token and role, returns it.",
+    access: "public",
+    query: {
+      code: "the authorization code",
+      state: "the state /auth/login sent",
+      error: "set by the provider on refusal",
+    },
+    responses: {
+      "200": { description: "logged in", schema: schemas.login },
+      "400": ERR("bad or replayed state, missing code, refused login"),
+      "401": ERR("the id token is refused"),
+      "403": ERR("not a member of the viewers' or operators' group"),
+      "404": ERR("login not configured"),
+      "502": ERR("the provider's token endpoint refused the code"),
+    },
+    handle: async (ctx, deps) => ({ status: 200, body: await loginFlow(deps).callback(ctx.query) }),
   },
 ];

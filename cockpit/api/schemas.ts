@@ -174,3 +174,15 @@ export const createdToken = {
   },
 };
 export const revoked = { type: "object", required: ["revoked"], properties: { revoked: str } };
+
+export const redirect = { type: "object", required: ["location"], properties: { location: str } };
+export const login = {
+  type: "object",
+  required: ["token", "user", "role", "expiresAt"],
+  properties: {
+    token: { type: "string", description: "the id token: send it as Authorization: Bearer" },
+    user: str,
+    role: { type: "string", enum: ["viewer", "operator"] },
+    expiresAt: str,
+  },
+};

@@ -130,7 +130,7 @@ export function createApiServer(o: ApiServerOptions): http.Server {
       }
       const reply = await route.handle(ctx, o.deps);
       if (reply === "streamed") return 200;
-      sendJson(res, reply.status, reply.body);
+      sendJson(res, reply.status, reply.body, reply.headers ?? {});
       return reply.status;
     })().then(
       (status) => done(status),

@@ -88,7 +88,14 @@ describe("cockpit REST API", () => {
     const finished = await newRun({ stack: "dev", kind: "preview" });
     await c.manager.idle();
     // How to call each operation: path parameters and body. An operation without a case fails the test.
-    const cases: Record<string, () => Promise<{ params?: Record<string, string>; body?: unknown }>> = {
+    const cases: Record<
+      string,
+      () => Promise<{ params?: Record<string, string>; body?: unknown; expect?: string }>
+    > = {
+      // This cockpit is in ItsYou.online mode, where the browser login is not offered (a documented
+      // 404); the flow itself is walked in auth.test.ts (OIDC).
+      login: async () => ({ expect: "404" }),
+      loginCallback: async () => ({ expect: "404" }),
       health: async () => ({}),
       openapi: async () => ({}),
       status: async () => ({}),
@@ -128,13 +135,14 @@ describe("cockpit REST API", () => {
           prepare,
           `the document has ${method.toUpperCase()} ${p} (${id}) but this test has no case for it`,
         );
-        const { params = {}, body } = await prepare();
+        const { params = {}, body, expect } = await prepare();
         const url = p.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(params[n]));
         const responses = operation.responses as Record<
           string,
           { content: Record<string, { schema: Schema }> }
         >;
-        const [okStatus, okResponse] = Object.entries(responses)[0];
+        const [okStatus, okResponse] = expect ? [expect, responses[expect]] : Object.entries(responses)[0];
+        assert.ok(okResponse, `${id}: status ${expect} is not documented`);
         if (okResponse.content["text/event-stream"]) {
           const sse = await readSse(c.url, url, viewer);
           assert.strictEqual(String(sse.status), okStatus, `${method} ${url}`);

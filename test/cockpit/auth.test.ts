@@ -338,3 +338,102 @@ describe("cockpit access: generic OIDC mode", () => {
     );
   });
 });
+
+describe("cockpit access: browser login (OIDC code flow with PKCE)", () => {
+  let issuer: Issuer;
+  let dirs: Dirs;
+  let c: TestCockpit;
+
+  before(async () => {
+    issuer = await startIssuer();
+    dirs = makeDirs();
+    const cfg = checkConfig(
+      {
+        listen: { host: "127.0.0.1", port: 0 },
+        projectDir: dirs.projectDir,
+        dataDir: dirs.dataDir,
+        pulumi: { root: dirs.pulumiRoot, passphraseFile: dirs.passphraseFile },
+        auth: {
+          mode: "oidc",
+          issuer: issuer.url,
+          clientId: "cockpit",
+          viewerGroup: "g8os-build",
+          operatorGroup: "g8os-ops",
+          login: { redirectUrl: "http://127.0.0.1:1/auth/callback" },
+        },
+      },
+      path.join(dirs.root, "cockpit.yaml"),
+    );
+    c = await start(cfg, new FakeEngine(5));
+  });
+  after(async () => {
+    await c.close();
+    await issuer.stop();
+    fs.rmSync(dirs.root, { recursive: true, force: true });
+  });
+
+  /** /auth/login -> the provider (auto-login) -> the callback query the browser would bring back. */
+  const browse = async (): Promise<string> => {
+    const first = await call(c.url, "GET", "/auth/login");
+    assert.strictEqual(first.status, 302, first.text);
+    const to = new URL(String(first.headers.location));
+    assert.strictEqual(`${to.origin}${to.pathname}`, `${issuer.url}/authorize`);
+    assert.strictEqual(to.searchParams.get("code_challenge_method"), "S256");
+    assert.strictEqual(to.searchParams.get("client_id"), "cockpit");
+    const back = await call(issuer.url, "GET", `${to.pathname}${to.search}`);
+    assert.strictEqual(back.status, 302);
+    return new URL(String(back.headers.location)).search;
+  };
+
+  it("logs an operator in; the returned id token works as a bearer token", async () => {
+    const r = await call(c.url, "GET", `/auth/callback${await browse()}`);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.strictEqual(r.json.user, "olga");
+    assert.strictEqual(r.json.role, "operator");
+    const run = await call(c.url, "POST", "/api/runs", { token: r.json.token, body: RUN });
+    assert.strictEqual(run.status, 202, run.text);
+    await c.manager.idle();
+  });
+
+  it("refuses a replayed or forged state, a refused login, a wrong nonce and a non-member", async () => {
+    const q = await browse();
+    assert.strictEqual((await call(c.url, "GET", `/auth/callback${q}`)).status, 200);
+    const replay = await call(c.url, "GET", `/auth/callback${q}`);
+    assert.strictEqual(replay.status, 400);
+    assert.strictEqual(replay.json.error.field, "state");
+    assert.strictEqual((await call(c.url, "GET", "/auth/callback?code=x&state=forged")).status, 400);
+    // A good state with a code the provider never issued: its token endpoint refuses, so do we.
+    const bogus = new URLSearchParams(await browse());
+    bogus.set("code", "bogus");
+    const exchange = await call(c.url, "GET", `/auth/callback?${bogus}`);
+    assert.strictEqual(exchange.status, 502, exchange.text);
+    assert.strictEqual(exchange.json.error.field, "code");
+    const refused = await call(c.url, "GET", "/auth/callback?error=access_denied&state=x");
+    assert.strictEqual(refused.json.error.field, "error");
+    issuer.loginAs.wrongNonce = true;
+    const nonce = await call(c.url, "GET", `/auth/callback${await browse()}`);
+    issuer.loginAs.wrongNonce = false;
+    assert.strictEqual(nonce.status, 400);
+    assert.strictEqual(nonce.json.error.field, "nonce");
+    assert.ok(!("token" in nonce.json), "a refused login handed out its token");
+    issuer.loginAs.groups = ["elsewhere"];
+    const member = await call(c.url, "GET", `/auth/callback${await browse()}`);
+    issuer.loginAs.groups = ["g8os-ops"];
+    assert.strictEqual(member.status, 403);
+  });
+
+  it("is not offered when not configured (404 naming auth.login)", async () => {
+    const other = await startIssuer();
+    const d = makeDirs();
+    const c2 = await start(testConfig(d, other), new FakeEngine(5));
+    try {
+      const r = await call(c2.url, "GET", "/auth/login");
+      assert.strictEqual(r.status, 404);
+      assert.strictEqual(r.json.error.field, "auth.login");
+    } finally {
+      await c2.close();
+      await other.stop();
+      fs.rmSync(d.root, { recursive: true, force: true });
+    }
+  });
+});

@@ -102,6 +102,45 @@ describe("cockpit config", () => {
     );
   });
 
+  it("checks the browser login keys: OIDC only, a URL, a private secret file", () => {
+    const secret = path.join(d.root, "client-secret");
+    fs.writeFileSync(secret, "s3cr3t-client\n", { mode: 0o644 });
+    const oidc = (login: unknown) => ({
+      ...good(),
+      auth: {
+        mode: "oidc",
+        issuer: "https://id.example.org",
+        clientId: "c",
+        viewerGroup: "v",
+        operatorGroup: "o",
+        login,
+      },
+    });
+    assert.throws(
+      () => checkConfig(oidc({ redirectUrl: "callback", clientSecretFile: secret }), "c"),
+      (err: CockpitConfigError) => {
+        assert.deepStrictEqual(err.failures.map((f) => f.field).sort(), [
+          "auth.login.clientSecretFile",
+          "auth.login.redirectUrl",
+        ]);
+        return true;
+      },
+    );
+    fs.chmodSync(secret, 0o600);
+    const ok = checkConfig(
+      oidc({ redirectUrl: "https://cockpit.example.org/auth/callback", clientSecretFile: secret }),
+      "c",
+    );
+    assert.deepStrictEqual(ok.auth.login, {
+      redirectUrl: "https://cockpit.example.org/auth/callback",
+      clientSecret: "s3cr3t-client",
+    });
+    assert.throws(
+      () => checkConfig({ ...good(), auth: { ...good().auth, login: { redirectUrl: "https://x/cb" } } }, "c"),
+      /auth.login: is not a cockpit config key/,
+    );
+  });
+
   it("main takes --config <file> and --config=<file>", () => {
     assert.strictEqual(configArg(["--config", "a.yaml"]), "a.yaml");
     assert.strictEqual(configArg(["--config=b.yaml"]), "b.yaml");

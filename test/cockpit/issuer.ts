@@ -21,6 +21,8 @@ export interface Issuer {
     claims: Record<string, unknown>,
     opts?: { alg?: "RS256" | "ES256"; kid?: string; key?: crypto.KeyObject },
   ): string;
+  /** Who the authorize endpoint logs in (browser flow), and a nonce override to test the check. */
+  loginAs: { user: string; groups: string[]; wrongNonce?: boolean };
   /** Adds a new RSA key (rotation) and returns its kid. */
   rotate(): string;
   stop(): Promise<void>;
@@ -59,11 +61,79 @@ export async function startIssuer(): Promise<Issuer> {
   const keys: Key[] = [genKey("RS256", "rsa-1"), genKey("ES256", "ec-1")];
   let fetches = 0;
   let url = "";
+  const codes = new Map<string, { challenge: string; nonce: string; redirect: string; clientId: string }>();
+  const loginAs: Issuer["loginAs"] = { user: "olga", groups: ["g8os-ops"] };
   const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? "/", url);
+    if (u.pathname === "/authorize") {
+      // Auto-login as `loginAs`: a code bound to the PKCE challenge, the nonce and the redirect URI.
+      const code = crypto.randomBytes(12).toString("hex");
+      const q = u.searchParams;
+      if (q.get("code_challenge_method") !== "S256" || !q.get("code_challenge")) {
+        res.writeHead(400).end("PKCE S256 required");
+        return;
+      }
+      codes.set(code, {
+        challenge: q.get("code_challenge")!,
+        nonce: q.get("nonce") ?? "",
+        redirect: q.get("redirect_uri") ?? "",
+        clientId: q.get("client_id") ?? "",
+      });
+      const back = new URL(q.get("redirect_uri") ?? "");
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", q.get("state") ?? "");
+      res.writeHead(302, { Location: back.toString() }).end();
+      return;
+    }
+    if (u.pathname === "/token" && req.method === "POST") {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const f = new URLSearchParams(body);
+        const grant = codes.get(f.get("code") ?? "");
+        codes.delete(f.get("code") ?? "");
+        const verifier = f.get("code_verifier") ?? "";
+        const ok =
+          grant &&
+          f.get("grant_type") === "authorization_code" &&
+          f.get("redirect_uri") === grant.redirect &&
+          f.get("client_id") === grant.clientId &&
+          crypto.createHash("sha256").update(verifier).digest("base64url") === grant.challenge;
+        if (!ok || !grant) {
+          res
+            .writeHead(400, { "Content-Type": "application/json" })
+            .end(JSON.stringify({ error: "invalid_grant" }));
+          return;
+        }
+        const k = keys[0];
+        const idToken = signJwt(
+          { alg: k.alg, typ: "JWT", kid: k.kid },
+          {
+            iss: url,
+            aud: grant.clientId,
+            sub: `u-${loginAs.user}`,
+            preferred_username: loginAs.user,
+            groups: loginAs.groups,
+            nonce: loginAs.wrongNonce ? "not-the-nonce" : grant.nonce,
+            exp: Math.floor(Date.now() / 1000) + 600,
+          },
+          k.priv,
+        );
+        res
+          .writeHead(200, { "Content-Type": "application/json" })
+          .end(JSON.stringify({ id_token: idToken, token_type: "Bearer" }));
+      });
+      return;
+    }
     if (req.url === "/.well-known/openid-configuration") {
       res.writeHead(200, { "Content-Type": "application/json" });
       res.end(
-        JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks`, authorization_endpoint: `${url}/authorize` }),
+        JSON.stringify({
+          issuer: url,
+          jwks_uri: `${url}/jwks`,
+          authorization_endpoint: `${url}/authorize`,
+          token_endpoint: `${url}/token`,
+        }),
       );
       return;
     }
@@ -90,6 +160,7 @@ export async function startIssuer(): Promise<Issuer> {
     url,
     jwksUrl: `${url}/jwks`,
     jwksFetches: () => fetches,
+    loginAs,
     sign: (claims, opts = {}) => {
       const alg = opts.alg ?? "RS256";
       const k = keys.find((x) => (opts.kid ? x.kid === opts.kid : x.alg === alg)) ?? keys[0];
