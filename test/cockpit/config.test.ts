@@ -1,0 +1,149 @@
+/** The cockpit config file: defaults, and every bad key reported at once with its fix. */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { checkConfig, loadConfig } from "../../cockpit/config";
+import { CockpitConfigError } from "../../cockpit/errors";
+import { configArg } from "../../cockpit/main";
+import { makeDirs, type Dirs } from "./setup";
+
+describe("cockpit config", () => {
+  let d: Dirs;
+  beforeEach(() => (d = makeDirs()));
+  afterEach(() => fs.rmSync(d.root, { recursive: true, force: true }));
+
+  const good = () => ({
+    projectDir: d.projectDir,
+    dataDir: d.dataDir,
+    pulumi: { root: d.pulumiRoot, passphraseFile: d.passphraseFile },
+    auth: {
+      mode: "itsyouonline",
+      jwksUrl: "http://127.0.0.1:1/jwks",
+      organization: "build",
+      operatorOrganization: "ops",
+    },
+  });
+
+  it("fills in the defaults", () => {
+    const c = checkConfig(good(), path.join(d.root, "c.yaml"));
+    assert.deepStrictEqual(c.listen, { host: "127.0.0.1", port: 8080 });
+    assert.strictEqual(c.maxBodyBytes, 65536);
+    assert.strictEqual(c.pulumi.backendUrl, `file://${path.join(d.dataDir, "state")}`);
+    assert.strictEqual(c.auth.mode, "itsyouonline");
+    assert.strictEqual(c.auth.issuer, "itsyouonline");
+    assert.strictEqual(c.auth.clockSkewSeconds, 60);
+  });
+
+  it("reads YAML from a file, relative paths from the file's directory", () => {
+    const file = path.join(d.root, "cockpit.yaml");
+    fs.writeFileSync(
+      file,
+      [
+        "listen: { host: 127.0.0.1, port: 9100 }",
+        "projectDir: project",
+        "dataDir: data",
+        "pulumi: { root: pulumi, passphraseFile: passphrase }",
+        "auth: { mode: oidc, issuer: 'https://id.example.org', clientId: cockpit, viewerGroup: b, operatorGroup: o }",
+      ].join("\n"),
+    );
+    const c = loadConfig(file);
+    assert.strictEqual(c.projectDir, d.projectDir);
+    assert.strictEqual(c.listen.port, 9100);
+    assert.strictEqual(c.auth.mode === "oidc" && c.auth.groupClaim, "groups");
+  });
+
+  it("reports every bad key at once, each with the key and a fix", () => {
+    fs.chmodSync(d.passphraseFile, 0o644);
+    const raw = {
+      ...good(),
+      listen: { host: "0.0.0.0", port: 70000 },
+      projectDir: d.root,
+      pulumi: { root: d.root, passphraseFile: d.passphraseFile, colour: "never" },
+      auth: { mode: "oidc", issuer: "not-a-url", clientId: "c", viewerGroup: "v" },
+      extra: 1,
+    };
+    try {
+      checkConfig(raw, "/etc/cockpit.yaml");
+      assert.fail("no error");
+    } catch (err) {
+      assert.ok(err instanceof CockpitConfigError);
+      const byKey = Object.fromEntries(err.failures.map((f) => [f.field, f]));
+      assert.deepStrictEqual(Object.keys(byKey).sort(), [
+        "auth.issuer",
+        "auth.operatorGroup",
+        "extra",
+        "listen.host",
+        "listen.port",
+        "projectDir",
+        "pulumi.colour",
+        "pulumi.passphraseFile",
+        "pulumi.root",
+      ]);
+      assert.match(byKey["pulumi.passphraseFile"].fix, /chmod 600/);
+      assert.match(byKey["listen.host"].problem, /wildcard/);
+      for (const f of err.failures)
+        assert.ok(err.message.includes(`${f.field}: ${f.problem}. Fix: ${f.fix}`));
+      assert.match(err.message, /^cockpit config \/etc\/cockpit.yaml: 9 problem/);
+    }
+  });
+
+  it("refuses an unknown auth mode and an ItsYou.online config without keys", () => {
+    assert.throws(
+      () => checkConfig({ ...good(), auth: { mode: "ldap" } }, "c"),
+      /auth.mode: "ldap" is not a mode/,
+    );
+    assert.throws(
+      () =>
+        checkConfig(
+          { ...good(), auth: { mode: "itsyouonline", organization: "b", operatorOrganization: "o" } },
+          "c",
+        ),
+      /auth.jwksUrl: is missing \(and so is auth.publicKeyFile\)/,
+    );
+  });
+
+  it("checks the browser login keys: OIDC only, a URL, a private secret file", () => {
+    const secret = path.join(d.root, "client-secret");
+    fs.writeFileSync(secret, "s3cr3t-client\n", { mode: 0o644 });
+    const oidc = (login: unknown) => ({
+      ...good(),
+      auth: {
+        mode: "oidc",
+        issuer: "https://id.example.org",
+        clientId: "c",
+        viewerGroup: "v",
+        operatorGroup: "o",
+        login,
+      },
+    });
+    assert.throws(
+      () => checkConfig(oidc({ redirectUrl: "callback", clientSecretFile: secret }), "c"),
+      (err: CockpitConfigError) => {
+        assert.deepStrictEqual(err.failures.map((f) => f.field).sort(), [
+          "auth.login.clientSecretFile",
+          "auth.login.redirectUrl",
+        ]);
+        return true;
+      },
+    );
+    fs.chmodSync(secret, 0o600);
+    const ok = checkConfig(
+      oidc({ redirectUrl: "https://cockpit.example.org/auth/callback", clientSecretFile: secret }),
+      "c",
+    );
+    assert.deepStrictEqual(ok.auth.login, {
+      redirectUrl: "https://cockpit.example.org/auth/callback",
+      clientSecret: "s3cr3t-client",
+    });
+    assert.throws(
+      () => checkConfig({ ...good(), auth: { ...good().auth, login: { redirectUrl: "https://x/cb" } } }, "c"),
+      /auth.login: is not a cockpit config key/,
+    );
+  });
+
+  it("main takes --config <file> and --config=<file>", () => {
+    assert.strictEqual(configArg(["--config", "a.yaml"]), "a.yaml");
+    assert.strictEqual(configArg(["--config=b.yaml"]), "b.yaml");
+    assert.strictEqual(configArg([]), undefined);
+  });
+});
