@@ -13,6 +13,8 @@
 //   workflow's internals (only `workflows` or `workflows/<name>`); stacks import components and
 //   providers only through their entry points (`components/<domain>`, `providers/<system>`),
 //   plus `providers/shared/*` and `workflows` / `workflows/<name>`.
+// - the cockpit (cockpit/) never imports test/, components/, stacks/ or workflows/ (it runs the
+//   stacks through the Automation API).
 // - the core0 emulator (test/testbed/core0-emulator/) never uses product code.
 // Relative specifiers are matched by how many `../` climb to a layer's root, so each rule is
 // generated per folder depth (DEPTHS); a file nested deeper than that is not covered.
@@ -198,6 +200,34 @@ export default tseslint.config(
             {
               regex: "^\\.\\./workflows/[^/]+/",
               message: "stacks use a workflow through `workflows` or `workflows/<name>`, not its internals",
+            },
+          ],
+        },
+      ],
+      "no-restricted-syntax": ["error", noRequireTest],
+    },
+  },
+  {
+    // The cockpit drives the stacks through the Automation API (a `pulumi` process), never by
+    // importing them; it uses only providers/shared and npm packages of the product.
+    files: ["cockpit/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            noImportTest,
+            {
+              group: [
+                "**/components",
+                "**/components/**",
+                "**/stacks",
+                "**/stacks/**",
+                "**/workflows",
+                "**/workflows/**",
+              ],
+              message:
+                "the cockpit runs stacks through the Automation API; it never imports components, stacks or workflows",
             },
           ],
         },

@@ -277,6 +277,24 @@ const cases: Case[] = [
       imp("../workflows/app-tree") +
       imp("@pulumi/tls"),
   },
+  // the cockpit
+  {
+    what: "the cockpit importing a stack",
+    file: "cockpit/runs/demo.ts",
+    code: imp("../../stacks/build"),
+    fires: "the cockpit runs stacks through the Automation API",
+  },
+  {
+    what: "the cockpit importing test code",
+    file: "cockpit/runs/demo.ts",
+    code: imp("../../test/harness"),
+    fires: "never imports test/ code",
+  },
+  {
+    what: "the cockpit using shared errors and the Automation API",
+    file: "cockpit/runs/demo.ts",
+    code: imp("../../providers/shared/errors") + imp("@pulumi/pulumi/automation"),
+  },
   // outside the product the rules do not apply
   {
     what: "a test importing the harness and Pulumi",
