@@ -218,14 +218,7 @@ export default tseslint.config(
           patterns: [
             noImportTest,
             {
-              group: [
-                "**/components",
-                "**/components/**",
-                "**/stacks",
-                "**/stacks/**",
-                "**/workflows",
-                "**/workflows/**",
-              ],
+              regex: "^(\\.\\./)+(components|stacks|workflows)(/|$)",
               message:
                 "the cockpit runs stacks through the Automation API; it never imports components, stacks or workflows",
             },
