@@ -31,9 +31,13 @@ const KIND = "ZerotierIdentity";
 /** The type the identity had before this resource existed (see the file comment). */
 export const LEGACY_IDENTITY_TYPE = "command:remote:Command";
 
-/** `identity.secret` text: `<10-hex node id>:0:<64-hex public>:<128-hex private>`. */
+/**
+ * `identity.secret` text: `<10-hex node id>:0:<128-hex public>:<128-hex private>` (type 0 is C25519:
+ * a 64-byte public and a 64-byte private key pair, ZeroTierOne node/Identity.cpp `toString` and
+ * node/C25519.hpp `ZT_C25519_PUBLIC_KEY_LEN` / `ZT_C25519_PRIVATE_KEY_LEN`).
+ */
 export function isZerotierIdentitySecret(s: string): boolean {
-  return /^[0-9a-f]{10}:0:[0-9a-f]{64}:[0-9a-f]{128}$/.test(s.trim());
+  return /^[0-9a-f]{10}:0:[0-9a-f]{128}:[0-9a-f]{128}$/.test(s.trim());
 }
 
 /** The identity a state entry holds: ours (`identity`) or an adopted Command's (`stdout`). */

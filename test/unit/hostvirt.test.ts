@@ -24,8 +24,8 @@ import {
 
 const REPO = path.resolve(__dirname, "../..");
 const hex = (n: number, c: string) => c.repeat(n);
-/** A well-formed identity.secret (fields of the documented lengths). */
-const IDENTITY = `${hex(10, "a")}:0:${hex(64, "b")}:${hex(128, "c")}`;
+/** A well-formed identity.secret: 10-hex address, type 0, 64-byte public and private keys in hex (ZeroTierOne node/Identity.cpp). */
+const IDENTITY = `${hex(10, "a")}:0:${hex(128, "b")}:${hex(128, "c")}`;
 const PIN = "SHA256:" + "A".repeat(43);
 
 function keyPair(): { priv: string; pub: string; blob: Buffer } {
@@ -263,6 +263,20 @@ describe("ZerotierIdentity", function () {
     );
     assert.strictEqual(identityOf({ stdout: "" }), undefined);
     assert.ok(isZerotierIdentitySecret(IDENTITY + "\n"));
+  });
+
+  it("accepts what the testbed's zerotier-idtool stand-in (written from ZeroTierOne's Identity) generates", () => {
+    const fs = require("fs") as typeof import("fs");
+    const os = require("os") as typeof import("os");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8os-idtool-"));
+    try {
+      const tool = path.join(dir, "zerotier-idtool");
+      fs.symlinkSync(path.join(__dirname, "..", "testbed", "zerotier", "zerotier-cli.js"), tool);
+      const out = execFileSync(process.execPath, [tool, "generate"], { encoding: "utf8" });
+      assert.ok(isZerotierIdentitySecret(out), `not accepted: ${out.slice(0, 20)}...`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("through the real dynamic-provider host, as the engine calls it on an existing stack's Command state", async () => {
