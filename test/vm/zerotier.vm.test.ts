@@ -124,7 +124,7 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
       "deploy key": deployKey,
       "ZeroTier token": ztToken,
       "Telegram token": TG_TOKEN,
-      "ZeroTier identity": String(findResource(h.stateDecrypted(), "zerotier-identity").outputs.stdout),
+      "ZeroTier identity": String(findResource(h.stateDecrypted(), "zerotier-identity").outputs.identity),
     });
     assertNoSecrets("log", r.log, {
       "deploy key": deployKey,
