@@ -143,6 +143,20 @@ export function vmGeneration(name: string, opts: pulumi.CustomResourceOptions): 
   return new random.RandomId(`${name}-generation`, { byteLength: 4 }, opts);
 }
 
+/**
+ * A NIC after a VM's first one (which is on `host.networkName`): on a libvirt `network` or a host
+ * `bridge` (a LAN bridge, or the bridge a ZeroTier stand-in uses), with an optional fixed lowercase
+ * `mac`. A change replaces the domain.
+ */
+export interface VmExtraNic {
+  /** libvirt network name. Give this or `bridge`. */
+  network?: string;
+  /** Host bridge name. Give this or `network`. */
+  bridge?: string;
+  /** Fixed MAC (lowercase, `52:54:00:..`). Default: libvirt picks one. */
+  mac?: string;
+}
+
 /** Telegram connection for announcements (unset = none). */
 export type VmTelegram = TelegramMessageArgs["connection"];
 

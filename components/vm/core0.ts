@@ -22,6 +22,7 @@ import {
   vmGeneration,
   zerotierMembership,
   type VmHostRef,
+  type VmExtraNic,
   type VmTelegram,
   type VmZerotierArgs,
 } from "./common";
@@ -53,10 +54,24 @@ export interface Core0VmArgs {
   zerotier?: VmZerotierArgs;
   /** Check the node over redis (core.ping, info) at its ZeroTier IP after boot. Default false. Needs zerotier. */
   verifyRedis?: boolean;
+  /** With verifyRedis: seconds to wait for the booting node to answer. Default 600 (0 to 3600). */
+  bootTimeoutSec?: number;
   /** Wait for a libvirt lease on create. Default "none" (core0 may not DHCP on the libvirt NIC). */
   addressSource?: "lease" | "none";
   /** Announce on Telegram. Unset = none. */
   telegram?: VmTelegram;
+  /**
+   * NICs after the first (see VmExtraNic). Default none. A change replaces the domain. A core0
+   * image takes its underlay address on the first NIC; the testbed's image gives the second to its
+   * ZeroTier node-agent stand-in (docs/core0-image-contract.md).
+   */
+  extraNics?: VmExtraNic[];
+  /**
+   * Absolute path on the KVM host the serial console is written to (core0 has no SSH: its console
+   * is where it tells what it did at boot). Removed with the domain. A change replaces the domain.
+   * Default: a pty (`virsh console`).
+   */
+  consoleLogPath?: string;
 }
 
 export class Core0Vm extends pulumi.ComponentResource {
@@ -130,12 +145,13 @@ export class Core0Vm extends pulumi.ComponentResource {
         vcpus: args.vcpus ?? 2,
         domainType: args.host.domainType,
         seedIso: seed.path,
-        nics: [{ network: args.host.networkName }],
+        nics: [{ network: args.host.networkName }, ...(args.extraNics ?? [])],
         kernel: args.kernelPath,
         initrd: args.initrdPath,
         cmdline,
         autostart: true,
         addressSource: args.addressSource ?? "none",
+        serialLogPath: args.consoleLogPath,
       },
       { ...child, dependsOn: member ? [member] : [] },
     );
@@ -146,7 +162,7 @@ export class Core0Vm extends pulumi.ComponentResource {
     if (zt && args.verifyRedis) {
       ready = new Core0Node(
         `${name}-node`,
-        { address: zt.address, password: args.redisPassword },
+        { address: zt.address, password: args.redisPassword, waitSec: args.bootTimeoutSec ?? 600 },
         { ...child, dependsOn: [domain] },
       );
     }

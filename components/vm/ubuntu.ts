@@ -26,6 +26,7 @@ import {
   libvirtConnection,
   vmGeneration,
   zerotierMembership,
+  type VmExtraNic,
   type VmHostRef,
   type VmTelegram,
   type VmZerotierArgs,
@@ -77,11 +78,10 @@ export interface UbuntuVmArgs {
   /** Announce on Telegram (env, role, ZeroTier IP). Unset = no announcement. */
   telegram?: VmTelegram;
   /**
-   * NICs after the first (which is on `host.networkName`): each on a libvirt `network` or a host
-   * `bridge` (a LAN bridge, say), with an optional fixed lowercase `mac`. Default none. A change
-   * replaces the domain. cloud-init's default network config only configures the first NIC.
+   * NICs after the first (see VmExtraNic). Default none. A change replaces the domain. cloud-init's
+   * default network config only configures the first NIC.
    */
-  extraNics?: { network?: string; bridge?: string; mac?: string }[];
+  extraNics?: VmExtraNic[];
 }
 
 export class UbuntuVm extends pulumi.ComponentResource {

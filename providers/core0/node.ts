@@ -20,6 +20,11 @@ const fields = {
   port: withDefault<number>(6379, { validate: intInRange(1, 65535), change: "replace" }),
   /** The node redis password; stored as a secret. */
   password: required<string>({ validate: nonEmptyString, secret: true }),
+  /**
+   * Seconds create and update wait for a node that does not answer yet (one just booted): 0 to
+   * 3600, default 0 (it must answer at once). A refused password fails at once either way.
+   */
+  waitSec: withDefault<number>(0, { validate: intInRange(0, 3600), change: "none" }),
 };
 
 /** The Core0Node declaration: type token core0:Node. */
@@ -58,6 +63,30 @@ async function inspect(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
   });
 }
 
+/**
+ * `inspect`, retried every few seconds while the node cannot be reached, up to `waitSec`. Only a
+ * refused password (an InputError on `password`) ends the wait early: anything else may be a node
+ * still booting.
+ */
+async function inspectWaiting(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
+  const deadline = Date.now() + (i.waitSec ?? 0) * 1000;
+  for (;;) {
+    try {
+      return await inspect(i);
+    } catch (err) {
+      const e = err as { field?: unknown; message?: unknown };
+      if (e?.field === "password" || Date.now() >= deadline) {
+        if (!i.waitSec || e?.field === "password") throw err;
+        const m = typeof e?.message === "string" ? e.message : String(err);
+        (err as { message: string }).message =
+          `${m} (waited ${i.waitSec} s, waitSec, for the node to answer)`;
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(0, deadline - Date.now()))));
+    }
+  }
+}
+
 export const core0NodeProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: Core0NodeInputs, news: Core0NodeInputs) {
     return core0NodeKit.check(news);
@@ -67,14 +96,14 @@ export const core0NodeProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false, detailedDiff: undefined };
   },
   async create(inputs: Core0NodeInputs) {
-    const outs = await inspect(inputs);
+    const outs = await inspectWaiting(inputs);
     return { id: `${outs.address}:${outs.port}`, outs };
   },
   async read(id: string, props: Core0NodeOutputs) {
     return { id, props: await inspect(props) };
   },
   async update(_id: string, _olds: Core0NodeOutputs, news: Core0NodeInputs) {
-    return { outs: await inspect(news) };
+    return { outs: await inspectWaiting(news) };
   },
   async delete() {
     // The node lives on; this resource only verified it.
