@@ -4,7 +4,8 @@
  * program (index.ts, stack build-1) through the engine harness against testbed host g8t-h1: ZeroTier
  * network, member, authorized_keys, ufw lockdown, Telegram announcement (to a local emulator).
  * State is kept in .testbed/sandbox/, so a second run is a no-op. `npm run sandbox -- destroy`
- * gives the host back. Needs root (the testbed does).
+ * gives the host back. Needs root (the testbed does). On Debian it first installs the missing
+ * packages of scripts/debian-packages.txt (the list .ci/run installs).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -12,6 +13,7 @@ import { Harness, findResource } from "../test/harness";
 import { ensureTestbed, isRoot } from "../test/testbed";
 import { startTelegramEmulator } from "../test/testbed/telegram";
 import { requireZerotierStandIn } from "../test/testbed/zerotier/service";
+import { installDebianPackages, isDebian } from "./debian-packages";
 import { testbedBuildConfig } from "./sandbox-config";
 
 const DIR = path.join(__dirname, "..", ".testbed", "sandbox");
@@ -25,6 +27,9 @@ async function main(): Promise<void> {
   }
   const destroy = process.argv.includes("destroy");
   fs.mkdirSync(DIR, { recursive: true });
+  // A fresh machine: the Debian packages the testbed needs (the list .ci/run installs), else the
+  // testbed's preflight names what is missing and its package.
+  if (isDebian()) installDebianPackages((line) => console.log(`sandbox: ${line}`));
   console.log("sandbox: bringing the testbed up ...");
   const tb = await ensureTestbed({ hosts: 1 });
   const host = tb.hosts[0];

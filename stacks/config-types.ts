@@ -82,7 +82,10 @@ export interface BuildHostSettings {
   hostKeySha256?: string;
   /** g8os:bootstrapPrivateKey, required, a Pulumi secret: unencrypted OpenSSH private key. */
   bootstrapPrivateKey: pulumi.Output<string>;
-  /** g8os:zerotierInstallCommand: overrides how zerotier-one is installed when missing. */
+  /**
+   * How zerotier-one is installed where missing: g8os:zerotierInstallCommand, else the pinned apt
+   * install (stacks/pins.ts zerotierInstallCommand, from pins.yaml's zerotierAptKey/Source).
+   */
   zerotierInstallCommand?: string;
   /** g8os:firewallConfirmTimeoutSec: seconds the ufw dead-man switch waits for confirmation (10..3600). */
   firewallConfirmTimeoutSec?: number;
@@ -90,9 +93,9 @@ export interface BuildHostSettings {
 
 /** The VMs on the physical host (g8os:vmsEnabled): build node, 2 core0 nodes, cockpit. */
 export interface VmSettings {
-  /** Ubuntu cloud image (qcow2) URL and its pinned sha256. */
+  /** Ubuntu cloud image (qcow2) URL and its pinned sha256 (pins.yaml ubuntuImage, or its overrides). */
   image: { url: string; sha256: string };
-  /** core0 kernel (EFI image or bzImage) and optional initrd, each URL + sha256. */
+  /** core0 kernel (EFI image or bzImage) and optional initrd, each URL + sha256 (pins.yaml core0Kernel/core0Initrd). */
   core0Kernel: { url: string; sha256: string };
   core0Initrd?: { url: string; sha256: string };
   /** g8os:core0KernelFlags: extra kernel flags, one word or key=value each. */

@@ -4,10 +4,7 @@ import { httpUrl, parseIPv4, sha256Hex } from "../providers/shared/validate";
 import type { ConfigReader } from "./config-reader";
 import { checkFixedAddress } from "./config-network";
 import type { VmSettings, ZerotierSettings } from "./config-types";
-
-/** Ubuntu 24.04 (noble); its sha256 must be configured (g8os:vmImageSha256). */
-export const DEFAULT_UBUNTU_IMAGE_URL =
-  "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img";
+import { NOT_PINNED, requirePinned, type FilePin, type PinName, type Pins } from "./pins";
 
 const booleanText = (v: unknown) => (v === "true" || v === "false" ? undefined : "must be true or false");
 
@@ -16,30 +13,39 @@ export function readVmConfig(
   r: ConfigReader,
   zerotier: ZerotierSettings,
   hostZtIp: string,
+  pins: Pins,
 ): VmSettings | undefined {
   if (
     (r.string("vmsEnabled", { check: booleanText, example: "true", default: "false" }) ?? "false") !== "true"
   )
     return undefined;
-  const pinned = (urlKey: string, shaKey: string, defaultUrl?: string, required = true) => {
-    const example = "https://example.org/image";
-    const url = defaultUrl
-      ? r.string(urlKey, { check: httpUrl, example, default: defaultUrl })!
-      : required
-        ? r.string(urlKey, { required: true, example, check: httpUrl })
-        : r.string(urlKey, { check: httpUrl, example });
-    if (url === undefined) return undefined;
+  // Each image comes from pins.yaml (or g8os:pins); the older per-image keys override it field by field.
+  const pinned = (name: PinName, urlKey: string, shaKey: string, pin: FilePin | undefined, hint: string) => {
+    const url = r.string(urlKey, { check: httpUrl, example: "https://example.org/image" });
     const sha256 = r.string(shaKey, {
-      required: true,
       example: "<64 hex chars from the publisher's SHA256SUMS>",
       check: sha256Hex,
     });
-    return { url, sha256: sha256 ?? "" };
+    if (!pin && url === undefined) return undefined;
+    const out = { url: url ?? pin?.url ?? NOT_PINNED, sha256: sha256 ?? pin?.sha256 ?? NOT_PINNED };
+    requirePinned(r, name, out, { url: urlKey, sha256: shaKey }, hint);
+    return out;
   };
-  // No default digest: `current/` changes with every rebuild, so only the operator can pin one.
-  const image = pinned("vmImageUrl", "vmImageSha256", DEFAULT_UBUNTU_IMAGE_URL)!;
-  const core0Kernel = pinned("core0KernelUrl", "core0KernelSha256") ?? { url: "", sha256: "" };
-  const core0Initrd = pinned("core0InitrdUrl", "core0InitrdSha256", undefined, false);
+  const image = pinned(
+    "ubuntuImage",
+    "vmImageUrl",
+    "vmImageSha256",
+    pins.ubuntuImage,
+    "a dated release URL and its line of the SHA256SUMS next to it",
+  )!;
+  const core0Kernel = pinned(
+    "core0Kernel",
+    "core0KernelUrl",
+    "core0KernelSha256",
+    pins.core0Kernel,
+    "an image that meets docs/core0-image-contract.md",
+  )!;
+  const core0Initrd = pinned("core0Initrd", "core0InitrdUrl", "core0InitrdSha256", pins.core0Initrd, "");
   if (!core0Initrd && r.isSet("core0InitrdSha256"))
     r.add(
       "core0InitrdSha256",

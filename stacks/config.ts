@@ -19,6 +19,7 @@ import { readKeySource } from "./config-keys";
 import { checkFixedAddress, ipv4FromNumber, parsePools } from "./config-network";
 import type { BuildConfig, BuildHostSettings, TelegramSettings, ZerotierSettings } from "./config-types";
 import { readVmConfig } from "./config-vms";
+import { readPins, requirePinned, zerotierInstallCommand } from "./pins";
 
 export type {
   BuildConfig,
@@ -28,7 +29,6 @@ export type {
   VmSettings,
   ZerotierSettings,
 } from "./config-types";
-export { DEFAULT_UBUNTU_IMAGE_URL } from "./config-vms";
 
 /** A Telegram chat id: a number (groups are negative) or a public @channelname. */
 const telegramChat: Validator = (v) =>
@@ -70,6 +70,7 @@ function bounded(
 export function readBuildConfig(envNumber: number): BuildConfig {
   const r = new ConfigReader();
   r.checkUnknownKeys();
+  const pins = readPins(r);
 
   const telegram: TelegramSettings = {
     botToken: r.secret("telegramBotToken", {
@@ -161,6 +162,11 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     }),
     zerotierInstallCommand: r.string("zerotierInstallCommand", { check: nonEmptyString }),
   };
+  // Unless overridden, zerotier-one comes from the pinned apt source, verified by the pinned key.
+  if (buildHost.zerotierInstallCommand === undefined) {
+    requirePinned(r, "zerotierAptKey", pins.zerotierAptKey);
+    buildHost.zerotierInstallCommand = zerotierInstallCommand(pins.zerotierAptKey, pins.zerotierAptSource);
+  }
   bounded(
     r,
     "firewallConfirmTimeoutSec",
@@ -171,7 +177,7 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     (n) => (buildHost.firewallConfirmTimeoutSec = n),
   );
 
-  const vms = readVmConfig(r, zerotier, hostZtIp);
+  const vms = readVmConfig(r, zerotier, hostZtIp, pins);
   const buildRuns = readBuildRunSettings(r);
   if (buildRuns && !vms) {
     r.add(

@@ -38,6 +38,7 @@ import {
   runNetnsIsMount,
   testbedNamespaces,
 } from "./network";
+import { missingToolsProblem } from "../../scripts/debian-packages";
 import { skipOrFail } from "../skip-policy";
 import { run, SESSION_ENV, signal } from "./proc";
 import {
@@ -78,16 +79,6 @@ export interface TestbedStatus {
   services: ({ name: string } & ServiceStatus)[];
 }
 
-const TOOLS: [cmd: string, pkg: string][] = [
-  ["/usr/sbin/ip", "iproute2"],
-  ["/usr/sbin/sshd", "openssh-server"],
-  ["/usr/bin/ssh-keygen", "openssh-client"],
-  ["/usr/bin/nsenter", "util-linux"],
-  ["/usr/bin/unshare", "util-linux"],
-  ["/usr/sbin/iptables", "iptables"],
-  ["/usr/sbin/ufw", "ufw"],
-];
-
 export function isRoot(): boolean {
   return typeof process.getuid === "function" && process.getuid() === 0;
 }
@@ -100,17 +91,10 @@ function requireRoot(step: string): void {
   if (!isRoot()) throw new OperationError("Testbed", step, NOT_ROOT_MESSAGE);
 }
 
-function preflight(): void {
-  const missing = TOOLS.filter(([cmd]) => !fs.existsSync(cmd));
-  if (missing.length > 0) {
-    const pkgs = [...new Set(missing.map(([, pkg]) => pkg))].join(" ");
-    throw new OperationError(
-      "Testbed",
-      "preflight",
-      `missing ${missing.map(([cmd]) => cmd).join(", ")}`,
-      `install them: apt-get install -y --no-install-recommends ${pkgs} (or run .ci/run once)`,
-    );
-  }
+/** Every tool the hosts and the selected services run must exist; the failure names each package. */
+function preflight(services: string[]): void {
+  const missing = missingToolsProblem(services);
+  if (missing) throw new OperationError("Testbed", "preflight", missing.detail, missing.fix);
 }
 
 function loadServices(): TestbedService[] {
@@ -226,7 +210,7 @@ export async function ensureTestbed(opts: EnsureOptions = {}): Promise<Testbed> 
   const wanted = opts.hosts ?? parseHostCount(process.env.G8OS_TESTBED_HOSTS, "G8OS_TESTBED_HOSTS");
   parseHostCount(wanted, "hosts");
   const selected = selectServices(opts.services);
-  preflight();
+  preflight(selected.map((svc) => svc.name));
   // This process now relies on the testbed: the lifecycle tests will not pull it away from under it.
   takeLease();
   return withTestbedLock("bring it up", async () => {
