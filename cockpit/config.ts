@@ -11,6 +11,7 @@ import { InputError } from "../providers/shared/errors";
 import type { LoginSettings } from "./auth/login";
 import type { AuthConfig } from "./auth/roles";
 import { CockpitConfigError } from "./errors";
+import type { RobotSettings } from "./robot/settings";
 
 /** The checked config. */
 export interface CockpitConfig {
@@ -49,6 +50,8 @@ export interface CockpitConfig {
     /** The browser login (OIDC mode only): `redirectUrl`, `clientSecretFile` (mode 0600), `scopes`. Default: none. */
     login?: LoginSettings;
   };
+  /** The Telegram robot (`robot.tokenFile`, `chatId`, `topicId`, `apiRoot`, `operators`, `pollSeconds`, `maxMessagesPerMinute`); unset: no robot. */
+  robot?: RobotSettings;
 }
 
 type Obj = Record<string, unknown>;
@@ -120,7 +123,11 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
   const base = path.dirname(path.resolve(file));
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
   const top = c.obj(raw, "(file)", true) ?? {};
-  c.unknown(top, ["listen", "projectDir", "dataDir", "stacks", "maxBodyBytes", "pulumi", "auth"], "");
+  c.unknown(
+    top,
+    ["listen", "projectDir", "dataDir", "stacks", "maxBodyBytes", "pulumi", "auth", "robot"],
+    "",
+  );
 
   const listen = c.obj(top.listen, "listen", false) ?? {};
   c.unknown(listen, ["host", "port"], "listen.");
@@ -316,6 +323,8 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
     );
   }
 
+  const robot = top.robot === undefined ? undefined : checkRobot(c, top.robot, abs);
+
   if (c.failures.length > 0 || !auth) throw new CockpitConfigError(file, c.failures);
   return {
     listen: { host: host!, port: port! },
@@ -331,6 +340,78 @@ export function checkConfig(raw: unknown, file: string): CockpitConfig {
       skipVersionCheck: pu.skipVersionCheck === true,
     },
     auth: { ...auth, clockSkewSeconds: clockSkewSeconds!, ...(login ? { login } : {}) },
+    ...(robot ? { robot } : {}),
+  };
+}
+
+function checkRobot(
+  c: Checker,
+  raw: unknown,
+  abs: (p: string | undefined) => string | undefined,
+): RobotSettings | undefined {
+  const r = c.obj(raw, "robot", true) ?? {};
+  c.unknown(
+    r,
+    ["tokenFile", "chatId", "topicId", "apiRoot", "operators", "pollSeconds", "maxMessagesPerMinute"],
+    "robot.",
+  );
+  let token: string | undefined;
+  const f = abs(c.str(r, "tokenFile", "robot."));
+  if (f) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0)
+        c.fail("robot.tokenFile", `${f} is readable by others`, `chmod 600 ${f}`);
+      else {
+        token = fs.readFileSync(f, "utf8").trim();
+        // The value is never quoted: it is the bot's whole credential.
+        if (!/^\d+:[A-Za-z0-9_-]+$/.test(token)) {
+          token = undefined;
+          c.fail(
+            "robot.tokenFile",
+            `${f} does not hold a bot token (digits, a colon, then letters, digits, - or _)`,
+            "write the token BotFather gave the bot there, alone on one line",
+          );
+        }
+      }
+    } catch {
+      c.fail("robot.tokenFile", `${f} does not exist`, "write the bot token there (mode 0600)");
+    }
+  }
+  const chatId = r.chatId;
+  if (typeof chatId !== "number" || !Number.isInteger(chatId)) {
+    c.fail(
+      "robot.chatId",
+      chatId === undefined ? "is missing" : "is not a whole number",
+      "give the build group's chat id, e.g. -1001234567890",
+    );
+  }
+  const topicId = r.topicId === undefined ? undefined : c.int(r, "topicId", "robot.", 1, 1, 2 ** 31 - 1);
+  const apiRoot = r.apiRoot === undefined ? "https://api.telegram.org" : c.url(r, "apiRoot", "robot.", true);
+  let operators: number[] = [];
+  if (r.operators !== undefined) {
+    if (
+      !Array.isArray(r.operators) ||
+      r.operators.some((o) => typeof o !== "number" || !Number.isInteger(o) || o <= 0)
+    ) {
+      c.fail(
+        "robot.operators",
+        "is not a list of Telegram user ids",
+        "give e.g. [123456789] (ask @userinfobot)",
+      );
+    } else operators = r.operators as number[];
+  }
+  const pollSeconds = c.int(r, "pollSeconds", "robot.", 30, 0, 50);
+  const maxMessagesPerMinute = c.int(r, "maxMessagesPerMinute", "robot.", 20, 1, 20);
+  if (!token || typeof chatId !== "number" || !apiRoot || pollSeconds === undefined || !maxMessagesPerMinute)
+    return undefined;
+  return {
+    token,
+    chatId,
+    ...(topicId !== undefined ? { topicId } : {}),
+    apiRoot: apiRoot.replace(/\/+$/, ""),
+    operators,
+    pollSeconds,
+    maxMessagesPerMinute,
   };
 }
 

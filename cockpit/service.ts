@@ -18,6 +18,7 @@ import { RunHistory } from "./runs/history";
 import { RunLogs } from "./runs/log";
 import { RunManager } from "./runs/manager";
 import { projectStacks } from "./runs/stacks";
+import { startRobot, type Robot, type RobotTimings } from "./robot/robot";
 
 /** Overrides for tests. */
 export interface CockpitOverrides {
@@ -27,6 +28,8 @@ export interface CockpitOverrides {
   log?: (line: string) => void;
   /** SSE keepalive interval, ms; default 15000. */
   sseKeepaliveMs?: number;
+  /** The robot's poll and flush timings; default the production ones. */
+  robot?: RobotTimings;
 }
 
 /** A running cockpit. */
@@ -37,6 +40,8 @@ export interface Cockpit {
   manager: RunManager;
   /** The API tokens. */
   tokens: TokenStore;
+  /** The Telegram robot, when the config has `robot:`. */
+  robot?: Robot;
   /** Stops listening and stops started runs (recorded as cancelled); queued runs stay for the next start. */
   close(): Promise<void>;
 }
@@ -100,6 +105,26 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
     server.once("error", reject);
     server.listen(cfg.listen.port, cfg.listen.host, () => resolve());
   });
+  let robot: Robot | undefined;
+  if (cfg.robot) {
+    try {
+      robot = await startRobot(
+        {
+          settings: cfg.robot,
+          manager,
+          logs,
+          stacks,
+          redact: scrub,
+          log,
+          secrets: [passphrase, cfg.auth.login?.clientSecret],
+        },
+        over.robot ?? {},
+      );
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
   manager.start();
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -108,12 +133,14 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
     url: `http://${host}:${addr.port}`,
     manager,
     tokens,
+    ...(robot ? { robot } : {}),
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await manager.shutdown("cockpit shutdown");
+      await robot?.stop();
     },
   };
 }

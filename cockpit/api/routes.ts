@@ -12,6 +12,7 @@ import type { StackEngine } from "../runs/engine";
 import type { RunLogs } from "../runs/log";
 import type { RunManager } from "../runs/manager";
 import { parseRunRequest } from "../runs/request";
+import { stackRunStatus } from "../runs/status";
 import { FINAL_STATES, type RunState } from "../runs/types";
 import * as schemas from "./schemas";
 
@@ -160,21 +161,7 @@ export const ROUTES: Route[] = [
     access: "viewer",
     responses: { "200": { description: "status", schema: schemas.status }, ...AUTH_ERRORS },
     handle: async (_ctx, deps) => {
-      const stacks = deps.stacks().map((name) => {
-        const cur = deps.manager.current(name);
-        const last = deps.manager
-          .list({ stack: name, limit: 500 })
-          .find((r) => FINAL_STATES.includes(r.state));
-        const current = cur ? deps.manager.get(cur) : undefined;
-        return {
-          name,
-          current: current ? { id: current.id, kind: current.kind, state: current.state } : null,
-          queued: deps.manager.queued(name).length,
-          lastRun: last
-            ? { id: last.id, kind: last.kind, state: last.state, finishedAt: last.finishedAt ?? null }
-            : null,
-        };
-      });
+      const stacks = stackRunStatus(deps.manager, deps.stacks());
       return { status: 200, body: { time: new Date().toISOString(), version: deps.version, stacks } };
     },
   },
