@@ -155,6 +155,18 @@ export const ROUTES: Route[] = [
   },
   {
     method: "GET",
+    path: "/api/me",
+    operationId: "me",
+    summary: "Who the caller is and the role it acts with (the page shows operators' buttons from it).",
+    access: "viewer",
+    responses: { "200": { description: "the caller", schema: schemas.me }, ...AUTH_ERRORS },
+    handle: async (ctx) => ({
+      status: 200,
+      body: { user: ctx.principal!.user, role: ctx.principal!.role, via: ctx.principal!.via },
+    }),
+  },
+  {
+    method: "GET",
     path: "/api/status",
     operationId: "status",
     summary: "Each stack's current run, queue length and last finished run, from the cockpit's own records.",
@@ -462,12 +474,26 @@ export const ROUTES: Route[] = [
     },
     responses: {
       "200": { description: "logged in", schema: schemas.login },
+      "302": {
+        description:
+          "logged in, asked by a browser (Accept: text/html): back to the page, /#token=<id token>",
+        schema: schemas.redirect,
+      },
       "400": ERR("bad or replayed state, missing code, refused login"),
       "401": ERR("the id token is refused"),
       "403": ERR("not a member of the viewers' or operators' group"),
       "404": ERR("login not configured"),
       "502": ERR("the provider's token endpoint refused the code"),
     },
-    handle: async (ctx, deps) => ({ status: 200, body: await loginFlow(deps).callback(ctx.query) }),
+    handle: async (ctx, deps) => {
+      const result = await loginFlow(deps).callback(ctx.query);
+      // A browser (the page's "Log in") goes back to the page with the token in the fragment,
+      // which browsers never send to a server, so it stays out of every access log.
+      if ((ctx.req.headers.accept ?? "").includes("text/html")) {
+        const location = `/#token=${encodeURIComponent(result.token)}`;
+        return { status: 302, body: { location }, headers: { Location: location } };
+      }
+      return { status: 200, body: result };
+    },
   },
 ];

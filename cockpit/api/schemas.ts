@@ -186,3 +186,14 @@ export const login = {
     expiresAt: str,
   },
 };
+
+/** Who the caller is (`GET /api/me`). */
+export const me = {
+  type: "object",
+  required: ["user", "role", "via"],
+  properties: {
+    user: str,
+    role: { type: "string", enum: ["viewer", "operator"] },
+    via: { type: "string", enum: ["jwt", "token"] },
+  },
+};
