@@ -9,6 +9,7 @@ import type { Role } from "../auth/roles";
 import type { TokenStore } from "../auth/tokens";
 import { RequestError } from "../errors";
 import type { StackEngine } from "../runs/engine";
+import type { EnvironmentSource } from "../status/environment";
 import type { RunLogs } from "../runs/log";
 import type { RunManager } from "../runs/manager";
 import { parseRunRequest } from "../runs/request";
@@ -22,6 +23,8 @@ export interface ApiDeps {
   manager: RunManager;
   /** The run logs. */
   logs: RunLogs;
+  /** The environment's status from state and live checks (config `status:`); unset: none. */
+  environment?: EnvironmentSource;
   /** The engine (for resources from state). */
   engine: StackEngine;
   /** API tokens. */
@@ -169,12 +172,17 @@ export const ROUTES: Route[] = [
     method: "GET",
     path: "/api/status",
     operationId: "status",
-    summary: "Each stack's current run, queue length and last finished run, from the cockpit's own records.",
+    summary:
+      "Each stack's current run, queue length and last finished run; with `status:` configured, the environment (nodes, last build, templates) from the state file and live checks, without running Pulumi.",
     access: "viewer",
     responses: { "200": { description: "status", schema: schemas.status }, ...AUTH_ERRORS },
     handle: async (_ctx, deps) => {
       const stacks = stackRunStatus(deps.manager, deps.stacks());
-      return { status: 200, body: { time: new Date().toISOString(), version: deps.version, stacks } };
+      const environment = deps.environment ? await deps.environment.get() : null;
+      return {
+        status: 200,
+        body: { time: new Date().toISOString(), version: deps.version, stacks, environment },
+      };
     },
   },
   {

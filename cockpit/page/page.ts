@@ -52,7 +52,8 @@ ${loginOffered ? '<p><a id="oidc" href="/auth/login">Log in with the identity pr
 </section>
 <main id="main" hidden>
 <section id="env"><h2>Environment</h2><table><thead><tr><th>stack</th><th>now</th><th>queued</th><th>last run</th></tr></thead><tbody id="stacks"></tbody></table></section>
-<section id="nodes-section"><h2>Nodes</h2><table><thead><tr><th>node</th><th>kind</th><th>address</th><th>state</th><th>last seen</th><th>detail</th></tr></thead><tbody id="nodes"></tbody></table></section>
+<section id="nodes-section"><h2>Nodes</h2><table><thead><tr><th>node</th><th>kind</th><th>address</th><th>state</th><th>last seen</th><th>detail</th></tr></thead><tbody id="nodes"></tbody></table>
+<p id="problems" class="error"></p></section>
 <section id="apps-section"><h2>Apps and tests</h2><p id="build"></p><table><thead><tr><th>app</th><th>build</th><th>tests</th></tr></thead><tbody id="apps"></tbody></table></section>
 <section id="runs-section"><h2>Runs</h2><table><thead><tr><th>run</th><th>kind</th><th>stack</th><th>state</th><th>changes</th><th>asked by</th><th></th></tr></thead><tbody id="runs"></tbody></table></section>
 <section id="log-section" hidden><h2>Log of <span id="log-run"></span> <span id="log-state"></span></h2><pre id="log"></pre></section>

@@ -105,7 +105,8 @@
         st.lastRun ? "state-" + st.lastRun.state : "",
       );
     });
-    fill($("nodes"), s.nodes || [], (tr, n) => {
+    const env = s.environment || {};
+    fill($("nodes"), env.nodes || [], (tr, n) => {
       tr.dataset.node = n.name;
       cell(tr, n.name);
       cell(tr, n.kind);
@@ -114,14 +115,19 @@
       cell(tr, n.lastSeen || "");
       cell(tr, n.detail || "");
     });
-    const b = s.build;
+    const b = env.build;
     $("build").textContent = b
-      ? "last build: " +
-        (b.runId || "?") +
-        " at " +
+      ? "last build: run " +
+        (b.runId || "(not run by the cockpit)") +
+        ", state of " +
         (b.at || "?") +
-        (b.templates ? "; templates " + b.templates.rootHash + " (commit " + b.templates.commit + ")" : "")
-      : "no build outputs yet";
+        (b.templates || [])
+          .map((t) => "; templates " + t.branch + ": " + t.rootCid + " (commit " + t.commit + ")")
+          .join("")
+      : s.environment
+        ? "no build outputs yet"
+        : "environment checks are not configured (status: in the cockpit config)";
+    $("problems").textContent = (env.problems || []).join("\n");
     fill($("apps"), (b && b.apps) || [], (tr, a) => {
       cell(tr, a.name);
       cell(tr, a.buildId);

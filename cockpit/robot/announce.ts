@@ -6,6 +6,7 @@
  */
 import type { Bot } from "grammy";
 import { errorMessage } from "../../providers/shared/errors";
+import { driftFindings } from "../drift/schedule";
 import type { RunRecord } from "../runs/types";
 import { postApproval } from "./approval";
 import { clean, type RobotDeps } from "./deps";
@@ -14,6 +15,13 @@ import { resultText } from "./format";
 /** Listens to the run manager; returns the function that stops listening. */
 export function announceRuns(bot: Bot, deps: RobotDeps): () => void {
   const onChange = (r: RunRecord) => {
+    // A drift run's findings are posted by drift.ts; a scheduled check that found nothing is not news.
+    if (
+      r.kind === "drift" &&
+      r.state === "succeeded" &&
+      (r.requestedBy.origin === "schedule" || driftFindings(r).length > 0)
+    )
+      return;
     if (r.state === "awaiting-approval") {
       postApproval(bot, deps, r).catch((err) => {
         deps.log(`robot: approval prompt of ${r.id} failed: ${clean(deps, errorMessage(err))}`);

@@ -19,6 +19,7 @@ const NEED_ARG: Record<string, string> = {
   preview: "stack",
   up: "stack",
   refresh: "stack",
+  drift: "stack",
   cancel: "run",
   log: "run",
 };
@@ -33,6 +34,7 @@ const ACCESS: Record<string, Exclude<RobotRole, "none">> = {
   preview: "operator",
   up: "operator",
   refresh: "operator",
+  drift: "operator",
   cancel: "operator",
 };
 
@@ -62,6 +64,7 @@ const HANDLERS: Record<string, Handler> = {
   preview: startRun("preview"),
   up: startRun("up"),
   refresh: startRun("refresh"),
+  drift: startRun("drift"),
   cancel: async (ctx, deps, id) => {
     const run = deps.manager.cancel(id, robotRequester(ctx.from!, ctx.chat?.id).user);
     await answer(ctx, deps, `cancel asked: ${runLine(run)}`);

@@ -7,6 +7,7 @@ import { redact } from "../../providers/shared/errors";
 import { splitMessage } from "../../providers/telegram/client";
 import type { RunLogs } from "../runs/log";
 import type { RunManager } from "../runs/manager";
+import type { DriftSchedule } from "../drift/schedule";
 import type { GroupOutbox } from "./outbox";
 import type { RobotSettings } from "./settings";
 
@@ -21,6 +22,8 @@ export interface RobotDeps {
   stacks: () => string[];
   /** The cockpit's redaction (passphrase, login secret), the same the run logs use. */
   redact: (text: string) => string;
+  /** Drift runs that found something are reported here. */
+  drift: DriftSchedule;
   /** Posts to the build group. */
   outbox: GroupOutbox;
   /** The service log. */

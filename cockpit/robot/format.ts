@@ -82,6 +82,7 @@ export const HELP_TEXT = [
   "/preview <stack> - preview a stack (operators)",
   "/up <stack> - preview, then an operator approves the up (operators)",
   "/refresh <stack> - refresh a stack's state (operators)",
+  "/drift <stack> - check a stack for drift now, changing nothing (operators)",
   "/cancel <run> - cancel a queued or started run (operators)",
   "/help - this text",
 ].join("\n");

@@ -7,6 +7,7 @@ import { errorMessage } from "../../providers/shared/errors";
 import { announceRuns } from "./announce";
 import { registerApproval } from "./approval";
 import { registerCommands } from "./commands";
+import { registerDrift } from "./drift";
 import { clean, type RobotDeps } from "./deps";
 import { GroupOutbox } from "./outbox";
 import { startPolling } from "./poll";
@@ -50,6 +51,7 @@ export async function startRobot(
   }
   registerCommands(bot, deps);
   registerApproval(bot, deps);
+  registerDrift(bot, deps, d.drift);
   const unlisten = announceRuns(bot, deps);
   const poller = startPolling(bot, {
     pollSeconds: d.settings.pollSeconds,

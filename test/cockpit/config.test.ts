@@ -184,6 +184,57 @@ describe("cockpit config", () => {
     });
   });
 
+  it("checks the drift and status keys; secret files must be private", () => {
+    const zt = path.join(d.root, "zt-token");
+    fs.writeFileSync(zt, "zt-secret-value\n", { mode: 0o644 });
+    assert.throws(
+      () =>
+        checkConfig(
+          {
+            ...good(),
+            drift: { intervalMinutes: 0, autoRepair: "yes", stacks: "build" },
+            status: {
+              cacheSeconds: 0,
+              zerotier: { backend: "cloud", apiUrl: "zt", tokenFile: zt, networkId: "xyz" },
+              core0: { passwordFile: path.join(d.root, "missing") },
+            },
+          },
+          "c",
+        ),
+      (err: CockpitConfigError) => {
+        assert.deepStrictEqual(err.failures.map((f) => f.field).sort(), [
+          "drift.autoRepair",
+          "drift.intervalMinutes",
+          "drift.stacks",
+          "status.cacheSeconds",
+          "status.core0.passwordFile",
+          "status.zerotier.apiUrl",
+          "status.zerotier.backend",
+          "status.zerotier.networkId",
+          "status.zerotier.tokenFile",
+        ]);
+        assert.ok(!err.message.includes("zt-secret-value"), err.message);
+        return true;
+      },
+    );
+    fs.chmodSync(zt, 0o600);
+    const ok = checkConfig(
+      {
+        ...good(),
+        drift: { intervalMinutes: 15 },
+        status: { zerotier: { backend: "controller", apiUrl: "http://127.0.0.1:9993", tokenFile: zt } },
+      },
+      "c",
+    );
+    assert.deepStrictEqual(ok.drift, { intervalMinutes: 15, autoRepair: false });
+    assert.deepStrictEqual(ok.status, {
+      stack: "build",
+      cacheSeconds: 30,
+      onlineWithinSeconds: 300,
+      zerotier: { backend: "controller", apiUrl: "http://127.0.0.1:9993", token: "zt-secret-value" },
+    });
+  });
+
   it("main takes --config <file> and --config=<file>", () => {
     assert.strictEqual(configArg(["--config", "a.yaml"]), "a.yaml");
     assert.strictEqual(configArg(["--config=b.yaml"]), "b.yaml");
