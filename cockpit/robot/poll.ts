@@ -28,6 +28,13 @@ export function startPolling(
     let backoff = 1000;
     while (!abort.signal.aborted) {
       try {
+        // getMe first (grammY needs the bot's name to read `/cmd@bot`); until Telegram answers,
+        // the cockpit runs without the robot's commands, and its group posts wait in the outbox.
+        if (!bot.isInited()) {
+          // Not bot.init(): it retries network errors forever and silently; here they are logged.
+          bot.botInfo = await bot.api.getMe(abort.signal as unknown as Parameters<typeof bot.api.getMe>[0]);
+          o.log(`robot: @${bot.botInfo.username} polling`);
+        }
         const started = Date.now();
         const updates = await bot.api.getUpdates(
           { offset, timeout: o.pollSeconds, allowed_updates: ["message", "callback_query"] },
@@ -44,7 +51,9 @@ export function startPolling(
         if (updates.length === 0 && Date.now() - started < o.pollSeconds * 1000) await sleep(o.idleMs);
       } catch (err) {
         if (abort.signal.aborted) break;
-        o.log(`robot: getUpdates failed, retrying in ${backoff / 1000} s: ${o.clean(errorMessage(err))}`);
+        o.log(
+          `robot: ${bot.isInited() ? "getUpdates" : "getMe"} failed, retrying in ${backoff / 1000} s: ${o.clean(errorMessage(err))}. Check: robot.tokenFile and robot.apiRoot`,
+        );
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 30_000);
       }

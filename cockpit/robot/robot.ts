@@ -3,7 +3,6 @@
  * (approval.ts), run announcements to the build group (announce.ts, outbox.ts), the update loop
  * (poll.ts). Started by `startCockpit` when the config has `robot:`.
  */
-import { errorMessage } from "../../providers/shared/errors";
 import { announceRuns } from "./announce";
 import { registerApproval } from "./approval";
 import { registerCommands } from "./commands";
@@ -36,19 +35,13 @@ export async function startRobot(
   const { autoRetry } = require("@grammyjs/auto-retry") as typeof import("@grammyjs/auto-retry");
   const outbox = new GroupOutbox(d.settings, d.secrets, d.log, t.flushIntervalMs);
   const deps: RobotDeps = { ...d, outbox };
-  const bot = new Bot(d.settings.token, { client: { apiRoot: d.settings.apiRoot } });
+  // A request outlives the long poll by a margin, never grammY's default 500 s (a dead API root
+  // would hold the update loop that long).
+  const bot = new Bot(d.settings.token, {
+    client: { apiRoot: d.settings.apiRoot, timeoutSeconds: d.settings.pollSeconds + 20 },
+  });
   // 429s are waited out (retry_after) and 5xx retried, as the notifier does.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true }));
-  try {
-    await bot.init();
-  } catch (err) {
-    throw new Error(
-      clean(
-        deps,
-        `cockpit robot: getMe failed: ${errorMessage(err)}. Fix: check robot.tokenFile and robot.apiRoot`,
-      ),
-    );
-  }
   registerCommands(bot, deps);
   registerApproval(bot, deps);
   registerDrift(bot, deps, d.drift);
@@ -59,7 +52,7 @@ export async function startRobot(
     log: d.log,
     clean: (text) => clean(deps, text),
   });
-  d.log(`robot: @${bot.botInfo.username} polling, posting to chat ${d.settings.chatId}`);
+
   return {
     outbox,
     stop: async () => {

@@ -6,11 +6,12 @@
  */
 import * as assert from "assert";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
 import { FakeEngine } from "./fake-engine";
 import { startIssuer, type Issuer } from "./issuer";
-import { makeDirs, PASSPHRASE, start, testConfig, until, type Dirs, type TestCockpit } from "./setup";
+import { call, makeDirs, PASSPHRASE, start, testConfig, until, type Dirs, type TestCockpit } from "./setup";
 import {
   botMessages,
   pressButton,
@@ -154,6 +155,38 @@ describe("cockpit Telegram robot (telegram-test-api)", function () {
     await reply(GROUP.id, new RegExp(`^cancel asked: ${id}`), "the cancel answer");
     await reply(GROUP.id, new RegExp(`^preview of dev cancelled`), "the cancel post");
     assert.ok(p);
+  });
+
+  it("a Bot API it cannot reach does not keep the cockpit from starting; it says so and retries", async () => {
+    const d2 = makeDirs();
+    try {
+      const tokenFile = path.join(d2.root, "telegram-token");
+      fs.writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
+      // A loopback port nothing listens on: taken, then freed.
+      const closed = await new Promise<number>((resolve) => {
+        const srv = net.createServer().listen(0, "127.0.0.1", () => {
+          const port = (srv.address() as net.AddressInfo).port;
+          srv.close(() => resolve(port));
+        });
+      });
+      const cfg = testConfig(d2, issuer, {
+        robot: { tokenFile, chatId: GROUP.id, apiRoot: `http://127.0.0.1:${closed}`, pollSeconds: 0 },
+      });
+      const c2 = await start(cfg, new FakeEngine(), undefined, { idleMs: 30, flushIntervalMs: 100 });
+      try {
+        const line = await until(
+          () => c2.logLines.find((l) => l.includes("robot: getMe failed")),
+          "the getMe failure in the service log",
+        );
+        assert.match(line!, /Check: robot.tokenFile and robot.apiRoot/);
+        assert.ok(!c2.logLines.join("\n").includes(TOKEN), "the token is in the service log");
+        assert.strictEqual((await call(c2.url, "GET", "/api/health")).status, 200);
+      } finally {
+        await c2.close();
+      }
+    } finally {
+      fs.rmSync(d2.root, { recursive: true, force: true });
+    }
   });
 
   it("never sends the passphrase nor the bot token", async () => {
