@@ -139,6 +139,7 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
           redact: scrub,
           log,
           drift,
+          ...(environment ? { environment } : {}),
           secrets,
         },
         over.robot ?? {},

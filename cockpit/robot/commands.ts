@@ -11,7 +11,20 @@ import { stackRunStatus } from "../runs/status";
 import type { RunKind } from "../runs/types";
 import { robotRequester, robotRole, type RobotRole } from "./access";
 import { answer, type RobotDeps } from "./deps";
-import { HELP_TEXT, logTail, runLine, statusText } from "./format";
+import { appsText, HELP_TEXT, logTail, nodesText, runLine, statusText } from "./format";
+
+async function environment(deps: RobotDeps) {
+  if (!deps.environment) {
+    throw new RequestError(
+      404,
+      "environment status",
+      "status",
+      "is not configured",
+      "add status: (stack, zerotier, core0) to the cockpit config",
+    );
+  }
+  return deps.environment.get();
+}
 
 type Handler = (ctx: Context, deps: RobotDeps, arg: string) => Promise<void>;
 
@@ -30,6 +43,8 @@ const ACCESS: Record<string, Exclude<RobotRole, "none">> = {
   start: "viewer",
   status: "viewer",
   runs: "viewer",
+  nodes: "viewer",
+  apps: "viewer",
   log: "viewer",
   preview: "operator",
   up: "operator",
@@ -56,6 +71,8 @@ const HANDLERS: Record<string, Handler> = {
     const runs = deps.manager.list({ limit: 10 });
     await answer(ctx, deps, runs.length ? runs.map(runLine).join("\n") : "No runs yet.");
   },
+  nodes: async (ctx, deps) => answer(ctx, deps, nodesText(await environment(deps))),
+  apps: async (ctx, deps) => answer(ctx, deps, appsText(await environment(deps))),
   log: async (ctx, deps, id) => {
     const run = deps.manager.get(id);
     const text = deps.logs.read(run.id);

@@ -8,6 +8,7 @@ import { splitMessage } from "../../providers/telegram/client";
 import type { RunLogs } from "../runs/log";
 import type { RunManager } from "../runs/manager";
 import type { DriftSchedule } from "../drift/schedule";
+import type { EnvironmentSource } from "../status/environment";
 import type { GroupOutbox } from "./outbox";
 import type { RobotSettings } from "./settings";
 
@@ -22,6 +23,8 @@ export interface RobotDeps {
   stacks: () => string[];
   /** The cockpit's redaction (passphrase, login secret), the same the run logs use. */
   redact: (text: string) => string;
+  /** The environment's status (config `status:`); unset: /nodes and /apps say it is not configured. */
+  environment?: EnvironmentSource;
   /** Drift runs that found something are reported here. */
   drift: DriftSchedule;
   /** Posts to the build group. */

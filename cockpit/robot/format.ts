@@ -3,6 +3,7 @@
  * well on a phone. Every text passes the cockpit's redaction before it is sent (see robot.ts).
  */
 import type { StackRunStatus } from "../runs/status";
+import type { EnvironmentStatus } from "../status/environment";
 import type { RunRecord, RunStep } from "../runs/types";
 
 /** Largest log tail `/log` sends (a Telegram message holds 4096 characters). */
@@ -73,11 +74,36 @@ export function logTail(text: string): string {
   return `...\n${nl >= 0 ? cut.slice(nl + 1) : cut}`;
 }
 
+/** `/nodes`: one line per machine. */
+export function nodesText(env: EnvironmentStatus): string {
+  const lines = env.nodes.map(
+    (n) =>
+      `${n.name} (${n.kind}, ${n.address}): ${n.state}${n.lastSeen ? `, last seen ${n.lastSeen}` : ""}${n.detail ? `; ${n.detail}` : ""}`,
+  );
+  return [
+    ...(lines.length ? lines : ["No nodes in the state."]),
+    ...env.problems.map((p) => `problem: ${p}`),
+  ].join("\n");
+}
+
+/** `/apps`: the last build's apps and tests, and the templates. */
+export function appsText(env: EnvironmentStatus): string {
+  const b = env.build;
+  if (!b) return `No build run in the state of ${env.stack}.`;
+  return [
+    `last build of ${env.stack}: run ${b.runId ?? "(not run by the cockpit)"}, state of ${b.at ?? "?"}`,
+    ...b.apps.map((a) => `  ${a.name} ${a.buildId}: tests ${a.tests} (${a.node})`),
+    ...b.templates.map((t) => `  templates ${t.branch}: ${t.rootCid} (commit ${t.commit})`),
+  ].join("\n");
+}
+
 /** `/help`. */
 export const HELP_TEXT = [
   "g8os cockpit robot",
   "/status - each stack: current run, queue, last run",
   "/runs - the last 10 runs",
+  "/nodes - the machines: ZeroTier last seen, core0 ping",
+  "/apps - the last build's apps, tests and templates",
   "/log <run> - the end of a run's log",
   "/preview <stack> - preview a stack (operators)",
   "/up <stack> - preview, then an operator approves the up (operators)",

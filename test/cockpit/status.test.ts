@@ -9,9 +9,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { ZerotierClient } from "../../providers/zerotier/client";
 import { startCore0Emulator, type Core0Emulator } from "../testbed/core0-emulator";
+import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
 import { startZerotierStandIn, type ZerotierStandIn } from "../testbed/zerotier/standin";
 import { findChromium, launchChromium } from "./chromium";
 import { FakeEngine } from "./fake-engine";
+import { botMessages, sendCommand } from "./telegram-user";
 import { startIssuer, type Issuer } from "./issuer";
 import {
   call,
@@ -23,16 +25,20 @@ import {
   testConfig,
   type Dirs,
   type TestCockpit,
+  until,
 } from "./setup";
 
 const ZT_TOKEN = "zt-central-token-4b1d";
 const CORE0_PASSWORD = "core0-redis-pass-93ab";
 const CIPHER = "v1:c2VjcmV0LWNpcGhlcnRleHQ=";
+const TG_TOKEN = "123456:status-test-token_CCCC";
+const GROUP = { id: -100700, type: "supergroup" as const };
 
 describe("cockpit status from state and live checks", function () {
   this.timeout(60_000);
   let issuer: Issuer;
   let zt: ZerotierStandIn;
+  let tg: TelegramEmulator;
   let core0: Core0Emulator;
   let dirs: Dirs;
   let c: TestCockpit;
@@ -43,6 +49,7 @@ describe("cockpit status from state and live checks", function () {
     issuer = await startIssuer();
     viewer = issuer.sign(iyoClaims("vera", ["build"]));
     zt = await startZerotierStandIn({ token: ZT_TOKEN });
+    tg = await startTelegramEmulator();
     // Only core.ping is called: the IPFS API behind the node is never reached.
     core0 = await startCore0Emulator({ password: CORE0_PASSWORD, ipfsApi: "http://127.0.0.1:9" });
     const client = new ZerotierClient({ backend: "central", apiUrl: zt.centralUrl, token: ZT_TOKEN });
@@ -131,13 +138,20 @@ describe("cockpit status from state and live checks", function () {
         zerotier: { backend: "central", apiUrl: zt.centralUrl, tokenFile: secret("zt-token", ZT_TOKEN) },
         core0: { passwordFile: secret("core0-password", CORE0_PASSWORD), port: core0.port },
       },
+      robot: {
+        tokenFile: secret("tg-token", TG_TOKEN),
+        chatId: GROUP.id,
+        apiRoot: tg.apiRoot,
+        pollSeconds: 0,
+      },
     });
-    c = await start(cfg, new FakeEngine());
+    c = await start(cfg, new FakeEngine(), undefined, { idleMs: 30, flushIntervalMs: 100 });
   });
   after(async () => {
     await c?.close();
     await core0?.stop();
     await zt?.stop();
+    await tg?.stop();
     await issuer?.stop();
     if (dirs) fs.rmSync(dirs.root, { recursive: true, force: true });
   });
@@ -203,6 +217,27 @@ describe("cockpit status from state and live checks", function () {
     } finally {
       await browser.close();
     }
+  });
+
+  it("the robot's /nodes and /apps answer the group from the same status", async () => {
+    const user = { id: 7, username: "vera" };
+    const reply = async (re: RegExp, what: string) =>
+      (await until(
+        async () => (await botMessages(tg.apiRoot, TG_TOKEN)).find((m) => re.test(m.text)),
+        what,
+      ))!;
+    await sendCommand(tg.apiRoot, TG_TOKEN, user, GROUP, "/nodes");
+    const nodes = await reply(
+      /^build-1-host \(host, 10\.147\.17\.1\): online, last seen /,
+      "the /nodes answer",
+    );
+    assert.match(nodes.text, /^build-1-core0-b \(core0, 127\.0\.0\.2\): offline; .*core0 ping failed/m);
+    await sendCommand(tg.apiRoot, TG_TOKEN, user, GROUP, "/apps");
+    const apps = await reply(/^last build of build: /, "the /apps answer");
+    assert.match(apps.text, /^ {2}redis b-18: tests failed/m);
+    assert.match(apps.text, /^ {2}templates master: bafyroot \(commit 0123abc\)$/m);
+    const sent = (await botMessages(tg.apiRoot, TG_TOKEN)).map((m) => m.text).join("\n");
+    for (const s of [ZT_TOKEN, CORE0_PASSWORD, CIPHER]) assert.ok(!sent.includes(s), `${s} sent to Telegram`);
   });
 
   it("answers from the cache within cacheSeconds; no secret in any answer or log", async () => {
