@@ -21,8 +21,10 @@ export function startPolling(
   let offset = 0;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      abort.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      const onAbort = () => (clearTimeout(t), resolve());
+      // Removed when the timer fires, so idle polls do not pile listeners on the signal.
+      const t = setTimeout(() => (abort.signal.removeEventListener("abort", onAbort), resolve()), ms);
+      abort.signal.addEventListener("abort", onAbort, { once: true });
     });
   const loop = async () => {
     let backoff = 1000;
