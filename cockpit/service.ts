@@ -18,6 +18,10 @@ import { RunHistory } from "./runs/history";
 import { RunLogs } from "./runs/log";
 import { RunManager } from "./runs/manager";
 import { projectStacks } from "./runs/stacks";
+import { DriftSchedule } from "./drift/schedule";
+import { EnvironmentSource } from "./status/environment";
+import { projectName } from "./status/state";
+import { startRobot, type Robot, type RobotTimings } from "./robot/robot";
 
 /** Overrides for tests. */
 export interface CockpitOverrides {
@@ -27,6 +31,8 @@ export interface CockpitOverrides {
   log?: (line: string) => void;
   /** SSE keepalive interval, ms; default 15000. */
   sseKeepaliveMs?: number;
+  /** The robot's poll and flush timings; default the production ones. */
+  robot?: RobotTimings;
 }
 
 /** A running cockpit. */
@@ -37,6 +43,10 @@ export interface Cockpit {
   manager: RunManager;
   /** The API tokens. */
   tokens: TokenStore;
+  /** Drift checks: `check()` asks them now; reports of found drift go to the robot. */
+  drift: DriftSchedule;
+  /** The Telegram robot, when the config has `robot:`. */
+  robot?: Robot;
   /** Stops listening and stops started runs (recorded as cancelled); queued runs stay for the next start. */
   close(): Promise<void>;
 }
@@ -54,7 +64,14 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
   const log = over.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
   // Read only to scrub it from logs and errors; the CLI gets the file path, not the value.
   const passphrase = fs.readFileSync(cfg.pulumi.passphraseFile, "utf8").trim();
-  const scrub = (text: string) => redact(text, [passphrase, cfg.auth.login?.clientSecret]);
+  const secrets = [
+    passphrase,
+    cfg.auth.login?.clientSecret,
+    cfg.robot?.token,
+    cfg.status?.zerotier?.token,
+    cfg.status?.core0?.password,
+  ];
+  const scrub = (text: string) => redact(text, secrets);
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const engine =
     over.engine ??
@@ -80,9 +97,18 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
   const login =
     cfg.auth.mode === "oidc" && cfg.auth.login ? new LoginFlow(cfg.auth, cfg.auth.login, auth) : undefined;
   manager.on("change", (r) => log(`run ${r.id} ${r.stack} ${r.kind} ${r.state}`));
+  const environment = cfg.status
+    ? new EnvironmentSource(cfg.status, {
+        backendUrl: cfg.pulumi.backendUrl,
+        project: projectName(cfg.projectDir),
+        manager,
+        redact: scrub,
+      })
+    : undefined;
   const server: http.Server = createApiServer({
     deps: {
       manager,
+      ...(environment ? { environment } : {}),
       logs,
       engine,
       tokens,
@@ -100,7 +126,31 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
     server.once("error", reject);
     server.listen(cfg.listen.port, cfg.listen.host, () => resolve());
   });
+  const drift = new DriftSchedule(cfg.drift, manager, stacks, log);
+  let robot: Robot | undefined;
+  if (cfg.robot) {
+    try {
+      robot = await startRobot(
+        {
+          settings: cfg.robot,
+          manager,
+          logs,
+          stacks,
+          redact: scrub,
+          log,
+          drift,
+          ...(environment ? { environment } : {}),
+          secrets,
+        },
+        over.robot ?? {},
+      );
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
   manager.start();
+  drift.start();
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   log(`cockpit listening on http://${host}:${addr.port}, project ${cfg.projectDir}`);
@@ -108,12 +158,16 @@ export async function startCockpit(cfg: CockpitConfig, over: CockpitOverrides = 
     url: `http://${host}:${addr.port}`,
     manager,
     tokens,
+    drift,
+    ...(robot ? { robot } : {}),
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      drift.stop();
       await manager.shutdown("cockpit shutdown");
+      await robot?.stop();
     },
   };
 }

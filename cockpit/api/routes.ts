@@ -9,9 +9,11 @@ import type { Role } from "../auth/roles";
 import type { TokenStore } from "../auth/tokens";
 import { RequestError } from "../errors";
 import type { StackEngine } from "../runs/engine";
+import type { EnvironmentSource } from "../status/environment";
 import type { RunLogs } from "../runs/log";
 import type { RunManager } from "../runs/manager";
 import { parseRunRequest } from "../runs/request";
+import { stackRunStatus } from "../runs/status";
 import { FINAL_STATES, type RunState } from "../runs/types";
 import * as schemas from "./schemas";
 
@@ -21,6 +23,8 @@ export interface ApiDeps {
   manager: RunManager;
   /** The run logs. */
   logs: RunLogs;
+  /** The environment's status from state and live checks (config `status:`); unset: none. */
+  environment?: EnvironmentSource;
   /** The engine (for resources from state). */
   engine: StackEngine;
   /** API tokens. */
@@ -154,28 +158,31 @@ export const ROUTES: Route[] = [
   },
   {
     method: "GET",
+    path: "/api/me",
+    operationId: "me",
+    summary: "Who the caller is and the role it acts with (the page shows operators' buttons from it).",
+    access: "viewer",
+    responses: { "200": { description: "the caller", schema: schemas.me }, ...AUTH_ERRORS },
+    handle: async (ctx) => ({
+      status: 200,
+      body: { user: ctx.principal!.user, role: ctx.principal!.role, via: ctx.principal!.via },
+    }),
+  },
+  {
+    method: "GET",
     path: "/api/status",
     operationId: "status",
-    summary: "Each stack's current run, queue length and last finished run, from the cockpit's own records.",
+    summary:
+      "Each stack's current run, queue length and last finished run; with `status:` configured, the environment (nodes, last build, templates) from the state file and live checks, without running Pulumi.",
     access: "viewer",
     responses: { "200": { description: "status", schema: schemas.status }, ...AUTH_ERRORS },
     handle: async (_ctx, deps) => {
-      const stacks = deps.stacks().map((name) => {
-        const cur = deps.manager.current(name);
-        const last = deps.manager
-          .list({ stack: name, limit: 500 })
-          .find((r) => FINAL_STATES.includes(r.state));
-        const current = cur ? deps.manager.get(cur) : undefined;
-        return {
-          name,
-          current: current ? { id: current.id, kind: current.kind, state: current.state } : null,
-          queued: deps.manager.queued(name).length,
-          lastRun: last
-            ? { id: last.id, kind: last.kind, state: last.state, finishedAt: last.finishedAt ?? null }
-            : null,
-        };
-      });
-      return { status: 200, body: { time: new Date().toISOString(), version: deps.version, stacks } };
+      const stacks = stackRunStatus(deps.manager, deps.stacks());
+      const environment = deps.environment ? await deps.environment.get() : null;
+      return {
+        status: 200,
+        body: { time: new Date().toISOString(), version: deps.version, stacks, environment },
+      };
     },
   },
   {
@@ -475,12 +482,26 @@ export const ROUTES: Route[] = [
     },
     responses: {
       "200": { description: "logged in", schema: schemas.login },
+      "302": {
+        description:
+          "logged in, asked by a browser (Accept: text/html): back to the page, /#token=<id token>",
+        schema: schemas.redirect,
+      },
       "400": ERR("bad or replayed state, missing code, refused login"),
       "401": ERR("the id token is refused"),
       "403": ERR("not a member of the viewers' or operators' group"),
       "404": ERR("login not configured"),
       "502": ERR("the provider's token endpoint refused the code"),
     },
-    handle: async (ctx, deps) => ({ status: 200, body: await loginFlow(deps).callback(ctx.query) }),
+    handle: async (ctx, deps) => {
+      const result = await loginFlow(deps).callback(ctx.query);
+      // A browser (the page's "Log in") goes back to the page with the token in the fragment,
+      // which browsers never send to a server, so it stays out of every access log.
+      if ((ctx.req.headers.accept ?? "").includes("text/html")) {
+        const location = `/#token=${encodeURIComponent(result.token)}`;
+        return { status: 302, body: { location }, headers: { Location: location } };
+      }
+      return { status: 200, body: result };
+    },
   },
 ];

@@ -52,8 +52,9 @@ export const run = {
   properties: {
     id: str,
     stack: str,
-    kind: { type: "string", enum: ["preview", "up", "refresh", "destroy"] },
+    kind: { type: "string", enum: ["preview", "up", "refresh", "destroy", "drift"] },
     target: str,
+    refresh: { type: "boolean" },
     approval: { type: "boolean" },
     state: { type: "string", enum: runStates },
     requestedBy: {
@@ -82,9 +83,14 @@ export const runRequest = {
   additionalProperties: false,
   properties: {
     stack: { type: "string", description: "a stack of the project (GET /api/stacks)" },
-    kind: { type: "string", enum: ["preview", "up", "refresh", "destroy"] },
+    kind: {
+      type: "string",
+      enum: ["preview", "up", "refresh", "destroy", "drift"],
+      description: "drift: refresh in preview mode, reports what differs from the state, changes nothing",
+    },
     target: { type: "string", description: "destroy only, required there: the one URN to remove" },
     approval: { type: "boolean", description: "up only: preview first, wait for an operator's approval" },
+    refresh: { type: "boolean", description: "up only: refresh first (repairs drift)" },
   },
 };
 
@@ -106,12 +112,61 @@ const runRef = {
   properties: { id: str, kind: str, state: str, finishedAt: strOrNull },
 };
 
+const environment = {
+  type: ["object", "null"],
+  required: ["stack", "checkedAt", "nodes", "build", "problems"],
+  properties: {
+    stack: str,
+    checkedAt: str,
+    nodes: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name", "kind", "address", "state", "lastSeen", "detail"],
+        properties: {
+          name: str,
+          kind: str,
+          address: str,
+          state: { type: "string", enum: ["online", "offline", "unknown"] },
+          lastSeen: strOrNull,
+          detail: str,
+        },
+      },
+    },
+    build: {
+      type: ["object", "null"],
+      properties: {
+        runId: strOrNull,
+        at: strOrNull,
+        apps: {
+          type: "array",
+          items: {
+            type: "object",
+            properties: {
+              name: str,
+              buildId: str,
+              tests: { type: "string", enum: ["passed", "failed"] },
+              node: str,
+            },
+          },
+        },
+        templates: {
+          type: "array",
+          items: { type: "object", properties: { branch: str, commit: str, rootCid: str } },
+        },
+      },
+    },
+    problems: { type: "array", items: str },
+  },
+};
+
 export const status = {
   type: "object",
-  required: ["stacks"],
+  required: ["stacks", "environment"],
   properties: {
     time: str,
     version: str,
+    environment,
     stacks: {
       type: "array",
       items: { type: "object", properties: { name: str, current: runRef, queued: int, lastRun: runRef } },
@@ -184,5 +239,16 @@ export const login = {
     user: str,
     role: { type: "string", enum: ["viewer", "operator"] },
     expiresAt: str,
+  },
+};
+
+/** Who the caller is (`GET /api/me`). */
+export const me = {
+  type: "object",
+  required: ["user", "role", "via"],
+  properties: {
+    user: str,
+    role: { type: "string", enum: ["viewer", "operator"] },
+    via: { type: "string", enum: ["jwt", "token"] },
   },
 };

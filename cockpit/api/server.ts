@@ -9,6 +9,7 @@ import { errorMessage } from "../../providers/shared/errors";
 import type { Authenticator } from "../auth/authenticator";
 import { roleAtLeast } from "../auth/roles";
 import { RequestError } from "../errors";
+import { servePage } from "../page/page";
 import { readJsonBody } from "./body";
 import { openApiDocument } from "./openapi";
 import { ROUTES, type ApiDeps, type Ctx, type Route } from "./routes";
@@ -81,6 +82,9 @@ export function createApiServer(o: ApiServerOptions): http.Server {
     const done = (status: number) =>
       o.log(`${req.method} ${url.pathname} ${status} ${user} ${Date.now() - started}ms`);
     void (async () => {
+      // The page's files need no login (they hold no data); everything else is the API.
+      if (servePage(req, res, url.pathname, { version: o.deps.version, loginOffered: !!o.deps.login }))
+        return 200;
       const found = match(req.method ?? "GET", url.pathname);
       if (!found) {
         throw new RequestError(

@@ -75,11 +75,16 @@ export class AutomationEngine implements StackEngine {
     };
     switch (op) {
       case "preview": {
-        const r = await stack.preview(common);
+        const r = await stack.preview({ ...common, ...(o.refresh ? { refresh: true } : {}) });
+        return { changes: numbers(r.changeSummary) };
+      }
+      case "drift": {
+        // `refresh --preview-only` (automation/stack.js previewRefresh): reads, keeps nothing.
+        const r = await stack.previewRefresh(common);
         return { changes: numbers(r.changeSummary) };
       }
       case "up": {
-        const r = await stack.up(common);
+        const r = await stack.up({ ...common, ...(o.refresh ? { refresh: true } : {}) });
         return { changes: numbers(r.summary.resourceChanges) };
       }
       case "refresh": {

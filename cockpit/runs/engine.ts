@@ -4,8 +4,8 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 
-/** The operations the engine performs. `destroy` is always targeted (one URN). */
-export type EngineOp = "preview" | "up" | "refresh" | "destroy";
+/** The operations the engine performs. `destroy` is always targeted (one URN); `drift` is `refresh --preview-only`. */
+export type EngineOp = "preview" | "up" | "refresh" | "destroy" | "drift";
 
 /** What a run hands the engine. */
 export interface EngineRunOptions {
@@ -15,6 +15,8 @@ export interface EngineRunOptions {
   onEvent: (event: EngineEvent) => void;
   /** Aborted when the run is cancelled: the engine stops the CLI (SIGINT) and rejects. */
   signal: AbortSignal;
+  /** For `preview` and `up`: refresh first (`--refresh`). Default false. */
+  refresh?: boolean;
   /** URNs to limit the operation to (`--target`); required for `destroy`, unset otherwise. */
   target?: string[];
 }

@@ -107,6 +107,7 @@ export class RunManager extends EventEmitter {
       stack: req.stack,
       kind: req.kind,
       ...(req.target ? { target: req.target } : {}),
+      ...(req.refresh ? { refresh: true } : {}),
       approval,
       state: "queued",
       requestedBy: { ...requestedBy },
@@ -280,7 +281,7 @@ export class RunManager extends EventEmitter {
   ): Promise<Record<string, number>> {
     this.o.logs.append(
       run.id,
-      `--- pulumi ${op} ${run.stack}${run.target ? ` --target ${run.target}` : ""}\n`,
+      `--- pulumi ${op === "drift" ? "refresh --preview-only" : op} ${run.stack}${run.refresh ? " --refresh" : ""}${run.target ? ` --target ${run.target}` : ""}\n`,
     );
     let summary: Record<string, number> | undefined;
     const result = await this.o.engine.run(run.stack, op, {
@@ -289,6 +290,7 @@ export class RunManager extends EventEmitter {
         summary = applyEvent(steps, e) ?? summary;
       },
       signal,
+      ...(run.refresh ? { refresh: true } : {}),
       ...(run.target ? { target: [run.target] } : {}),
     });
     return Object.keys(result.changes).length > 0 ? result.changes : (summary ?? {});

@@ -6,7 +6,7 @@ import { RequestError } from "../errors";
 import type { RunKind } from "./types";
 
 /** The run kinds a request may ask for. */
-export const RUN_KINDS: readonly RunKind[] = ["preview", "up", "refresh", "destroy"];
+export const RUN_KINDS: readonly RunKind[] = ["preview", "up", "refresh", "destroy", "drift"];
 
 /** A run request's fields, as checked by `parseRunRequest`. */
 export interface RunRequestBody {
@@ -16,11 +16,13 @@ export interface RunRequestBody {
   kind: RunKind;
   /** For `destroy` only, and required there: the URN of the one resource to remove. */
   target?: string;
+  /** For `up` only: refresh first, which repairs drift (`pulumi up --refresh`; its approval preview is `preview --refresh`). Default false. */
+  refresh?: boolean;
   /** For `up` only: preview first and wait for an operator's approval. Default false (true from the page/robot). */
   approval?: boolean;
 }
 
-const FIELDS = ["stack", "kind", "target", "approval"];
+const FIELDS = ["stack", "kind", "target", "approval", "refresh"];
 
 /** Checks `body` field by field; throws a 400 `RequestError` naming the first bad one. */
 export function parseRunRequest(body: unknown): RunRequestBody {
@@ -30,7 +32,7 @@ export function parseRunRequest(body: unknown): RunRequestBody {
     throw bad(
       "body",
       "is not a JSON object",
-      'send {"stack": "<name>", "kind": "preview|up|refresh|destroy"}',
+      'send {"stack": "<name>", "kind": "preview|up|refresh|destroy|drift"}',
     );
   }
   const b = body as Record<string, unknown>;
@@ -71,9 +73,15 @@ export function parseRunRequest(body: unknown): RunRequestBody {
     if (b.approval && kind !== "up")
       throw bad("approval", `only applies to kind up, not ${kind}`, "remove approval");
   }
+  if (b.refresh !== undefined) {
+    if (typeof b.refresh !== "boolean") throw bad("refresh", "is not a boolean", "send true or false");
+    if (b.refresh && kind !== "up")
+      throw bad("refresh", `only applies to kind up, not ${kind}`, "remove refresh (kind refresh refreshes)");
+  }
   return {
     stack: b.stack,
     kind,
+    ...(b.refresh === true ? { refresh: true } : {}),
     ...(typeof b.target === "string" ? { target: b.target } : {}),
     ...(typeof b.approval === "boolean" ? { approval: b.approval } : {}),
   };

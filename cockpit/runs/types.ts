@@ -3,8 +3,12 @@
  * Plain data (JSON in the history file and in REST responses): no secrets are ever stored here.
  */
 
-/** What a run does to its stack. `destroy` always targets exactly one resource URN (VM recycling). */
-export type RunKind = "preview" | "up" | "refresh" | "destroy";
+/**
+ * What a run does to its stack. `destroy` always targets exactly one resource URN (VM recycling);
+ * `drift` is a refresh in preview mode (`pulumi refresh --preview-only`): it reads every resource
+ * and reports what differs from the state, changing nothing.
+ */
+export type RunKind = "preview" | "up" | "refresh" | "destroy" | "drift";
 
 /** Where a run was asked from. `page` and `robot` runs of kind `up` always wait for an approval. */
 export type RunOrigin = "rest" | "page" | "robot" | "schedule";
@@ -55,6 +59,8 @@ export interface RunRecord {
   kind: RunKind;
   /** For `destroy`: the one URN it removes (required); unset otherwise. */
   target?: string;
+  /** For `up`: refresh first (`--refresh`), so drift is put back to what the program says (a repair). */
+  refresh?: boolean;
   /** Whether an `up` first previews and waits for an operator (always for origins `page`/`robot`). */
   approval: boolean;
   /** Current state. */

@@ -99,6 +99,7 @@ describe("cockpit REST API", () => {
       health: async () => ({}),
       openapi: async () => ({}),
       status: async () => ({}),
+      me: async () => ({}),
       listStacks: async () => ({}),
       listResources: async () => ({ params: { stack: "dev" } }),
       listRuns: async () => ({}),

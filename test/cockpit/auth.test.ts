@@ -395,6 +395,18 @@ describe("cockpit access: browser login (OIDC code flow with PKCE)", () => {
     await c.manager.idle();
   });
 
+  it("sends a browser back to the page with the id token in the fragment", async () => {
+    const r = await call(c.url, "GET", `/auth/callback${await browse()}`, {
+      headers: { accept: "text/html,application/xhtml+xml" },
+    });
+    assert.strictEqual(r.status, 302, r.text);
+    const loc = String(r.headers.location);
+    assert.match(loc, /^\/#token=/);
+    const token = decodeURIComponent(loc.slice("/#token=".length));
+    const me = await call(c.url, "GET", "/api/me", { token });
+    assert.deepStrictEqual(me.json, { user: "olga", role: "operator", via: "jwt" });
+  });
+
   it("refuses a replayed or forged state, a refused login, a wrong nonce and a non-member", async () => {
     const q = await browse();
     assert.strictEqual((await call(c.url, "GET", `/auth/callback${q}`)).status, 200);

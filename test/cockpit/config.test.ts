@@ -141,6 +141,100 @@ describe("cockpit config", () => {
     );
   });
 
+  it("checks the robot keys: a private token file holding a token, a chat id, operator ids", () => {
+    const tokenFile = path.join(d.root, "tg-token");
+    fs.writeFileSync(tokenFile, "not a token\n", { mode: 0o600 });
+    assert.throws(
+      () =>
+        checkConfig(
+          {
+            ...good(),
+            robot: { tokenFile, chatId: "build", operators: ["otto"], pollSeconds: 99, colour: 1 },
+          },
+          "c",
+        ),
+      (err: CockpitConfigError) => {
+        assert.deepStrictEqual(err.failures.map((f) => f.field).sort(), [
+          "robot.chatId",
+          "robot.colour",
+          "robot.operators",
+          "robot.pollSeconds",
+          "robot.tokenFile",
+        ]);
+        // The file's content is never quoted back.
+        assert.ok(!err.message.includes("not a token"), err.message);
+        return true;
+      },
+    );
+    fs.writeFileSync(tokenFile, "123:abc_DEF-9\n");
+    fs.chmodSync(tokenFile, 0o640);
+    assert.throws(
+      () => checkConfig({ ...good(), robot: { tokenFile, chatId: -1 } }, "c"),
+      /robot.tokenFile: .* is readable by others/,
+    );
+    fs.chmodSync(tokenFile, 0o600);
+    const ok = checkConfig({ ...good(), robot: { tokenFile, chatId: -100123, operators: [42] } }, "c");
+    assert.deepStrictEqual(ok.robot, {
+      token: "123:abc_DEF-9",
+      chatId: -100123,
+      apiRoot: "https://api.telegram.org",
+      operators: [42],
+      pollSeconds: 30,
+      maxMessagesPerMinute: 20,
+    });
+  });
+
+  it("checks the drift and status keys; secret files must be private", () => {
+    const zt = path.join(d.root, "zt-token");
+    fs.writeFileSync(zt, "zt-secret-value\n", { mode: 0o644 });
+    assert.throws(
+      () =>
+        checkConfig(
+          {
+            ...good(),
+            drift: { intervalMinutes: 0, autoRepair: "yes", stacks: "build" },
+            status: {
+              cacheSeconds: 0,
+              zerotier: { backend: "cloud", apiUrl: "zt", tokenFile: zt, networkId: "xyz" },
+              core0: { passwordFile: path.join(d.root, "missing") },
+            },
+          },
+          "c",
+        ),
+      (err: CockpitConfigError) => {
+        assert.deepStrictEqual(err.failures.map((f) => f.field).sort(), [
+          "drift.autoRepair",
+          "drift.intervalMinutes",
+          "drift.stacks",
+          "status.cacheSeconds",
+          "status.core0.passwordFile",
+          "status.zerotier.apiUrl",
+          "status.zerotier.backend",
+          "status.zerotier.networkId",
+          "status.zerotier.tokenFile",
+        ]);
+        assert.ok(!err.message.includes("zt-secret-value"), err.message);
+        return true;
+      },
+    );
+    fs.chmodSync(zt, 0o600);
+    const ok = checkConfig(
+      {
+        ...good(),
+        drift: { intervalMinutes: 15 },
+        status: { zerotier: { backend: "controller", apiUrl: "http://127.0.0.1:9993", tokenFile: zt } },
+      },
+      "c",
+    );
+    assert.deepStrictEqual(ok.drift, { intervalMinutes: 15, autoRepair: false });
+    assert.deepStrictEqual(ok.status, {
+      stack: "build",
+      cacheSeconds: 30,
+      onlineWithinSeconds: 300,
+      zerotier: { backend: "controller", apiUrl: "http://127.0.0.1:9993", token: "zt-secret-value" },
+    });
+  });
+
   it("main takes --config <file> and --config=<file>", () => {
     assert.strictEqual(configArg(["--config", "a.yaml"]), "a.yaml");
     assert.strictEqual(configArg(["--config=b.yaml"]), "b.yaml");

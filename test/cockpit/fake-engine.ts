@@ -18,7 +18,8 @@ export interface Job {
   op: EngineOp;
   target?: string[];
   opts: EngineRunOptions;
-  finish(changes?: Record<string, number>): void;
+  /** Ends the job; `quiet` leaves out its resource step (nothing changed). */
+  finish(changes?: Record<string, number>, quiet?: boolean): void;
   fail(message: string): void;
 }
 
@@ -64,11 +65,17 @@ export class FakeEngine implements StackEngine {
         op,
         ...(opts.target ? { target: opts.target } : {}),
         opts,
-        finish: (changes = { update: 1 }) => {
+        finish: (changes = { update: 1 }, quiet = false) => {
           if (over) return;
           ev({
             resOutputsEvent: {
-              metadata: { op: "update", urn, type: "test:index:Thing", provider: "", diffs: ["size"] },
+              metadata: {
+                op: quiet ? "same" : "update",
+                urn,
+                type: "test:index:Thing",
+                provider: "",
+                diffs: quiet ? [] : ["size"],
+              },
             },
           });
           ev({

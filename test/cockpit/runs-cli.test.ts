@@ -169,6 +169,42 @@ describe("cockpit runs through the Automation API and the pulumi CLI stand-in", 
     assert.ok(new Date(rb.startedAt) >= new Date((await getRun(a.run.id)).finishedAt));
   });
 
+  it("drift: refresh --preview-only names the changed field and keeps the state; up --refresh repairs it", async () => {
+    fs.writeFileSync(path.join(out, "vm1.json"), JSON.stringify({ size: 7 }));
+    const check = async () => {
+      const { run } = await runRequest({ stack: "dev", kind: "drift" });
+      const r = await finished(run.id);
+      assert.strictEqual(r.state, "succeeded", r.error);
+      return r;
+    };
+    const d = await check();
+    assert.strictEqual(stepOf(d, "vm1").op, "update", JSON.stringify(d.steps));
+    assert.deepStrictEqual(stepOf(d, "vm1").changedFields, ["size"]);
+    assert.strictEqual(stepOf(d, "vm2").op, "same");
+    // Nothing kept: a second check finds the same drift.
+    assert.deepStrictEqual(stepOf(await check(), "vm1").changedFields, ["size"]);
+    const { run } = await runRequest({ stack: "dev", kind: "up", refresh: true, approval: true });
+    const waiting = await until(
+      async () => {
+        const r = await getRun(run.id);
+        assert.ok(!["failed", "cancelled"].includes(r.state), r.error);
+        return r.state === "awaiting-approval" ? r : undefined;
+      },
+      "the repair's preview",
+      240_000,
+    );
+    assert.ok(
+      waiting.previewSteps.some((s: Step) => s.urn.endsWith("::vm1") && s.op === "update"),
+      JSON.stringify(waiting.previewSteps),
+    );
+    assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(out, "vm1.json"), "utf8")), { size: 7 });
+    assert.strictEqual((await call(c.url, "POST", `/api/runs/${run.id}/approve`, { token: op })).status, 200);
+    assert.strictEqual((await finished(run.id)).state, "succeeded");
+    assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(out, "vm1.json"), "utf8")), { size: 2 });
+    const after = await check();
+    assert.strictEqual(stepOf(after, "vm1").op, "same", JSON.stringify(after.steps));
+  });
+
   it("refresh notices a change made outside and reports the resource's step", async () => {
     fs.writeFileSync(path.join(out, "vm2.json"), JSON.stringify({ size: 9 }));
     const { run } = await runRequest({ stack: "dev", kind: "refresh" });

@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { checkConfig, type CockpitConfig } from "../../cockpit/config";
 import type { StackEngine } from "../../cockpit/runs/engine";
+import type { RobotTimings } from "../../cockpit/robot/robot";
 import { startCockpit, type Cockpit } from "../../cockpit/service";
 import type { Issuer } from "./issuer";
 
@@ -68,12 +69,14 @@ export async function start(
   cfg: CockpitConfig,
   engine: StackEngine,
   sseKeepaliveMs?: number,
+  robot?: RobotTimings,
 ): Promise<TestCockpit> {
   const logLines: string[] = [];
   const c = await startCockpit(cfg, {
     engine,
     log: (l) => logLines.push(l),
     ...(sseKeepaliveMs ? { sseKeepaliveMs } : {}),
+    ...(robot ? { robot } : {}),
   });
   return Object.assign(c, { logLines });
 }

@@ -33,7 +33,6 @@ const UNSUPPORTED: Record<Kind, string[]> = {
     "target-dependents",
     "exclude-dependents",
     "attach-debugger",
-    "refresh",
   ],
   up: [
     "client",
@@ -188,6 +187,23 @@ export async function runOperation(kind: Kind, ctx: OperationContext): Promise<n
       if (cancelled) {
         // ^C before anything started: nothing runs.
         result = { steps: [], outputs: {}, failed: true, errors: [], log: "" };
+      } else if (kind === "preview" && bool(args, "refresh")) {
+        // `preview --refresh` (automation/stack.js preview: `opts.refresh` -> `--refresh`): the
+        // CLI refreshes in memory, then previews against the refreshed state, keeping nothing.
+        // Here: both on a copy of the state, as the refresh preview below.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-standin-preview-refresh-"));
+        const copy = path.join(tmp, "state.json");
+        if (fs.existsSync(backend.stateFile(stack))) fs.copyFileSync(backend.stateFile(stack), copy);
+        const h = makeHarness(copy);
+        harness = h;
+        try {
+          const r = await h.refresh();
+          results.push(r);
+          result = r.failed ? r : await h.preview();
+        } finally {
+          await h.close();
+          fs.rmSync(tmp, { recursive: true, force: true });
+        }
       } else if (kind === "preview") {
         result = await harness.preview();
       } else if (kind === "up") {
