@@ -77,8 +77,8 @@ describe("engine harness: every provider's check failures, as the CLI shows them
   });
 
   it("finds every provider, and each refuses empty inputs with a property and a reason per failure", () => {
-    // 17 dynamic resources today: a walk finding fewer lost some.
-    assert.ok(found.length >= 17, `found ${found.map((f) => f.provider).join(", ")}`);
+    // 18 dynamic resources today: a walk finding fewer lost some.
+    assert.ok(found.length >= 18, `found ${found.map((f) => f.provider).join(", ")}`);
     for (const { provider, failures, probed } of found) {
       assert.ok(failures.length > 0, `${provider}: accepts empty inputs`);
       for (const f of failures) {
