@@ -2,32 +2,96 @@
  * `AuthorizedKeys`: the SSH key group plus the deploy key, as a managed block in a user's
  * `~/.ssh/authorized_keys` on a host. Keys outside the block are never touched. A no-op `up` makes
  * no remote call at all; an update writes only when the file's content would change.
+ *
+ * On the resource kit (providers/shared/resource-kit.ts): type token host:AuthorizedKeys, and the
+ * state fields of the hand-written provider it replaced (test/unit/state-compat-host.test.ts).
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../shared/errors";
-import { containsUnknown, diffFields, plainOutputs } from "../shared/dynamic";
+import { containsUnknown, plainOutputs } from "../shared/dynamic";
 import { shellQuote, type SshSession } from "../shared/ssh";
 import { collectFailures, nonEmptyString, sshPublicKey } from "../shared/validate";
+import {
+  declareResource,
+  optional,
+  required,
+  type KitInputs,
+  type RuleFailure,
+} from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import { readManagedBlock, setManagedBlock } from "./authorized-keys-block";
-import { connectionFailures, onHost, readOnHost, type HostConnection } from "./connection";
+import { connectionFailures, connectionFix, onHost, readOnHost, type HostConnection } from "./connection";
 
-export interface AuthorizedKeysInputs {
-  /** How to reach the host (secret: carries private keys). */
-  connection: HostConnection;
-  /** Whose authorized_keys to manage. Default "root". */
-  user?: string;
-  /** Name of the managed block, e.g. "build-1" (several stacks can share a host). */
-  block: string;
-  /** OpenSSH public key lines; de-duplicated and kept in the given order. */
-  keys: string[];
+/** Trimmed, first occurrence kept: the form written to the host and kept in state. */
+function normalizeKeys(keys: string[]): string[] {
+  const out: string[] = [];
+  for (const k of keys.map((x) => x.trim())) if (!out.includes(k)) out.push(k);
+  return out;
 }
+
+const fields = {
+  /**
+   * How to reach the host: ordered addresses x ordered keys, pinned host key. Required; secret in
+   * state (carries private keys). A change updates in place.
+   */
+  connection: required<HostConnection>({ secret: true, fix: connectionFix("connection") }),
+  /** Whose `~/.ssh/authorized_keys` to manage (must exist on the host). Default "root". */
+  user: optional<string>({ validate: nonEmptyString }),
+  /**
+   * Name of the managed block, e.g. "build-1": several stacks share a host with distinct names.
+   * Required, non-empty; a new name replaces the resource (the old block is removed).
+   */
+  block: required<string>({ validate: nonEmptyString, change: "replace" }),
+  /**
+   * OpenSSH public key lines for the block, in order; trimmed and de-duplicated. Required, at
+   * least one.
+   */
+  keys: required<string[]>({
+    validate: (v) => (Array.isArray(v) ? undefined : "must be a list of OpenSSH public key lines"),
+    fix: 'set keys to a list of OpenSSH public key lines, e.g. ["ssh-ed25519 AAAA... alice@laptop"]',
+  }),
+};
+
+/** The connection's and each key's checks (the kit reported missing or non-list values). */
+function authorizedKeysRules(news: Record<string, unknown>): RuleFailure[] {
+  const failures: RuleFailure[] = [];
+  if (news.connection !== undefined && news.connection !== null)
+    failures.push(...connectionFailures("connection", news.connection));
+  const keys = news.keys;
+  if (Array.isArray(keys) && !containsUnknown(keys)) {
+    if (keys.length === 0)
+      failures.push({
+        property: "keys",
+        reason: "is empty: nobody could log in",
+        fix: "add the group's keys or the deploy key to keys",
+      });
+    keys.forEach((k: unknown, i: number) => {
+      failures.push(...collectFailures([{ path: `keys[${i}]`, value: k, check: sshPublicKey }]));
+    });
+  }
+  return failures;
+}
+
+/** The AuthorizedKeys declaration: type token host:AuthorizedKeys (unchanged); keys normalised. */
+export const authorizedKeysKit = declareResource({
+  kind: "AuthorizedKeys",
+  module: "host",
+  type: "AuthorizedKeys",
+  fields,
+  outputs: ["path"],
+  labelField: "block",
+  rules: authorizedKeysRules,
+  normalise: (i) => ({ ...i, keys: normalizeKeys(i.keys as string[]) }),
+});
+
+export type AuthorizedKeysInputs = KitInputs<typeof fields>;
 
 export interface AuthorizedKeysOutputs extends AuthorizedKeysInputs {
   /** The file that was written. */
   path: string;
 }
 
-const KIND = "AuthorizedKeys";
+const KIND = authorizedKeysKit.decl.kind;
 
 /** Resolves the user's authorized_keys path and reads it (empty when absent). */
 async function load(s: SshSession, user: string): Promise<{ path: string; content: string }> {
@@ -43,13 +107,6 @@ async function load(s: SshSession, user: string): Promise<{ path: string; conten
     );
   const path = `${home}/.ssh/authorized_keys`;
   return { path, content: (await s.readFile(path)) ?? "" };
-}
-
-/** Trimmed, first occurrence kept: the form written to the host and kept in state. */
-function normalizeKeys(keys: string[]): string[] {
-  const out: string[] = [];
-  for (const k of keys.map((x) => x.trim())) if (!out.includes(k)) out.push(k);
-  return out;
 }
 
 async function apply(name: string, inputs: AuthorizedKeysInputs): Promise<AuthorizedKeysOutputs> {
@@ -73,32 +130,13 @@ async function apply(name: string, inputs: AuthorizedKeysInputs): Promise<Author
 
 export const authorizedKeysProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const failures = [
-      ...connectionFailures("connection", news.connection),
-      ...collectFailures([
-        { path: "block", value: news.block, check: nonEmptyString },
-        { path: "user", value: news.user, check: nonEmptyString, optional: true },
-      ]),
-    ];
-    if (Array.isArray(news.keys)) {
-      if (news.keys.length === 0)
-        failures.push({
-          property: "keys",
-          reason: "is empty: nobody could log in; add the group or deploy key",
-        });
-      news.keys.forEach((k: unknown, i: number) => {
-        failures.push(...collectFailures([{ path: `keys[${i}]`, value: k, check: sshPublicKey }]));
-      });
-    } else if (!containsUnknown(news.keys)) {
-      failures.push({ property: "keys", reason: "must be a list of OpenSSH public key lines" });
-    }
-    return { inputs: news, failures };
+    return authorizedKeysKit.check(news);
   },
 
+  // Keys, user and connection change in place; a new block name is a different block: replace
+  // (the old one is removed). The kit's check normalised the keys, as the stored outputs hold them.
   async diff(_id, olds, news) {
-    // Keys and user change in place; a new block name is a different block: replace (old one removed).
-    const wanted = Array.isArray(news.keys) ? { ...news, keys: normalizeKeys(news.keys) } : news;
-    const d = diffFields(olds, wanted, { updateOn: ["keys", "user", "connection"], replaceOn: ["block"] });
+    const d = authorizedKeysKit.diff(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
   },
 
@@ -132,30 +170,15 @@ export const authorizedKeysProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface AuthorizedKeysArgs {
-  /** How to reach the host: ordered addresses x ordered keys, pinned host key. Required; secret in state. */
-  connection: pulumi.Input<HostConnection>;
-  /** Whose `~/.ssh/authorized_keys` to manage (must exist on the host). Default "root". */
-  user?: pulumi.Input<string>;
-  /** Name of the managed block, e.g. "build-1": several stacks share a host with distinct names. Required, non-empty; a new name replaces the resource (the old block is removed). */
-  block: pulumi.Input<string>;
-  /** OpenSSH public key lines for the block, in order; trimmed and de-duplicated. Required, at least one. */
-  keys: pulumi.Input<pulumi.Input<string>[]>;
-}
+/** AuthorizedKeys' arguments, derived from the fields (each property's doc is its field's). */
+export type AuthorizedKeysArgs = KitArgs<typeof fields>;
 
 /** The g8os-managed block of a user's authorized_keys on one host. */
-export class AuthorizedKeys extends pulumi.dynamic.Resource {
+export class AuthorizedKeys extends KitResource {
   declare readonly keys: pulumi.Output<string[]>;
   declare readonly path: pulumi.Output<string>;
 
   constructor(name: string, args: AuthorizedKeysArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      authorizedKeysProvider,
-      name,
-      { ...args, connection: pulumi.secret(args.connection), path: undefined },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
-      "host",
-      "AuthorizedKeys",
-    );
+    super(authorizedKeysKit, authorizedKeysProvider, name, { ...args }, opts);
   }
 }

@@ -287,8 +287,18 @@ export const zerotierOnlySshProvider: pulumi.dynamic.ResourceProvider = {
       failures: [
         ...connectionFailures("connection", news.connection),
         ...collectFailures([
-          { path: "zerotierAddress", value: news.zerotierAddress, check: ipv4 },
-          { path: "interfaceName", value: news.interfaceName, check: nonEmptyString },
+          {
+            path: "zerotierAddress",
+            value: news.zerotierAddress,
+            check: ipv4,
+            fix: "set zerotierAddress to the host's ZeroTier IPv4 address (its member's assigned IP), like 10.147.17.1",
+          },
+          {
+            path: "interfaceName",
+            value: news.interfaceName,
+            check: nonEmptyString,
+            fix: "set interfaceName to the host's ZeroTier interface, zt + 8 characters (ZerotierHostJoin's interfaceName)",
+          },
           { path: "sshPort", value: news.sshPort, check: intInRange(1, 65535), optional: true },
           {
             path: "confirmTimeoutSec",

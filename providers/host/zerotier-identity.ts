@@ -61,7 +61,8 @@ export const zerotierIdentityProvider: pulumi.dynamic.ResourceProvider = {
         failures: [
           {
             property: "connection",
-            reason: "is required: { host, port?, user?, privateKey, hostKeySha256 }",
+            reason:
+              "is required. Fix: set connection to { host, port?, user?, privateKey, hostKeySha256 } of the KVM host (e.g. the KvmHost's connection)",
           },
         ],
       };

@@ -31,7 +31,9 @@ const fields = {
   /** Resource name, for messages. Set by the constructor. */
   name: required<string>({ change: "none" }),
   /** Where the keys come from (see providers/keys/client.ts); checked per kind by `sourceRules`. */
-  source: required<KeySourceSpec>(),
+  source: required<KeySourceSpec>({
+    fix: 'set source to { kind: "itsyouonline", baseUrl, organization, clientId }, { kind: "keys-url", baseUrl, users } or { kind: "inline", keys }',
+  }),
   /** ItsYou.online client secret: required for source `itsyouonline`; stored encrypted. */
   clientSecret: optional<string>({ secret: true }),
 };

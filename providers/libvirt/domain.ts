@@ -234,7 +234,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     if ((inputs.initrd !== undefined || inputs.cmdline !== undefined) && inputs.kernel === undefined)
       failures.push({
         property: "kernel",
-        reason: `${label}: initrd and cmdline need kernel (direct boot); set kernel or remove them`,
+        reason: `${label}: initrd and cmdline need kernel (direct boot). Fix: set kernel, or remove initrd and cmdline`,
       });
     if (
       Array.isArray(inputs.disks) &&
@@ -244,7 +244,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     )
       failures.push({
         property: "disks",
-        reason: `${label}: nothing to boot from; give at least one disk or a kernel`,
+        reason: `${label}: nothing to boot from. Fix: give at least one disk (disks) or a kernel`,
       });
     return { inputs: failures.length || containsUnknown(inputs) ? inputs : r.inputs, failures };
   },

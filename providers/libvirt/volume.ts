@@ -74,17 +74,17 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
     if (hasUrl === hasBacking)
       failures.push({
         property: hasUrl ? "backingFile" : "sourceUrl",
-        reason: `${label}: set exactly one of sourceUrl (a base image to download) or backingFile (an overlay)`,
+        reason: `${label}: ${hasUrl ? "sourceUrl and backingFile are both set" : "neither sourceUrl nor backingFile is set"}. Fix: set exactly one of sourceUrl (a base image to download) or backingFile (an overlay)`,
       });
     if (hasUrl && news.sha256 === undefined)
       failures.push({
         property: "sha256",
-        reason: `${label}: sha256 is required with sourceUrl: never boot an unverified image; copy it from the publisher's SHA256SUMS`,
+        reason: `${label}: sha256 is required with sourceUrl: never boot an unverified image. Fix: set sha256 to the image's 64-hex digest from the publisher's SHA256SUMS`,
       });
     if (hasUrl && news.size !== undefined)
       failures.push({
         property: "size",
-        reason: `${label}: size applies to overlays only (backingFile); remove it`,
+        reason: `${label}: size applies to overlays only (backingFile). Fix: remove size`,
       });
     return { inputs: failures.length ? news : r.inputs, failures };
   },

@@ -51,17 +51,25 @@ export function onHost<T>(c: HostConnection, label: string, fn: (s: SshSession) 
   return withFirstReachable(targetsOf(c), { label }, fn);
 }
 
-/** `check` rules for a connection input at `path`. */
+/** The fix for a missing or malformed connection input at `path`: its shape. */
+export function connectionFix(path: string): string {
+  return `set ${path} to { addresses: [{ host, port? }, ...], privateKeys: ["-----BEGIN ... PRIVATE KEY-----..."], user? } (e.g. the BuildHost's connection output)`;
+}
+
+/** `check` rules for a connection input at `path`; every reason ends in a fix. */
 export function connectionFailures(path: string, c: unknown): CheckFailure[] {
   if (containsUnknown(c)) return [];
   if (!c || typeof c !== "object")
-    return [{ property: path, reason: "is required: { addresses, privateKeys, user? }" }];
+    return [{ property: path, reason: `is required. Fix: ${connectionFix(path)}` }];
   const conn = c as Partial<HostConnection>;
   const failures = collectFailures([
     { path: `${path}.user`, value: conn.user, check: nonEmptyString, optional: true },
   ]);
   if (!Array.isArray(conn.addresses) || conn.addresses.length === 0) {
-    failures.push({ property: `${path}.addresses`, reason: "must list at least one { host, port? }" });
+    failures.push({
+      property: `${path}.addresses`,
+      reason: `lists no address. Fix: set ${path}.addresses to a list of at least one { host, port? }, e.g. [{ host: "10.147.17.5" }]`,
+    });
   } else {
     conn.addresses.forEach((a, i) =>
       failures.push(
@@ -78,14 +86,17 @@ export function connectionFailures(path: string, c: unknown): CheckFailure[] {
     );
   }
   if (!Array.isArray(conn.privateKeys) || conn.privateKeys.length === 0) {
-    failures.push({ property: `${path}.privateKeys`, reason: "must hold at least one private key" });
+    failures.push({
+      property: `${path}.privateKeys`,
+      reason: `holds no private key. Fix: set ${path}.privateKeys to a list of at least one private key text (-----BEGIN ... PRIVATE KEY-----)`,
+    });
   } else {
     conn.privateKeys.forEach((k, i) => {
       if (containsUnknown(k)) return;
       if (typeof k !== "string" || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k)) {
         failures.push({
           property: `${path}.privateKeys[${i}]`,
-          reason: "is not a PEM/OpenSSH private key (-----BEGIN ... PRIVATE KEY-----)",
+          reason: `is not a PEM/OpenSSH private key. Fix: set ${path}.privateKeys[${i}] to the key's text, starting with -----BEGIN ... PRIVATE KEY-----`,
         });
       }
     });

@@ -39,7 +39,7 @@
  */
 import { type CheckFailure, resourceLabel } from "./errors";
 import { containsUnknown, diffFields, plainOutputs, type FieldDiff } from "./dynamic";
-import { collectFailures, type Validator } from "./validate";
+import { collectFailures, withFix, type Validator } from "./validate";
 
 /** What a change of a field does: update in place, replace the remote object, or nothing. */
 export type ChangeKind = "update" | "replace" | "none";
@@ -48,6 +48,12 @@ export type ChangeKind = "update" | "replace" | "none";
 export interface FieldSpec<T> {
   /** Checks a known, present value; a reason (what a good value looks like) or undefined when fine. */
   readonly validate?: Validator;
+  /**
+   * What a failure of this field tells the user to do, e.g. "set token to a Central API token".
+   * Default: derived from the validator's wording ("must be X" -> "set <field> to X"), see
+   * `withFix` in ./validate.ts.
+   */
+  readonly fix?: string;
   /** True: check fails when the value is missing (after the constructor filled its own defaults). */
   readonly required: boolean;
   /**
@@ -118,6 +124,12 @@ export type KitInputs<F extends Fields> = {
   [K in keyof F as K extends PresentKeys<F> ? never : K]?: FieldValue<F[K]>;
 };
 
+/** A `rules` failure: a check failure, optionally with its fix apart (the kit joins them). */
+export interface RuleFailure extends CheckFailure {
+  /** What to do, e.g. "remove remote.replicationMin"; default derived from the reason. */
+  fix?: string;
+}
+
 /** The check result in the dynamic-provider shape. */
 export interface KitCheckResult {
   inputs: Record<string, unknown>;
@@ -156,8 +168,12 @@ export interface ResourceDeclaration<F extends Fields> {
   readonly labelOf?: (i: Record<string, unknown>) => string;
   /** Delete the old object before creating its replacement (unique names on the remote side). */
   readonly deleteBeforeReplace?: boolean;
-  /** Cross-field and nested checks, run after the field checks (their failures come after). */
-  readonly rules?: (news: Record<string, unknown>) => CheckFailure[];
+  /**
+   * Cross-field and nested checks, run after the field checks (their failures come after). Each
+   * reason ends in a fix: written in the reason (`problem. Fix: ...`), given as `fix`, or derived
+   * from the wording (`withFix` in ./validate.ts).
+   */
+  readonly rules?: (news: Record<string, unknown>) => RuleFailure[];
   /** Runs on the defaulted inputs of a successful check (sorting, derived values). */
   readonly normalise?: (inputs: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -182,6 +198,11 @@ export interface ResourceKit<F extends Fields> {
   ): KitDiff;
   /** Names of the secret fields and declared secret outputs. */
   secretNames(): string[];
+}
+
+/** The fix for an unvalidated label field: the constructor passes the resource's name there. */
+function labelFix(field: string): string {
+  return `set ${field} to the resource's name (the resource's constructor passes it)`;
 }
 
 function copy<T>(v: T): T {
@@ -218,10 +239,12 @@ export function declareResource<F extends Fields>(decl: ResourceDeclaration<F>):
             value: news[n],
             check: f.validate ?? (() => undefined),
             optional: !f.required,
+            fix: f.fix ?? (f.validate || n !== (decl.labelField ?? "name") ? undefined : labelFix(n)),
           };
         }),
       );
-      if (decl.rules) failures.push(...decl.rules(news));
+      for (const r of decl.rules ? decl.rules(news) : [])
+        failures.push({ property: r.property, reason: withFix(r.property, r.reason, { fix: r.fix }) });
       if (failures.length > 0 || containsUnknown(news)) return { inputs: news, failures };
       return { inputs: plainOutputs(kit.normalise(news)), failures };
     },

@@ -90,12 +90,12 @@ export function sshTargetRules(
       path: at("hostKeySha256"),
       value: p.hostKeySha256,
       check: opts.pinned
-        ? (v) =>
-            v === undefined || v === null || v === ""
-              ? "is required: the host key must be pinned (the KVM host's `SHA256:...`, e.g. BuildHost.hostKeySha256)"
-              : hostKeyFingerprint(v)
+        ? (v) => (v === "" ? "is empty: the host key must be pinned" : hostKeyFingerprint(v))
         : hostKeyFingerprint,
       optional: !opts.pinned,
+      fix: opts.pinned
+        ? `set ${at("hostKeySha256")} to the host's key fingerprint, SHA256:<43 base64 characters> as \`ssh-keygen -lf\` prints it (e.g. BuildHost.hostKeySha256)`
+        : undefined,
     },
   ];
 }

@@ -107,28 +107,77 @@ export const sshPublicKey: Validator = (v) => {
   return undefined;
 };
 
-/** One rule for `collectFailures`: the input path and the validator; `optional` skips undefined. */
+/**
+ * One rule for `collectFailures`: the input path and the validator; `optional` skips undefined.
+ * `fix`: what the failure's `Fix:` says, e.g. "set token to a Central API token"; default derived
+ * from the reason or the validator's wording (see `withFix`).
+ */
 export interface FieldRule {
   path: string;
   value: unknown;
   check: Validator;
   optional?: boolean;
+  fix?: string;
 }
 
 /**
- * Runs rules and returns check failures. Unknown values (preview) are skipped: they are
- * checked again at `up` time when they are known.
+ * What a good value looks like, in the validator's own words: its reason for a missing value,
+ * "must be X" (or "is not X") -> "X". Undefined when it says something else.
+ */
+export function expectationOf(check: Validator | undefined): string | undefined {
+  if (!check) return undefined;
+  let r: string | undefined;
+  try {
+    r = check(undefined);
+  } catch {
+    return undefined;
+  }
+  const m = r === undefined ? null : /^(?:must be|is not) ([\s\S]+)$/.exec(r);
+  return m ? m[1] : undefined;
+}
+
+// A remedy already written after the problem: "has host bits set; use the network address".
+const REMEDY =
+  /^([\s\S]*\S)[;:] ((?:set|use|remove|add|give|swap|copy|leave|run|replace|pin|pass|load|list|take|write) [\s\S]+)$/;
+
+/**
+ * A check failure's reason in the project's shape, `problem. Fix: what to do`, for the input at
+ * `path`. Kept as is when it has a fix already; else `fix` when given; else derived from the
+ * reason ("must be X" -> "set <path> to X", "<part> must be X" -> "set the <part> of <path> to X",
+ * "must X" -> "make <path> X", "problem; use ..." -> "problem. Fix: use ..."), else from what the
+ * validator `check` expects, else a pointer to the field's documentation.
+ */
+export function withFix(path: string, reason: string, o: { fix?: string; check?: Validator } = {}): string {
+  if (/\S\. Fix: \S/.test(reason)) return reason;
+  const problem = reason.trim().replace(/\.$/, "");
+  if (o.fix) return `${problem}. Fix: ${o.fix}`;
+  let m = /^must be ([\s\S]+)$/.exec(problem);
+  if (m) return `${problem}. Fix: set ${path} to ${m[1]}`;
+  m = /^([a-z][a-z ]{0,30}?) must be ([\s\S]+)$/.exec(problem);
+  if (m) return `${problem}. Fix: set the ${m[1]} of ${path} to ${m[2]}`;
+  m = /^must ([\s\S]+)$/.exec(problem);
+  if (m) return `${problem}. Fix: make ${path} ${m[1]}`;
+  m = REMEDY.exec(problem);
+  if (m) return `${m[1]}. Fix: ${m[2]}`;
+  const want = expectationOf(o.check);
+  if (want) return `${problem}. Fix: set ${path} to ${want}`;
+  return `${problem}. Fix: set ${path} as the resource's documentation of ${path.replace(/[.[].*$/, "")} describes`;
+}
+
+/**
+ * Runs rules and returns check failures, each reason ending in a fix (`withFix`). Unknown values
+ * (preview) are skipped: they are checked again at `up` time when they are known.
  */
 export function collectFailures(rules: FieldRule[]): CheckFailure[] {
   const out: CheckFailure[] = [];
   for (const r of rules) {
     if (containsUnknown(r.value)) continue;
     if (r.value === undefined || r.value === null) {
-      if (!r.optional) out.push({ property: r.path, reason: "is required" });
+      if (!r.optional) out.push({ property: r.path, reason: withFix(r.path, "is required", r) });
       continue;
     }
     const reason = r.check(r.value);
-    if (reason) out.push({ property: r.path, reason });
+    if (reason) out.push({ property: r.path, reason: withFix(r.path, reason, r) });
   }
   return out;
 }

@@ -12,234 +12,26 @@
  */
 import { OperationError, redact } from "../shared/errors";
 import { retry, sleep } from "../shared/retry";
-import { parseIPv4 } from "../shared/validate";
 import { trace } from "../shared/trace";
+import { ZerotierApiError } from "./api-error";
+import { canonicalIPv4 } from "./ipv4";
+import type {
+  Member,
+  MemberConfig,
+  Network,
+  NetworkConfig,
+  ZerotierBackend,
+  ZerotierClientOptions,
+} from "./model";
+import { normaliseNetworkConfig } from "./network-config";
+import { backoffDelayMs, parseRateLimitReset, parseRetryAfter } from "./rate-limit";
 
-export type ZerotierBackend = "central" | "controller";
-
-/** Where and how to reach the API. `token` is a secret: it never appears in messages. */
-export interface ZerotierConnection {
-  backend: ZerotierBackend;
-  /** Central: `https://api.zerotier.com/api/v1`. Controller: `http://127.0.0.1:9993` (no `/controller`). */
-  apiUrl: string;
-  token: string;
-}
-
-export interface ZerotierClientOptions extends ZerotierConnection {
-  /** Who is calling, for error messages: `ZerotierNetwork "build"`. Default "ZeroTier API". */
-  label?: string;
-  /** Attempts per request for 429/5xx/connection errors (the first included). Default 6. */
-  attempts?: number;
-  /**
-   * First backoff delay; it doubles per attempt (with jitter: each wait is between half and all
-   * of it), up to `maxRateLimitWaitMs`. Default 250 ms, so 6 attempts wait about 4 to 8 s in all.
-   */
-  minDelayMs?: number;
-  /** Per-request timeout. Default 30 s. */
-  requestTimeoutMs?: number;
-  /**
-   * Longest single wait: caps the backoff and any `Retry-After` / `X-Ratelimit-Reset` the server
-   * asks for (a far-off reset is not waited for whole; the attempts run out instead). Default 10 s.
-   */
-  maxRateLimitWaitMs?: number;
-}
-
-export interface IpPool {
-  start: string;
-  end: string;
-}
-export interface ZtRoute {
-  target: string;
-  /** Gateway; `null` for a route the network itself serves. */
-  via: string | null;
-}
-export interface ZtDns {
-  domain: string;
-  servers: string[];
-}
-
-/** The settings of a network that this project manages. */
-export interface NetworkConfig {
-  name: string;
-  /** `undefined` when the backend does not store descriptions (controller). */
-  description?: string;
-  private: boolean;
-  ipAssignmentPools: IpPool[];
-  routes: ZtRoute[];
-  v4AutoAssign: boolean;
-  dns: ZtDns;
-  /** Flow rules source. `undefined` when the backend ignores it (controller). */
-  rulesSource?: string;
-}
-
-export interface Network extends NetworkConfig {
-  /** 16 hex characters. */
-  id: string;
-}
-
-/** The settings of a member that this project manages. */
-export interface MemberConfig {
-  name?: string;
-  /** `undefined` when the backend does not store it (controller). */
-  description?: string;
-  /** `undefined` when the backend does not store it (controller). */
-  hidden?: boolean;
-  authorized: boolean;
-  /** Every IP assigned to the member: fixed ones and, once the node asked for its config, auto ones. */
-  ipAssignments: string[];
-  noAutoAssignIps: boolean;
-}
-
-export interface Member extends MemberConfig {
-  networkId: string;
-  /** 10 hex characters (the node address). */
-  memberId: string;
-  /** Last time the controller heard from the node (ms since epoch); 0 = never. */
-  lastSeen: number;
-}
-
-/** An HTTP-level failure; `status` 0 means no response (connection refused, timeout). */
-export class ZerotierApiError extends OperationError {
-  constructor(
-    resource: string,
-    step: string,
-    detail: string,
-    hint: string | undefined,
-    readonly status: number,
-    readonly retryAfterMs?: number,
-    /** True when retrying cannot help (the server rejected what was sent), even for a 5xx. */
-    readonly permanent?: boolean,
-  ) {
-    super(resource, step, detail, hint);
-    this.name = "ZerotierApiError";
-  }
-}
-
-/** Formats a 32-bit number as dotted IPv4. */
-export function formatIPv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
-/** Rewrites an IPv4 address in canonical form ("010.1.1.1" -> "10.1.1.1"); other text unchanged. */
-export function canonicalIPv4(s: string): string {
-  const n = parseIPv4(s);
-  return n === undefined ? s : formatIPv4(n);
-}
-
-/** Parses `a.b.c.d/n` into network number and prefix length, or undefined. */
-export function parseCidr(s: string): { addr: number; bits: number } | undefined {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(s);
-  if (!m) return undefined;
-  const addr = parseIPv4(m[1]);
-  const bits = Number(m[2]);
-  if (addr === undefined || bits > 32) return undefined;
-  return { addr, bits };
-}
-
-/** Netmask of a prefix length as an unsigned 32-bit number. */
-export function netmask(bits: number): number {
-  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-}
-
-/** True when `ip` lies inside `cidr`. */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const c = parseCidr(cidr);
-  const a = parseIPv4(ip);
-  if (!c || a === undefined) return false;
-  const m = netmask(c.bits);
-  return (c.addr & m) >>> 0 === (a & m) >>> 0;
-}
-
-/**
- * Reads a `Retry-After` header (RFC 9110 section 10.2.3: delay seconds or an HTTP date) as a wait
- * in ms from `nowMs`; `undefined` when absent or unreadable (never NaN, never negative).
- */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
-}
-
-/**
- * Reads an `X-Ratelimit-Reset` header as the absolute time (ms since epoch) the window resets.
- * go-ztcentral (client.go) documents it as an HTTP date (`Tue, 06 Aug 2024 20:53:48 UTC`); other
- * rate limiters send Unix seconds, so both are read. A small number (below one year of seconds) is
- * taken as seconds from now. `undefined` when absent or unreadable.
- */
-export function parseRateLimitReset(value: string | null, nowMs: number): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) {
-    const n = Number(v);
-    if (n >= 1e12) return n; // already milliseconds
-    if (n >= 31_536_000) return n * 1000; // Unix seconds
-    return nowMs + n * 1000; // seconds from now
-  }
-  const at = Date.parse(v);
-  return Number.isFinite(at) ? at : undefined;
-}
-
-/**
- * The wait before retry number `attempt` (1 = after the first failure): exponential backoff from
- * `minMs` with jitter (between half and all of the step, so parallel clients spread out), never
- * shorter than what the server asked for (`serverWaitMs`), never longer than `maxMs`.
- */
-export function backoffDelayMs(
-  attempt: number,
-  minMs: number,
-  maxMs: number,
-  serverWaitMs?: number,
-  random: () => number = Math.random,
-): number {
-  const step = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  const jittered = step / 2 + random() * (step / 2);
-  return Math.min(maxMs, Math.max(jittered, serverWaitMs ?? 0));
-}
-
-/**
- * Canonical form of a network's managed settings, the same for inputs and API answers, so
- * that a no-op `up` compares equal: routes sorted by target, pools by start, IPs canonical,
- * `via` null when absent, DNS servers never null.
- */
-export function normaliseNetworkConfig(c: NetworkConfig): NetworkConfig {
-  const routes = (c.routes ?? [])
-    .map((r) => ({ target: canonicalCidr(r.target), via: r.via ? canonicalIPv4(r.via) : null }))
-    .sort((a, b) => cmp(a.target, b.target) || cmp(a.via ?? "", b.via ?? ""));
-  const ipAssignmentPools = (c.ipAssignmentPools ?? [])
-    .map((p) => ({ start: canonicalIPv4(p.start), end: canonicalIPv4(p.end) }))
-    .sort((a, b) => ipOrder(a.start, b.start) || ipOrder(a.end, b.end));
-  const out: NetworkConfig = {
-    name: c.name ?? "",
-    private: c.private ?? true,
-    ipAssignmentPools,
-    routes,
-    v4AutoAssign: c.v4AutoAssign ?? true,
-    dns: {
-      domain: c.dns?.domain ?? "",
-      servers: (c.dns?.servers ?? []).map(canonicalIPv4),
-    },
-  };
-  if (c.description !== undefined) out.description = c.description;
-  if (c.rulesSource !== undefined) out.rulesSource = c.rulesSource;
-  return out;
-}
-
-function canonicalCidr(s: string): string {
-  const [ip, bits] = s.split("/");
-  return bits === undefined ? canonicalIPv4(ip) : `${canonicalIPv4(ip)}/${Number(bits)}`;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function ipOrder(a: string, b: string): number {
-  const x = parseIPv4(a);
-  const y = parseIPv4(b);
-  return x !== undefined && y !== undefined ? x - y : cmp(a, b);
-}
+// Everything importable from here before the split into one-job files stays importable from here.
+export * from "./api-error";
+export * from "./ipv4";
+export * from "./model";
+export * from "./network-config";
+export * from "./rate-limit";
 
 type Json = Record<string, unknown>;
 

@@ -7,7 +7,8 @@
  */
 import { httpUrl, nonEmptyString } from "../shared/validate";
 import { required } from "../shared/resource-kit";
-import { ZerotierClient, type ZerotierBackend } from "./client";
+import { ZerotierClient } from "./client";
+import type { ZerotierBackend } from "./model";
 
 /** How a ZeroTier resource reaches its API. `token` travels as a secret input. */
 export interface ZerotierConnectionInputs {

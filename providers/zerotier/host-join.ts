@@ -3,11 +3,13 @@
  * installed, joins the network, and reports the node id to authorise. It is also the host's first
  * contact, so it pins the SSH host key (`hostKeySha256` output) that later resources verify.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { errorMessage, OperationError, resourceLabel } from "../shared/errors";
-import { diffFields, plainOutputs } from "../shared/dynamic";
+import { plainOutputs } from "../shared/dynamic";
 import type { SshSession } from "../shared/ssh";
-import { collectFailures, hexId, nonEmptyString } from "../shared/validate";
+import { hexId, nonEmptyString } from "../shared/validate";
+import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
+import { KitResource, type KitArgs } from "../shared/kit-resource";
 import {
   zerotierInterfaceName,
   zerotierJoin,
@@ -15,7 +17,13 @@ import {
   zerotierNetworkStatus,
   zerotierNodeInfo,
 } from "./node";
-import { connectionFailures, onHost, readOnHost, type HostConnection } from "../shared/host-connection";
+import {
+  connectionFailures,
+  connectionFix,
+  onHost,
+  readOnHost,
+  type HostConnection,
+} from "../shared/host-connection";
 
 /**
  * Default install: the `zerotier-one` package from the host's apt sources (add ZeroTier's apt
@@ -24,14 +32,40 @@ import { connectionFailures, onHost, readOnHost, type HostConnection } from "../
 export const DEFAULT_ZEROTIER_INSTALL =
   "apt-get install -y --no-install-recommends zerotier-one && (systemctl enable --now zerotier-one || service zerotier-one start)";
 
-export interface ZerotierHostJoinInputs {
-  /** How to reach the host (see ZerotierHostJoinArgs.connection). */
-  connection: HostConnection;
-  /** 16-hex network id to join. */
-  networkId: string;
-  /** Shell command that installs and starts zerotier-one when `zerotier-cli` is missing. */
-  installCommand?: string;
-}
+const fields = {
+  /**
+   * How to reach the host (bootstrap address and key). Required; secret in state.
+   * `hostKeySha256` unset = pin the key seen on first contact. A change updates in place.
+   */
+  connection: required<HostConnection>({ secret: true, fix: connectionFix("connection") }),
+  /**
+   * The 16-hex ZeroTier network id to join. Required; a change moves the host (joins the new one,
+   * leaves the old).
+   */
+  networkId: required<string>({ validate: hexId(16) }),
+  /** Shell command run when `zerotier-cli` is missing. Default `DEFAULT_ZEROTIER_INSTALL` (apt `zerotier-one`). */
+  installCommand: optional<string>({ validate: nonEmptyString }),
+};
+
+/**
+ * The ZerotierHostJoin declaration: type token host:ZerotierHostJoin (unchanged: URNs of existing
+ * stacks), though the resource lives here; messages name it by network id.
+ */
+export const zerotierHostJoinKit = declareResource({
+  kind: "ZerotierHostJoin",
+  module: "host",
+  type: "ZerotierHostJoin",
+  fields,
+  outputs: ["nodeId", "interfaceName", "hostKeySha256", "joined"],
+  labelField: "networkId",
+  // The kit reported a missing connection; this checks what is there.
+  rules: (news) =>
+    news.connection === undefined || news.connection === null
+      ? []
+      : connectionFailures("connection", news.connection),
+});
+
+export type ZerotierHostJoinInputs = KitInputs<typeof fields>;
 
 export interface ZerotierHostJoinOutputs extends ZerotierHostJoinInputs {
   /** 10-hex ZeroTier node id (the member id to authorise). */
@@ -44,7 +78,7 @@ export interface ZerotierHostJoinOutputs extends ZerotierHostJoinInputs {
   joined: boolean;
 }
 
-const KIND = "ZerotierHostJoin";
+const KIND = zerotierHostJoinKit.decl.kind;
 
 async function ensureJoined(s: SshSession, i: ZerotierHostJoinInputs): Promise<string> {
   const has = await s.exec("command -v zerotier-cli", { check: false, step: "look for zerotier-cli" });
@@ -80,20 +114,11 @@ async function apply(
 
 export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    return {
-      inputs: news,
-      failures: [
-        ...connectionFailures("connection", news.connection),
-        ...collectFailures([
-          { path: "networkId", value: news.networkId, check: hexId(16) },
-          { path: "installCommand", value: news.installCommand, check: nonEmptyString, optional: true },
-        ]),
-      ],
-    };
+    return zerotierHostJoinKit.check(news);
   },
 
   async diff(_id, olds, news) {
-    const d = diffFields(olds, news, { updateOn: ["networkId", "installCommand", "connection"] });
+    const d = zerotierHostJoinKit.diff(olds, news);
     const drifted = olds.joined === false;
     return { changes: d.changes || drifted, replaces: [], deleteBeforeReplace: false };
   },
@@ -160,37 +185,16 @@ export const zerotierHostJoinProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-export interface ZerotierHostJoinArgs {
-  /** How to reach the host (bootstrap address and key). Required; secret in state. `hostKeySha256` unset = pin the key seen on first contact. */
-  connection: pulumi.Input<HostConnection>;
-  /** The 16-hex ZeroTier network id to join. Required; a change moves the host (joins the new one, leaves the old). */
-  networkId: pulumi.Input<string>;
-  /** Shell command run when `zerotier-cli` is missing. Default `DEFAULT_ZEROTIER_INSTALL` (apt `zerotier-one`). */
-  installCommand?: pulumi.Input<string>;
-}
+/** ZerotierHostJoin's arguments, derived from the fields (each property's doc is its field's). */
+export type ZerotierHostJoinArgs = KitArgs<typeof fields>;
 
 /** A host joined to a ZeroTier network (the member still needs authorising: see ZerotierMember). */
-export class ZerotierHostJoin extends pulumi.dynamic.Resource {
+export class ZerotierHostJoin extends KitResource {
   declare readonly nodeId: pulumi.Output<string>;
   declare readonly interfaceName: pulumi.Output<string>;
   declare readonly hostKeySha256: pulumi.Output<string>;
 
   constructor(name: string, args: ZerotierHostJoinArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      zerotierHostJoinProvider,
-      name,
-      {
-        ...args,
-        connection: pulumi.secret(args.connection),
-        nodeId: undefined,
-        interfaceName: undefined,
-        hostKeySha256: undefined,
-        joined: undefined,
-      },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
-      // The type token stays host:ZerotierHostJoin (URNs of existing stacks), though the resource lives here.
-      "host",
-      "ZerotierHostJoin",
-    );
+    super(zerotierHostJoinKit, zerotierHostJoinProvider, name, { ...args }, opts);
   }
 }

@@ -18,7 +18,9 @@ import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dyn
 import { PollTimeoutError, pollUntil } from "../shared/retry";
 import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
-import { type Member, type MemberConfig, type ZerotierClient, canonicalIPv4 } from "./client";
+import type { ZerotierClient } from "./client";
+import type { Member, MemberConfig } from "./model";
+import { canonicalIPv4 } from "./ipv4";
 import {
   type ZerotierConnectionInputs,
   clientFor,

@@ -19,17 +19,9 @@ import { cidr, hostname, ipv4, isBool, isString, nonEmptyString, parseIPv4 } fro
 import { containsUnknown, partialCreateError, plainOutputs } from "../shared/dynamic";
 import { declareResource, optional, required, type KitInputs } from "../shared/resource-kit";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
-import {
-  type IpPool,
-  type Network,
-  type NetworkConfig,
-  type ZtDns,
-  type ZtRoute,
-  cidrContains,
-  netmask,
-  normaliseNetworkConfig,
-  parseCidr,
-} from "./client";
+import type { IpPool, Network, NetworkConfig, ZtDns, ZtRoute } from "./model";
+import { cidrContains, netmask, parseCidr } from "./ipv4";
+import { normaliseNetworkConfig } from "./network-config";
 import {
   type ZerotierConnectionInputs,
   clientFor,

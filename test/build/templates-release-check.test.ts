@@ -21,7 +21,13 @@ describe("build: TemplatesRelease check (no git, no IPFS)", () => {
   it("the tests gate is required: without it nothing may be released", () => {
     const { tests: _tests, ...noGate } = valid();
     const failures = checkReleaseInputs(noGate);
-    assert.deepEqual(failures, [{ property: "tests", reason: "is required" }]);
+    assert.deepEqual(failures, [
+      {
+        property: "tests",
+        reason:
+          "is required. Fix: set tests to the AppTest's outcome: { passed: appTest.passed, failures: appTest.failures }",
+      },
+    ]);
   });
 
   it("a failed gate names the failures; bad branches and dirs are named with their index", () => {
@@ -36,6 +42,9 @@ describe("build: TemplatesRelease check (no git, no IPFS)", () => {
       failures.map((f) => f.property),
       ["branches[1]", "tests", "apps[0].dirs[0]"],
     );
-    assert.match(failures[1].reason, /hello\/ping: exit code 1, expected 0.*nothing is released/);
+    assert.match(
+      failures[1].reason,
+      /hello\/ping: exit code 1, expected 0.*nothing is released\. Fix: make the failing apps pass/,
+    );
   });
 });

@@ -45,7 +45,7 @@ describe("engine harness: preview of the whole build stack from an empty state",
     const missing = await p.check(ctx, {}, { create: "true", connection: { privateKey: UNKNOWN } });
     assert.deepEqual(
       missing.failures.map((f) => `${f.property}: ${f.reason}`),
-      ["connection.host: is required"],
+      ["connection.host: is required. Fix: set connection.host to a non-empty string"],
     );
   });
 

@@ -1,11 +1,11 @@
 /**
- * Every product provider's check failures on bad (empty) inputs, in the shape the CLI shows them:
+ * Every product provider's check failures on bad inputs, in the shape the CLI shows them:
  * the engine prints each failure as `<urn>: <property>: <reason>` (pulumi/pulumi
  * pkg/resource/deploy/step_generator.go `checkResource` -> diag `resourceInvalid`; the harness:
  * `<urn>: check failed: <property>: <reason>`). The project's shape is `field: problem. Fix: ...`,
- * so every reason must end in a fix. Providers that do not yet are listed in WITHOUT_FIX (the
- * provider files are being rewritten elsewhere): the test fails when one of them is fixed (take it
- * off the list) or when any other provider loses its fixes.
+ * so every reason must end in a fix. Inputs tried: `{}`, then every property the first check
+ * named set to one wrong value after another (number, empty and blank strings, lists, objects), so
+ * the nested and cross-field checks speak too.
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -20,32 +20,19 @@ interface Failure {
 interface Found {
   /** `<file>#<export>`, e.g. `providers/ipfs/pin.ts#ipfsPinProvider`. */
   provider: string;
+  /** The failures of `check({}, {})`. */
   failures: Failure[];
+  /** The failures of the WRONG probes. */
+  probed: Failure[];
 }
 
-/** Providers whose check failures have no `Fix:` today (export names, see the file's header). */
-const WITHOUT_FIX = [
-  "providers/core0/container.ts#core0ContainerProvider",
-  "providers/core0/node.ts#core0NodeProvider",
-  "providers/host/authorized-keys.ts#authorizedKeysProvider",
-  "providers/host/firewall.ts#zerotierOnlySshProvider",
-  "providers/host/zerotier-identity.ts#zerotierIdentityProvider",
-  "providers/ipfs/pin.ts#ipfsPinProvider",
-  "providers/keys/group.ts#sshKeyGroupProvider",
-  "providers/libvirt/domain.ts#domainProvider",
-  "providers/libvirt/host-setup.ts#hostSetupProvider",
-  "providers/libvirt/seed.ts#seedProvider",
-  "providers/libvirt/volume.ts#volumeProvider",
-  "providers/telegram/message.ts#telegramMessageProvider",
-  "providers/zerotier/host-join.ts#zerotierHostJoinProvider",
-  "providers/zerotier/member.ts#zerotierMemberProvider",
-  "providers/zerotier/network.ts#zerotierNetworkProvider",
-  "workflows/app-build/resource.ts#appBuildProvider",
-  "workflows/app-test/resource.ts#appTestProvider",
-  "workflows/templates-release/resource.ts#templatesReleaseProvider",
-];
+/** Wrong values each top-level property named by the `{}` check is set to, one probe each. */
+const WRONG: unknown[] = [42, "", " x ", [42], [{}], [""], { a: 1 }, { a: "" }];
 
-/** Every exported dynamic ResourceProvider under providers/ and workflows/ (index.ts re-exports skipped), checked with `{}`. */
+/**
+ * Every exported dynamic ResourceProvider under providers/ and workflows/ (index.ts re-exports
+ * skipped), checked with `{}` (`failures`) and with the WRONG probes (`probed`: all their failures).
+ */
 async function checkEveryProvider(): Promise<Found[]> {
   const root = REPO_ROOT;
   const files: string[] = [];
@@ -67,7 +54,14 @@ async function checkEveryProvider(): Promise<Found[]> {
         continue;
       const check = p.check as (olds: object, news: object) => Promise<{ failures?: Failure[] }>;
       const r = await check.call(p, {}, {});
-      found.push({ provider: `${path.relative(root, file)}#${name}`, failures: r.failures ?? [] });
+      const failures = r.failures ?? [];
+      const props = [...new Set(failures.map((f) => f.property.split(/[.[]/)[0]))];
+      const probed: Failure[] = [];
+      for (const v of WRONG) {
+        const bad = Object.fromEntries(props.map((k) => [k, v]));
+        probed.push(...((await check.call(p, {}, bad)).failures ?? []));
+      }
+      found.push({ provider: `${path.relative(root, file)}#${name}`, failures, probed });
     }
   }
   return found;
@@ -83,25 +77,36 @@ describe("engine harness: every provider's check failures, as the CLI shows them
   });
 
   it("finds every provider, and each refuses empty inputs with a property and a reason per failure", () => {
-    assert.ok(found.length >= WITHOUT_FIX.length, `found ${found.map((f) => f.provider).join(", ")}`);
-    for (const { provider, failures } of found) {
+    // 18 dynamic resources today: a walk finding fewer lost some.
+    assert.ok(found.length >= 18, `found ${found.map((f) => f.provider).join(", ")}`);
+    for (const { provider, failures, probed } of found) {
       assert.ok(failures.length > 0, `${provider}: accepts empty inputs`);
       for (const f of failures) {
         assert.ok(f.property && !/\[\d+\]/.test(f.property), `${provider}: property "${f.property}"`);
         assert.ok(f.reason.trim(), `${provider}: ${f.property}: empty reason`);
       }
+      // Wrong lists give element paths (`keys[0]`), never a bare index.
+      for (const f of probed) {
+        assert.ok(f.property && !/^\[/.test(f.property), `${provider}: property "${f.property}"`);
+        assert.ok(f.reason.trim(), `${provider}: ${f.property}: empty reason`);
+      }
     }
   });
 
-  it("reasons read 'problem. Fix: ...'; the providers listed as without a fix still are", () => {
-    const offenders = found.filter((p) => p.failures.some((f) => !hasFix(f))).map((p) => p.provider);
-    const unlisted = offenders.filter((p) => !WITHOUT_FIX.includes(p));
-    assert.deepStrictEqual(
-      unlisted.map((p) => found.find((x) => x.provider === p)!.failures.filter((f) => !hasFix(f))),
-      [],
-      `failures without a fix in ${unlisted.join(", ")}`,
-    );
-    const fixed = WITHOUT_FIX.filter((p) => !offenders.includes(p));
-    assert.deepStrictEqual(fixed, [], "these now give fixes (or are gone): take them off WITHOUT_FIX");
+  it("every reason, on empty and on wrong inputs, reads 'problem. Fix: ...'", () => {
+    const without = found
+      .map((p) => ({
+        provider: p.provider,
+        failures: [...p.failures, ...p.probed]
+          .filter((f) => !hasFix(f))
+          .map((f) => `${f.property}: ${f.reason}`),
+      }))
+      .filter((p) => p.failures.length > 0);
+    assert.deepStrictEqual(without, []);
+  });
+
+  it("the wrong-value probes reach checks the empty input does not (nested paths)", () => {
+    const nested = found.filter((p) => p.probed.some((f) => /[.[]/.test(f.property)));
+    assert.ok(nested.length >= 5, `nested failures only in ${nested.map((p) => p.provider).join(", ")}`);
   });
 });

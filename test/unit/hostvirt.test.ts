@@ -96,12 +96,18 @@ describe("one SSH connection model (providers/shared/ssh-target.ts)", () => {
       { host: "kvm", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" },
       { prefix: "connection", pinned: true },
     );
-    assert.deepStrictEqual(f, [{ property: "connection.hostKeySha256", reason: "is required" }]);
+    assert.deepStrictEqual(f, [
+      {
+        property: "connection.hostKeySha256",
+        reason:
+          "is required. Fix: set connection.hostKeySha256 to the host's key fingerprint, SHA256:<43 base64 characters> as `ssh-keygen -lf` prints it (e.g. BuildHost.hostKeySha256)",
+      },
+    ]);
     const empty = sshTargetFailures(
       { host: "kvm", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----", hostKeySha256: "" },
       { prefix: "connection", pinned: true },
     );
-    assert.match(empty[0].reason, /must be pinned/);
+    assert.match(empty[0].reason, /must be pinned\. Fix: set connection\.hostKeySha256 to /);
   });
 
   it("the SSH target of stored libvirt props: defaults filled, an empty pin means unpinned (as before)", () => {

@@ -10,7 +10,14 @@ import { UNKNOWN } from "../../providers/shared/dynamic";
 import { InputError } from "../../providers/shared/errors";
 import { declareResource, optional, required, withDefault } from "../../providers/shared/resource-kit";
 import { kitResourceArgs } from "../../providers/shared/kit-resource";
-import { intInRange, isBool, nonEmptyString } from "../../providers/shared/validate";
+import {
+  collectFailures,
+  expectationOf,
+  intInRange,
+  isBool,
+  nonEmptyString,
+  withFix,
+} from "../../providers/shared/validate";
 
 const fields = {
   /** Thing name. */
@@ -27,6 +34,11 @@ const fields = {
   hide: optional<string[]>({ secret: "input" }),
   /** Comment only: never diffed. */
   note: optional<string>({ change: "none" }),
+  /** A field whose failures say what to do in its own words. */
+  mode: optional<string>({
+    validate: (v) => (v === "a" || v === "b" ? undefined : "is not a mode"),
+    fix: 'set mode to "a" or "b"',
+  }),
 };
 
 const kit = declareResource({
@@ -36,17 +48,44 @@ const kit = declareResource({
   fields,
   outputs: ["thingId"],
   secretOutputs: ["derived"],
-  rules: (n) =>
-    n.count === 7 && n.on === false ? [{ property: "on", reason: "must be on when count is 7" }] : [],
+  rules: (n) => [
+    ...(n.count === 7 && n.on === false ? [{ property: "on", reason: "must be true when count is 7" }] : []),
+    ...(n.count === 8 ? [{ property: "count", reason: "is unlucky", fix: "pick another count" }] : []),
+  ],
 });
 
 describe("resource kit: check", () => {
-  it("reports every failure at once, field checks first, then the rules hook", () => {
-    const r = kit.check({ site: "", count: 7, on: false });
+  it("reports every failure at once, field checks first, then the rules hook, each with a fix", () => {
+    const r = kit.check({ site: "", count: 7, on: false, mode: "c" });
     assert.deepEqual(r.failures, [
-      { property: "name", reason: "is required" },
-      { property: "site", reason: "must be a non-empty string" },
-      { property: "on", reason: "must be on when count is 7" },
+      // Missing: the fix says what the validator wants.
+      { property: "name", reason: "is required. Fix: set name to a non-empty string" },
+      { property: "site", reason: "must be a non-empty string. Fix: set site to a non-empty string" },
+      // The field's own fix wins over the derived one.
+      { property: "mode", reason: 'is not a mode. Fix: set mode to "a" or "b"' },
+      // A rules reason without a fix gets one derived from its wording.
+      { property: "on", reason: "must be true when count is 7. Fix: set on to true when count is 7" },
+    ]);
+    assert.deepEqual(kit.check({ name: "n", site: "s", count: 8 }).failures, [
+      { property: "count", reason: "is unlucky. Fix: pick another count" },
+    ]);
+  });
+  it("an unvalidated label field's fix names the resource's name; others point at the docs", () => {
+    const k = declareResource({
+      kind: "L",
+      module: "m",
+      type: "L",
+      fields: { /** label */ name: required<string>(), /** other */ spec: required<object>() },
+    });
+    assert.deepEqual(k.check({}).failures, [
+      {
+        property: "name",
+        reason: "is required. Fix: set name to the resource's name (the resource's constructor passes it)",
+      },
+      {
+        property: "spec",
+        reason: "is required. Fix: set spec as the resource's documentation of spec describes",
+      },
     ]);
   });
   it("returns the inputs with defaults (copied) and only declared fields when there is no failure", () => {
@@ -73,6 +112,60 @@ describe("resource kit: check", () => {
     });
     (k.normalise({}).xs as string[]).push("x");
     assert.deepEqual(k.normalise({}).xs, []);
+  });
+});
+
+describe("check failures end in a fix (validate.ts withFix, collectFailures)", () => {
+  it("derives the fix from the reason's wording", () => {
+    const cases: [string, string][] = [
+      [
+        "must be a CIDR like 10.0.0.0/24",
+        "must be a CIDR like 10.0.0.0/24. Fix: set p.q to a CIDR like 10.0.0.0/24",
+      ],
+      [
+        "host port must be a number from 1 to 65535",
+        "host port must be a number from 1 to 65535. Fix: set the host port of p.q to a number from 1 to 65535",
+      ],
+      [
+        "must list at least one branch",
+        "must list at least one branch. Fix: make p.q list at least one branch",
+      ],
+      ["has host bits set; use 10.0.0.0/24", "has host bits set. Fix: use 10.0.0.0/24"],
+      ["is bad. Fix: do this", "is bad. Fix: do this"],
+    ];
+    for (const [reason, want] of cases) assert.equal(withFix("p.q", reason), want);
+  });
+  it("else from what the validator expects, else points at the field's documentation", () => {
+    assert.equal(
+      withFix("keys[0]", "key body is too short", { check: (v) => (v ? "x" : "must be an ssh key line") }),
+      "key body is too short. Fix: set keys[0] to an ssh key line",
+    );
+    assert.equal(
+      withFix("spec.x", "is odd"),
+      "is odd. Fix: set spec.x as the resource's documentation of spec describes",
+    );
+    assert.equal(expectationOf(intInRange(1, 9)), "a whole number from 1 to 9");
+    assert.equal(
+      expectationOf(() => "has spaces"),
+      undefined,
+    );
+  });
+  it("collectFailures: missing and bad values both get a fix, an explicit one first", () => {
+    assert.deepEqual(
+      collectFailures([
+        { path: "a", value: undefined, check: intInRange(1, 9) },
+        { path: "b", value: 0, check: intInRange(1, 9) },
+        { path: "c", value: undefined, check: nonEmptyString, fix: "set c to the site's name" },
+      ]),
+      [
+        { property: "a", reason: "is required. Fix: set a to a whole number from 1 to 9" },
+        {
+          property: "b",
+          reason: "must be a whole number from 1 to 9. Fix: set b to a whole number from 1 to 9",
+        },
+        { property: "c", reason: "is required. Fix: set c to the site's name" },
+      ],
+    );
   });
 });
 

@@ -58,8 +58,12 @@ describe("ZeroTier providers: check", () => {
     const byProp = Object.fromEntries(failures.map((f) => [f.property, f.reason]));
     assert.match(byProp["routes[0].target"], /CIDR like 10\.147\.17\.0\/24/);
     assert.match(byProp["routes[1].target"], /use the network address \(10\.2\.0\.0\/24\)/);
-    assert.match(byProp["ipAssignmentPools[0]"], /start 10\.3\.0\.20 is after end 10\.3\.0\.10; swap them/);
+    assert.match(
+      byProp["ipAssignmentPools[0]"],
+      /start 10\.3\.0\.20 is after end 10\.3\.0\.10\. Fix: swap them/,
+    );
     assert.match(byProp["ipAssignmentPools[1]"], /not inside any route.*10\.9\.0\.0\/24/);
+    for (const f of failures) assert.match(f.reason, /\S\. Fix: \S/, f.property);
   });
 
   it("fails flowRules on the controller backend (it ignores rulesSource) and hidden members there", () => {

@@ -8,8 +8,8 @@
 import type { CheckFailure } from "../../providers/shared/errors";
 import { httpUrl, nonEmptyString, type Validator } from "../../providers/shared/validate";
 import { containsUnknown } from "../../providers/shared/dynamic";
-import { declareResource, optional, required } from "../../providers/shared/resource-kit";
-import { connectionFailures, type HostConnection } from "../../providers/host/connection";
+import { declareResource, optional, required, type RuleFailure } from "../../providers/shared/resource-kit";
+import { connectionFailures, connectionFix, type HostConnection } from "../../providers/host/connection";
 import type { AppSpec } from "../app-tree";
 import { computeBuildId } from "./source";
 import { type AppBuildInputs, KIND, normalise } from "./types";
@@ -38,9 +38,9 @@ const fields = {
   /** Resolved source: git commit (40 hex) or local content hash (64 hex). Default: `resolveSourceCommit(spec)` at each run. */
   sourceCommit: required<string>({ validate: sourceId }),
   /** One app of the build tree (`loadBuildTree(dir).apps[n]`). */
-  spec: required<AppSpec>(),
+  spec: required<AppSpec>({ fix: "set spec to one app of the build tree (loadBuildTree(dir).apps[n])" }),
   /** The build node (e.g. the BuildHost's connection). Stored as a secret (private keys). */
-  buildNode: required<HostConnection>({ secret: true }),
+  buildNode: required<HostConnection>({ secret: true, fix: connectionFix("buildNode") }),
   /** Local directory for full build logs. Default <tmpdir>/g8os-build-logs. */
   logDir: optional<string>(),
   /** Computed by check from sourceCommit and the spec's steps and outputs; not an argument. */
@@ -57,15 +57,25 @@ const withBuildId = (news: Record<string, unknown>): Record<string, unknown> => 
 };
 
 /** Problems of the app spec (as loadBuildTree makes it) that would break the build. */
-function specFailures(spec: unknown, app: unknown): CheckFailure[] {
+function specFailures(spec: unknown, app: unknown): RuleFailure[] {
   if (containsUnknown(spec)) return [];
   const s = spec as Partial<AppSpec> | undefined;
   if (!s || typeof s !== "object")
-    return [{ property: "spec", reason: "is required: an app of the build tree" }];
-  const out: CheckFailure[] = [];
+    return [
+      {
+        property: "spec",
+        reason: "is not an app of the build tree",
+        fix: "set spec to one app of the build tree (loadBuildTree(dir).apps[n])",
+      },
+    ];
+  const out: RuleFailure[] = [];
   if (s.name !== app) out.push({ property: "app", reason: `must equal spec.name ("${s.name}")` });
   if (!s.source || (!s.source.git && !s.source.path))
-    out.push({ property: "spec.source", reason: "needs git or path (load the app with loadBuildTree)" });
+    out.push({
+      property: "spec.source",
+      reason: "has neither git nor path",
+      fix: "load the app with loadBuildTree, which sets spec.source.git or spec.source.path",
+    });
   if (!Array.isArray(s.steps) || s.steps.length === 0)
     out.push({ property: "spec.steps", reason: "must list at least one build step" });
   else

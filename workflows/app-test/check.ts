@@ -13,7 +13,7 @@ import {
   nonEmptyString,
   stringList,
 } from "../../providers/shared/validate";
-import { declareResource, optional, required } from "../../providers/shared/resource-kit";
+import { declareResource, optional, required, type RuleFailure } from "../../providers/shared/resource-kit";
 import type { TelegramConnection } from "../../providers/telegram/client";
 import { type AppTestInputs, type AppUnderTest, KIND, type TestNode } from "./types";
 
@@ -50,6 +50,7 @@ const fields = {
     validate: (v) =>
       Array.isArray(v) && v.length > 0 ? undefined : "must list at least one core0 node to test on",
     secret: "input",
+    fix: "set nodes to a list of at least one core0 node { address, port?, password?, ipfsGateway? }",
   }),
   /** Telegram build group for per-app results and urgent failure alerts (wrapped as a secret). Default: no reports. */
   telegram: optional<TelegramConnection>({ secret: "input" }),
@@ -61,9 +62,9 @@ const fields = {
 export type AppTestFields = typeof fields;
 
 /** Checks inside the node and app lists, after the field checks. */
-function appTestRules(raw: Record<string, unknown>): CheckFailure[] {
+function appTestRules(raw: Record<string, unknown>): RuleFailure[] {
   const i = raw as Partial<AppTestInputs>;
-  const failures: CheckFailure[] = [];
+  const failures: RuleFailure[] = [];
   const nodes = Array.isArray(i.nodes) && !containsUnknown(i.nodes) ? i.nodes : undefined;
   (nodes ?? []).forEach((n, k) => {
     failures.push(
@@ -93,13 +94,18 @@ function appTestRules(raw: Record<string, unknown>): CheckFailure[] {
     );
     if (typeof a?.app === "string") {
       if (seen.includes(a.app))
-        failures.push({ property: `${p}.app`, reason: `app ${a.app} is listed twice: test each app once` });
+        failures.push({
+          property: `${p}.app`,
+          reason: `app ${a.app} is listed twice`,
+          fix: "list each app once in apps",
+        });
       seen.push(a.app);
     }
     if (!a?.plistUrl && !a?.plistCid) {
       failures.push({
         property: `${p}.plistUrl`,
-        reason: "give plistUrl, or plistCid with nodes[].ipfsGateway",
+        reason: "has neither plistUrl nor plistCid",
+        fix: `set ${p}.plistUrl to a file:///path or http(s):// URL of the plist, or ${p}.plistCid to its CID (with nodes[].ipfsGateway set)`,
       });
     } else if (a.plistUrl && !/^(file:\/\/\/|https?:\/\/)\S+$/.test(a.plistUrl)) {
       failures.push({
@@ -112,6 +118,7 @@ function appTestRules(raw: Record<string, unknown>): CheckFailure[] {
           failures.push({
             property: `nodes[${nk}].ipfsGateway`,
             reason: `is required: app ${a.app} is given by plistCid, so every node fetches it through a gateway`,
+            fix: `set nodes[${nk}].ipfsGateway to the IPFS gateway URL the node reaches (http(s)://...)`,
           });
       });
     }
@@ -153,6 +160,7 @@ function appTestRules(raw: Record<string, unknown>): CheckFailure[] {
         failures.push({
           property: `${tp}.process`,
           reason: `names process ${t.process}, which app ${a.app} does not start (it starts: ${procNames.join(", ") || "none"})`,
+          fix: `set ${tp}.process to one of ${p}.processes[].name, or remove it`,
         });
       }
     });

@@ -5,7 +5,7 @@
  */
 import type { CheckFailure } from "../../providers/shared/errors";
 import { containsUnknown } from "../../providers/shared/dynamic";
-import { declareResource, optional, required } from "../../providers/shared/resource-kit";
+import { declareResource, optional, required, type RuleFailure } from "../../providers/shared/resource-kit";
 import { collectFailures, httpUrl, nonEmptyString, type Validator } from "../../providers/shared/validate";
 import { sshGitUrlProblem } from "../../providers/git/client";
 import { sha256 } from "../../providers/shared/hash";
@@ -61,7 +61,7 @@ export function gateFailure(tests: ReleaseGate | undefined): string | undefined 
   if (!tests || containsUnknown(tests)) return undefined;
   if (tests.passed === true) return undefined;
   const list = (tests.failures ?? []).slice(0, 5).join("; ");
-  return `app tests did not all pass (${list || "no results"}): nothing is released. Fix the failing apps and run up again`;
+  return `app tests did not all pass (${list || "no results"}): nothing is released`;
 }
 
 const privateKeyText: Validator = (v) =>
@@ -82,10 +82,14 @@ const fields = {
   /** Private key with push rights on the repo (wrapped as a secret; never in the outputs). */
   deployKey: required<string>({ validate: privateKeyText, secret: "input" }),
   /** known_hosts line(s) pinning the git server's host key (`ssh-keyscan` prints them). */
-  knownHosts: required<string>({ validate: knownHostsLines }),
+  knownHosts: required<string>({
+    validate: knownHostsLines,
+    fix: "set knownHosts to the git server's known_hosts line(s), as `ssh-keyscan -t ed25519 <host>` prints them",
+  }),
   /** Branches to release to, at least one, in order, e.g. ["master", "develop"]. */
   branches: required<string[]>({
     validate: (v) => (Array.isArray(v) && v.length > 0 ? undefined : "must list at least one branch"),
+    fix: 'set branches to a list of at least one git branch name, e.g. ["master"]',
   }),
   /** Per app: plist text, template dirs, optional branches. */
   apps: required<ReleaseApp[]>({
@@ -98,7 +102,9 @@ const fields = {
   /** File at the repo root that holds the tree's IPFS hash. Default `.ipfs-hash`. */
   hashFileName: optional<string>({ validate: fileName }),
   /** The test gate, AppTest's outcome: `{ passed: appTest.passed, failures: appTest.failures }`. */
-  tests: required<ReleaseGate>(),
+  tests: required<ReleaseGate>({
+    fix: "set tests to the AppTest's outcome: { passed: appTest.passed, failures: appTest.failures }",
+  }),
   /** First line of the commit message. Default `g8os build: plists for <app>@<buildId>, ...`. */
   message: optional<string>(),
 };
@@ -107,9 +113,9 @@ const fields = {
 export type TemplatesReleaseFields = typeof fields;
 
 /** Checks across fields and inside lists, after the field checks: branch names, the gate, apps. */
-function releaseRules(raw: Record<string, unknown>): CheckFailure[] {
+function releaseRules(raw: Record<string, unknown>): RuleFailure[] {
   const i = raw as Partial<TemplatesReleaseInputs>;
-  const failures: CheckFailure[] = [];
+  const failures: RuleFailure[] = [];
   if (Array.isArray(i.branches) && !containsUnknown(i.branches)) {
     i.branches.forEach((b, k) => {
       const bad = branchName(b);
@@ -117,7 +123,12 @@ function releaseRules(raw: Record<string, unknown>): CheckFailure[] {
     });
   }
   const gate = gateFailure(i.tests);
-  if (gate) failures.push({ property: "tests", reason: gate });
+  if (gate)
+    failures.push({
+      property: "tests",
+      reason: gate,
+      fix: "make the failing apps pass (the AppTest's results name them), then run up again",
+    });
   if (!Array.isArray(i.apps) || containsUnknown(i.apps)) return failures;
   const branches = Array.isArray(i.branches) && !containsUnknown(i.branches) ? i.branches : undefined;
   i.apps.forEach((a, k) => {
@@ -131,6 +142,7 @@ function releaseRules(raw: Record<string, unknown>): CheckFailure[] {
           path: `${p}.dirs`,
           value: a?.dirs,
           check: (v) => (Array.isArray(v) && v.length > 0 ? undefined : "must list the app's template dirs"),
+          fix: `set ${p}.dirs to the app's template dirs, relative to the repo root, e.g. ["actortemplates/app_redis"]`,
         },
       ]),
     );
