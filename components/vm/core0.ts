@@ -6,8 +6,9 @@
  * Secrets never go on the kernel command line (readable in /proc/cmdline, the domain XML and the
  * state): the redis password and the pre-generated ZeroTier identity travel on a `cidata` seed ISO
  * (CloudInitSeed, secret user-data) attached as a SATA cdrom, as files `/g8os/redis-password` and
- * `/var/lib/zerotier-one/identity.secret`. UNVERIFIED: no core0 v0.9 image was available here; a
- * g8os core0 build must read that seed. With the identity known, the member is authorised with its
+ * `/var/lib/zerotier-one/identity.secret`. docs/core0-image-contract.md is what an image must do
+ * with them; test/vm/core0.vm.test.ts boots the testbed's image that meets it (no stock v0.9 image
+ * does: the doc says what an image build must add). With the identity known, the member is authorised with its
  * fixed IP before boot; `verifyRedis` then checks the node over redis (Core0Node) at that IP.
  */
 import * as pulumi from "@pulumi/pulumi";

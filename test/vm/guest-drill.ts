@@ -117,8 +117,10 @@ export function guestWatcherScript(id: string, rules: GuestRule[], lifetimeSec =
 /** Starts a watcher in the guest, detached from the SSH session that starts it. */
 export async function startGuestWatcher(s: SshSession, id: string, rules: GuestRule[]): Promise<void> {
   const dir = `${DRILL_DIR}/${id}`;
+  // The script is written first, in its own list: `a && cat > f && b &` would put `cat` in the
+  // background too, where a non-interactive shell gives it /dev/null for stdin (an empty script).
   await s.exec(
-    `mkdir -p ${dir} && rm -f ${dir}/stop ${dir}/log && cat > ${dir}/watch.sh && ` +
+    `mkdir -p ${dir} && rm -f ${dir}/stop ${dir}/log && cat > ${dir}/watch.sh || exit 2; ` +
       `setsid bash ${dir}/watch.sh > /dev/null 2>&1 < /dev/null & ` +
       `for i in $(seq 100); do [ -s ${dir}/log ] && exit 0; sleep 0.1; done; exit 1`,
     { stdin: guestWatcherScript(id, rules), step: "start the drill watcher" },
