@@ -136,7 +136,13 @@ export class Core0Node extends KitResource {
       core0NodeKit,
       core0NodeProvider,
       name,
-      { name, address: args.address, port: args.port ?? 6379, password: args.password, waitSec: args.waitSec },
+      {
+        name,
+        address: args.address,
+        port: args.port ?? 6379,
+        password: args.password,
+        waitSec: args.waitSec,
+      },
       opts,
     );
   }
