@@ -134,7 +134,8 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
       outcome = "ok";
     } catch (err) {
       const msg = errorMessage(err);
-      assert.ok(msg.includes(`ZerotierOnlySsh "${c.firewall}"`), `names the resource: ${msg}`);
+      const label = `ZerotierOnlySsh "${String(fwInputs().displayName ?? c.ztIp)}"`;
+      assert.ok(msg.includes(label), `names the resource (${label}): ${msg}`);
       assert.ok(msg.includes(c.ztIp), `names the ZeroTier address: ${msg}`);
       if (/lock SSH down|confirm the lockdown/.test(msg)) assert.match(msg, /Now: /, msg);
       assert.doesNotMatch(msg, /exit status -1|\(no output\)/, msg);
