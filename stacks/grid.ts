@@ -42,5 +42,7 @@ export function g8osGrid(sel: StackSelection) {
       ]),
     ),
     apps: grid.apps,
+    /** App -> {node, reason}: where each app goes and why (known at preview). */
+    placement: grid.placement.assignments,
   };
 }

@@ -6,9 +6,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Core0Container, Core0Node } from "../../providers/core0";
+import { GridPlacement } from "./placement-resource";
 import type { GridSpec } from "./spec";
 
 export * from "./spec";
+export * from "./placement";
 
 export interface G8osGridArgs {
   /** The validated grid file (see spec.ts). Required. */
@@ -22,6 +24,8 @@ export class G8osGrid extends pulumi.ComponentResource {
   readonly nodes: Record<string, Core0Node> = {};
   /** Per app: its container id on its node. */
   readonly apps: Record<string, pulumi.Output<number>> = {};
+  /** Where each app runs and why (components/grid/placement.ts). */
+  readonly placement: GridPlacement;
 
   constructor(name: string, args: G8osGridArgs, opts?: pulumi.ComponentResourceOptions) {
     super("g8os:grid:G8osGrid", name, {}, opts);
@@ -35,9 +39,35 @@ export class G8osGrid extends pulumi.ComponentResource {
       );
     }
 
+    // Placement sees the nodes' reported capacity (unknown before they answered) and, through its
+    // own state, the previous placement: placement-resource.ts says why it is a resource.
+    this.placement = new GridPlacement(
+      `${name}-placement`,
+      {
+        nodes: args.spec.nodes.map((n) => ({
+          name: n.name,
+          memoryMb: n.memoryMb,
+          cpu: n.cpu,
+          labels: n.labels,
+          reportedMemoryBytes: this.nodes[n.name].memoryBytes,
+          reportedCpu: this.nodes[n.name].cpuCount,
+        })),
+        apps: args.spec.apps.map((a) => ({
+          name: a.name,
+          memoryMb: a.memoryMb ?? 0,
+          cpu: a.cpu ?? 0,
+          labels: a.labels,
+          antiAffinity: a.antiAffinity,
+          ...(a.node !== undefined ? { node: a.node } : {}),
+        })),
+      },
+      child,
+    );
+    const nodeOf = (app: string) =>
+      this.placement.assignments.apply((p) => args.spec.nodes.find((n) => n.name === p[app].node)!);
+
     for (const a of args.spec.apps) {
-      const node = this.nodes[a.node];
-      const spec = args.spec.nodes.find((n) => n.name === a.node)!;
+      const spec = nodeOf(a.name);
       const container = new Core0Container(
         `${name}-${a.name}`,
         {
@@ -53,11 +83,11 @@ export class G8osGrid extends pulumi.ComponentResource {
           cpu: a.cpu,
           startCommands: a.processes.map(({ oneshot, ...p }) => ({ ...p, background: !oneshot })),
         },
-        // The node must answer (right password, reachable) before anything is installed on it.
-        { ...child, dependsOn: [node] },
+        // Through the placement, every node answered (right password, reachable) before anything is installed.
+        child,
       );
       this.apps[a.name] = container.containerId;
     }
-    this.registerOutputs({ apps: this.apps });
+    this.registerOutputs({ apps: this.apps, placement: this.placement.assignments });
   }
 }

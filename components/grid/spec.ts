@@ -9,14 +9,17 @@
  *   - name: node1
  *     address: 10.147.17.3         # the node's ZeroTier IP
  *     port: 6379                   # optional, default 6379
- *     memoryMb: 4096               # optional capacity: apps on the node may not need more
- *     cpu: 4                       # optional capacity (CPUs)
+ *     memoryMb: 4096               # optional: caps what the node reports (info.mem total, MiB)
+ *     cpu: 4                       # optional: caps the CPUs the node reports (info.cpu)
+ *     labels: [ssd]                # optional: what apps may ask for
  * apps:
  *   - name: redis
- *     node: node1
  *     plist: http://127.0.0.1:8080/ipfs/<templates root>/redis/plist   # or file:///... on the node
- *     memoryMb: 256                # optional: checked against the node
- *     cpu: 1                       # optional
+ *     memoryMb: 256                # what it needs, MiB (default 0): the scheduler places by it
+ *     cpu: 1                       # CPUs it needs (default 0)
+ *     labels: [ssd]                # optional: only nodes with all these labels
+ *     antiAffinity: [redis-replica] # optional: apps it must not share a node with
+ *     node: node1                  # optional: pin it by hand instead of letting the grid place it
  *     ports: { "6379": 6379 }      # optional: host port -> container port
  *     env: { KEY: value }          # optional
  *     processes:                   # started in the container, in order; services stay running
@@ -25,6 +28,7 @@
  * ```
  *
  * Unknown keys are errors (with the nearest known key), so a typo never silently drops a setting.
+ * Where each app goes: components/grid/placement.ts (the stack output `placement` says why).
  */
 import * as fs from "fs";
 import {
@@ -44,10 +48,12 @@ export interface GridNodeSpec {
   address: string;
   /** core0 redis port. Default 6379. */
   port: number;
-  /** Memory the node offers to apps, MiB. Unset = not checked. */
+  /** Caps the memory the node reports (MiB) for placement. Unset = what the node reports. */
   memoryMb?: number;
-  /** CPUs the node offers to apps. Unset = not checked. */
+  /** Caps the CPUs the node reports for placement. Unset = what the node reports. */
   cpu?: number;
+  /** Labels apps can require (apps[].labels). Default none. */
+  labels: string[];
 }
 
 export interface GridProcessSpec {
@@ -66,13 +72,17 @@ export interface GridProcessSpec {
 export interface GridAppSpec {
   /** App name, unique in the file: lowercase letters, digits, dashes (max 63). */
   name: string;
-  /** Name of the node (nodes[].name) it runs on. */
-  node: string;
+  /** Pins it to this node (nodes[].name). Unset = the scheduler places it. */
+  node?: string;
+  /** Labels its node must have (nodes[].labels). Default none. */
+  labels: string[];
+  /** Apps (apps[].name) it must not share a node with. Default none. */
+  antiAffinity: string[];
   /** plist URL: http(s) (e.g. an IPFS gateway path) or file:///path on the node. */
   plist: string;
-  /** Memory it needs, MiB; checked against the node's memoryMb when both are set. */
+  /** Memory it needs, MiB, 0 to 2^30: placement counts it against the node. Default 0. */
   memoryMb?: number;
-  /** CPUs it needs; checked against the node's cpu when both are set. */
+  /** CPUs it needs, 0 to 4096: placement counts it against the node. Default 0. */
   cpu?: number;
   /** Host port -> container port, each 1 to 65535. */
   ports?: Record<string, number>;
@@ -104,8 +114,20 @@ export class GridSpecError extends Error {
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TOP_KEYS = ["network", "routes", "nodes", "apps"];
-const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu"];
-const APP_KEYS = ["name", "node", "plist", "memoryMb", "cpu", "ports", "env", "processes"];
+const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu", "labels"];
+const APP_KEYS = [
+  "name",
+  "node",
+  "plist",
+  "memoryMb",
+  "cpu",
+  "labels",
+  "antiAffinity",
+  "ports",
+  "env",
+  "processes",
+];
+const LABEL = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const PROCESS_KEYS = ["name", "args", "dir", "env", "oneshot"];
 
 /** True for a YAML mapping (not a list, not a scalar). */
@@ -145,6 +167,19 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
     if (typeof v === "number" && !intInRange(min, max)(v)) return v;
     bad(field, `${JSON.stringify(v)} is not a whole number from ${min} to ${max}`, `e.g. ${example}`);
     return undefined;
+  };
+
+  const names = (field: string, v: unknown, re: RegExp, what: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || !re.test(x))) {
+      bad(
+        field,
+        `${JSON.stringify(v)} is not a list of ${what}`,
+        `write e.g. \`${field.split(".").pop()}: [ssd]\` (lowercase letters, digits, . _ -)`,
+      );
+      return [];
+    }
+    return [...new Set(v as string[])];
   };
 
   let routes: string[] | undefined;
@@ -207,10 +242,12 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         bad(`${f}.port`, `"${String(n.port)}" is not a port`, "1 to 65535, default 6379");
       const memoryMb = whole(`${f}.memoryMb`, n.memoryMb, 1, 1 << 30, "4096 (MiB the node offers to apps)");
       const cpu = whole(`${f}.cpu`, n.cpu, 1, 4096, "4 (CPUs the node offers to apps)");
+      const labels = names(`${f}.labels`, n.labels, LABEL, "labels");
       nodes.push({
         name,
         address,
         port,
+        labels,
         ...(memoryMb !== undefined ? { memoryMb } : {}),
         ...(cpu !== undefined ? { cpu } : {}),
       });
@@ -234,13 +271,15 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         bad(`${f}.name`, `"${name}" is not a valid name`, "lowercase letters, digits and dashes");
       if (apps.some((x) => x.name === name))
         bad(`${f}.name`, `"${name}" is used twice`, "give every app its own name");
-      const node = String(a?.node ?? "");
-      if (!nodes.some((n) => n.name === node))
+      const node = a?.node === undefined ? undefined : String(a.node);
+      if (node !== undefined && !nodes.some((n) => n.name === node))
         bad(
           `${f}.node`,
           `"${node}" is not a node of this grid`,
-          `use one of: ${nodes.map((n) => n.name).join(", ") || "(no nodes)"}`,
+          `use one of: ${nodes.map((n) => n.name).join(", ") || "(no nodes)"}, or leave node out to let the grid place the app`,
         );
+      const labels = names(`${f}.labels`, a.labels, LABEL, "labels");
+      const antiAffinity = names(`${f}.antiAffinity`, a.antiAffinity, NAME, "app names");
       const plist = String(a?.plist ?? "");
       if (!/^file:\/\/\//.test(plist) && httpUrl(plist))
         bad(
@@ -252,26 +291,6 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         memoryMb: whole(`${f}.memoryMb`, a.memoryMb, 0, 1 << 30, "256"),
         cpu: whole(`${f}.cpu`, a.cpu, 0, 4096, "1"),
       };
-      const host = nodes.find((n) => n.name === node);
-      for (const k of ["memoryMb", "cpu"] as const) {
-        const cap = host?.[k];
-        const want = need[k];
-        if (cap === undefined || want === undefined) continue;
-        // What the apps listed before this one already take on the node.
-        const taken = apps.filter((x) => x.node === node).reduce((t, x) => t + (x[k] ?? 0), 0);
-        if (want > cap)
-          bad(
-            `${f}.${k}`,
-            `needs ${want} but node ${node} has ${cap} (nodes[${nodes.indexOf(host!)}].${k})`,
-            `lower ${k}, or place the app on a node with more`,
-          );
-        else if (taken + want > cap)
-          bad(
-            `${f}.${k}`,
-            `needs ${want} but node ${node} has ${cap - taken} of ${cap} left after the apps before it`,
-            `lower ${k}, or place the app on another node`,
-          );
-      }
       const ports = a.ports;
       if (ports !== undefined) {
         if (!isMap(ports)) bad(`${f}.ports`, "is not a mapping", 'write e.g. `ports: { "6379": 6379 }`');
@@ -322,7 +341,9 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
       });
       apps.push({
         name,
-        node,
+        ...(node !== undefined ? { node } : {}),
+        labels,
+        antiAffinity,
         plist,
         memoryMb: need.memoryMb,
         cpu: need.cpu,
@@ -332,6 +353,25 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
       });
     });
   }
+  // Anti-affinity names apps of this file (checked once every app is known).
+  if (Array.isArray(list))
+    apps.forEach((a, i) =>
+      a.antiAffinity.forEach((o, j) => {
+        if (o === a.name)
+          bad(`apps[${i}].antiAffinity[${j}]`, `names the app itself`, "list other apps only");
+        else if (!apps.some((x) => x.name === o))
+          bad(
+            `apps[${i}].antiAffinity[${j}]`,
+            `"${o}" is not an app of this grid`,
+            `use one of: ${
+              apps
+                .filter((x) => x !== a)
+                .map((x) => x.name)
+                .join(", ") || "(no other apps)"
+            }`,
+          );
+      }),
+    );
   if (problems.length > 0) throw new GridSpecError(problems);
   return { network, ...(routes ? { routes } : {}), nodes, apps };
 }
