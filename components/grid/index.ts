@@ -24,6 +24,8 @@ export class G8osGrid extends pulumi.ComponentResource {
   readonly nodes: Record<string, Core0Node> = {};
   /** Per app: its container id on its node. */
   readonly apps: Record<string, pulumi.Output<number>> = {};
+  /** Per app: its container (processes, CPU, RSS, over memory, what refresh did). */
+  readonly containers: Record<string, Core0Container> = {};
   /** Where each app runs and why (components/grid/placement.ts). */
   readonly placement: GridPlacement;
 
@@ -82,11 +84,13 @@ export class G8osGrid extends pulumi.ComponentResource {
           memoryMb: a.memoryMb,
           cpu: a.cpu,
           startCommands: a.processes.map(({ oneshot, ...p }) => ({ ...p, background: !oneshot })),
+          restartLimit: a.restartLimit,
         },
         // Through the placement, every node answered (right password, reachable) before anything is installed.
         child,
       );
       this.apps[a.name] = container.containerId;
+      this.containers[a.name] = container;
     }
     this.registerOutputs({ apps: this.apps, placement: this.placement.assignments });
   }

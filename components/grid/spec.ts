@@ -20,6 +20,7 @@
  *     labels: [ssd]                # optional: only nodes with all these labels
  *     antiAffinity: [redis-replica] # optional: apps it must not share a node with
  *     node: node1                  # optional: pin it by hand instead of letting the grid place it
+ *     restartLimit: 3              # optional: refreshes restart an ended service at most 3 times (default 3)
  *     ports: { "6379": 6379 }      # optional: host port -> container port
  *     env: { KEY: value }          # optional
  *     processes:                   # started in the container, in order; services stay running
@@ -84,6 +85,8 @@ export interface GridAppSpec {
   memoryMb?: number;
   /** CPUs it needs, 0 to 4096: placement counts it against the node. Default 0. */
   cpu?: number;
+  /** How many times refresh starts an ended service (non-oneshot process) again, 0 to 1000. Default 3. */
+  restartLimit: number;
   /** Host port -> container port, each 1 to 65535. */
   ports?: Record<string, number>;
   /** Container environment (string values). */
@@ -123,6 +126,7 @@ const APP_KEYS = [
   "cpu",
   "labels",
   "antiAffinity",
+  "restartLimit",
   "ports",
   "env",
   "processes",
@@ -291,6 +295,8 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         memoryMb: whole(`${f}.memoryMb`, a.memoryMb, 0, 1 << 30, "256"),
         cpu: whole(`${f}.cpu`, a.cpu, 0, 4096, "1"),
       };
+      const restartLimit =
+        whole(`${f}.restartLimit`, a.restartLimit, 0, 1000, "3 (restarts per service)") ?? 3;
       const ports = a.ports;
       if (ports !== undefined) {
         if (!isMap(ports)) bad(`${f}.ports`, "is not a mapping", 'write e.g. `ports: { "6379": 6379 }`');
@@ -344,6 +350,7 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         ...(node !== undefined ? { node } : {}),
         labels,
         antiAffinity,
+        restartLimit,
         plist,
         memoryMb: need.memoryMb,
         cpu: need.cpu,
