@@ -11,8 +11,15 @@
  * with one message per such app. At the preview of a new stack the nodes have not answered (their
  * outputs are unknown): the grid file's memoryMb/cpu are used, or no limit when the file has none,
  * and each container's create then checks the node's available memory and CPUs (Core0Container).
+ *
+ * Failover: when an app opts in (`failover: true`), check pings every node (`core.ping`, 5 s, all at
+ * once) at each preview and up: a node that does not answer is unreachable to the scheduler, so
+ * the opted-in apps on it are placed again on other fitting nodes (others stay, and no new app goes
+ * there). The ping is done here because it must happen at every `up`: the Core0Node resources only
+ * talk to their node at create and refresh.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { pingError } from "../../providers/core0/common";
 import { containsUnknown, jsonEqual } from "../../providers/shared/dynamic";
 import {
   type Assignment,
@@ -36,13 +43,18 @@ export interface PlacementNodeInput {
   reportedMemoryBytes?: number;
   /** What the node reported (Core0Node cpuCount); unknown until it answered. */
   reportedCpu?: number;
-  /** False when the node did not answer at this `up` (see failover). Default true. */
-  reachable?: boolean;
+  /** The node's address and redis port, pinged when an app has failover. */
+  address: string;
+  port: number;
 }
 
 interface Inputs {
   nodes: PlacementNodeInput[];
   apps: PlacementApp[];
+  /** The nodes' redis password (secret), for the failover ping. */
+  password: string;
+  /** Computed by check: nodes that did not answer the failover ping -> why. */
+  unreachable?: Record<string, string>;
   /** Computed by check: app -> node and why. */
   assignments?: Record<string, Assignment>;
   /** Computed by check: node -> capacity left. */
@@ -50,7 +62,7 @@ interface Inputs {
 }
 
 /** The capacity placement counts with: reported, capped by the file; the file's alone before the node answered. */
-function capacity(n: PlacementNodeInput): PlacementNode {
+function capacity(n: PlacementNodeInput, down: Record<string, string>): PlacementNode {
   const known = (v: unknown): v is number => typeof v === "number" && !containsUnknown(v);
   const repMem = known(n.reportedMemoryBytes) ? Math.floor(n.reportedMemoryBytes / 1024 / 1024) : undefined;
   const repCpu = known(n.reportedCpu) ? n.reportedCpu : undefined;
@@ -62,7 +74,7 @@ function capacity(n: PlacementNodeInput): PlacementNode {
     memoryMb: min(repMem, n.memoryMb),
     cpu: min(repCpu, n.cpu),
     labels: n.labels ?? [],
-    reachable: n.reachable !== false,
+    reachable: !(n.name in down),
     capacityFrom: reported
       ? filed
         ? "the node, capped by the grid file"
@@ -79,12 +91,27 @@ export const gridPlacementProvider: pulumi.dynamic.ResourceProvider = {
     const old = olds?.assignments;
     if (old && typeof old === "object" && !containsUnknown(old))
       for (const [app, a] of Object.entries(old)) if (a && typeof a.node === "string") previous[app] = a.node;
+    const down: Record<string, string> = {};
+    if (news.apps.some((a) => a.failover) && !containsUnknown(news.password))
+      await Promise.all(
+        news.nodes.map(async (n) => {
+          const why = await pingError({ address: n.address, port: n.port, password: news.password });
+          if (why !== undefined) down[n.name] = why;
+        }),
+      );
     try {
-      const r = placeApps(news.nodes.map(capacity), news.apps, previous);
+      const r = placeApps(
+        news.nodes.map((n) => capacity(n, down)),
+        news.apps,
+        previous,
+      );
       // An app that stays keeps the words it was placed with: an unchanged placement diffs as no change.
       for (const [app, a] of Object.entries(r.assignments))
         if (old?.[app]?.node === a.node && typeof old[app].reason === "string") a.reason = old[app].reason;
-      return { inputs: { ...news, assignments: r.assignments, free: r.free } };
+      for (const [app, a] of Object.entries(r.assignments))
+        if (previous[app] !== undefined && previous[app] !== a.node && previous[app] in down)
+          a.reason = `failover: node ${previous[app]} did not answer (${down[previous[app]]}); ${a.reason}`;
+      return { inputs: { ...news, unreachable: down, assignments: r.assignments, free: r.free } };
     } catch (err) {
       if (!(err instanceof PlacementError) && (err as Error)?.name !== "PlacementError") throw err;
       return {
@@ -94,7 +121,10 @@ export const gridPlacementProvider: pulumi.dynamic.ResourceProvider = {
     }
   },
   async diff(_id: string, olds: Inputs, news: Inputs) {
-    const changes = !jsonEqual(olds.assignments, news.assignments) || !jsonEqual(olds.free, news.free);
+    const changes =
+      !jsonEqual(olds.assignments, news.assignments) ||
+      !jsonEqual(olds.free, news.free) ||
+      !jsonEqual(olds.unreachable ?? {}, news.unreachable ?? {});
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs: Inputs) {
@@ -111,8 +141,10 @@ export const gridPlacementProvider: pulumi.dynamic.ResourceProvider = {
 export interface GridPlacementArgs {
   /** The nodes: file caps and labels, with what each node reported (Core0Node outputs). Required. */
   nodes: Array<{ [K in keyof PlacementNodeInput]: pulumi.Input<PlacementNodeInput[K]> }>;
-  /** The apps' needs (memoryMb, cpu, labels, antiAffinity, node pin). Required. */
+  /** The apps' needs (memoryMb, cpu, labels, antiAffinity, node pin, failover). Required. */
   apps: PlacementApp[];
+  /** The nodes' redis password (secret), for the failover ping. Required. */
+  password: pulumi.Input<string>;
 }
 
 export class GridPlacement extends pulumi.dynamic.Resource {
@@ -120,13 +152,22 @@ export class GridPlacement extends pulumi.dynamic.Resource {
   declare readonly assignments: pulumi.Output<Record<string, Assignment>>;
   /** Node name -> capacity left (MiB, CPUs; undefined = unknown). */
   declare readonly free: pulumi.Output<Record<string, { memoryMb?: number; cpu?: number }>>;
+  /** Nodes that did not answer the failover ping at this preview/up -> why. */
+  declare readonly unreachable: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: GridPlacementArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       gridPlacementProvider,
       name,
-      { nodes: args.nodes, apps: args.apps, assignments: undefined, free: undefined },
-      opts,
+      {
+        nodes: args.nodes,
+        apps: args.apps,
+        password: pulumi.secret(args.password),
+        unreachable: undefined,
+        assignments: undefined,
+        free: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["password"] },
       "g8os",
       "GridPlacement",
     );

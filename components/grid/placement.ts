@@ -190,5 +190,10 @@ export function placeApps(
     );
   }
   if (problems.length) throw new PlacementError(problems);
-  return { assignments, free: Object.fromEntries(free) };
+  // Unknown figures are left out (undefined has no place in a resource's state).
+  const known = (f: { memoryMb?: number; cpu?: number }) => ({
+    ...(f.memoryMb !== undefined ? { memoryMb: f.memoryMb } : {}),
+    ...(f.cpu !== undefined ? { cpu: f.cpu } : {}),
+  });
+  return { assignments, free: Object.fromEntries([...free].map(([n, f]) => [n, known(f)])) };
 }

@@ -5,6 +5,11 @@
  * ```yaml
  * network: 8056c2e21c000001        # the G8OS management ZeroTier network id (16 hex)
  * routes: [10.147.17.0/24]         # optional: the network's routes; node addresses must be inside
+ * health:                          # optional check levels, percent (these are the defaults)
+ *   cpu: { warn: 80, error: 95 }
+ *   memory: { warn: 80, error: 95 }
+ *   disk: { warn: 90, error: 95 }   # v0.9.0 reports no disk use: the disk check stays unknown
+ * alerts: { telegramChatId: "-1001234567890" }  # optional; bot token: config g8os:telegramBotToken
  * nodes:
  *   - name: node1
  *     address: 10.147.17.3         # the node's ZeroTier IP
@@ -21,7 +26,9 @@
  *     antiAffinity: [redis-replica] # optional: apps it must not share a node with
  *     node: node1                  # optional: pin it by hand instead of letting the grid place it
  *     restartLimit: 3              # optional: refreshes restart an ended service at most 3 times (default 3)
+ *     failover: true               # optional: when its node does not answer at `up`, place it elsewhere
  *     ports: { "6379": 6379 }      # optional: host port -> container port
+ *     mounts: { /var/data/redis: /data }  # optional: host dir (absolute, on the node) or plist URL -> container path
  *     env: { KEY: value }          # optional
  *     processes:                   # started in the container, in order; services stay running
  *       - { name: /usr/bin/redis-server, args: ["--port", "6379"] }
@@ -32,6 +39,7 @@
  * Where each app goes: components/grid/placement.ts (the stack output `placement` says why).
  */
 import * as fs from "fs";
+import { DEFAULT_THRESHOLDS, type HealthThresholds } from "./health";
 import {
   cidr,
   didYouMean,
@@ -85,8 +93,15 @@ export interface GridAppSpec {
   memoryMb?: number;
   /** CPUs it needs, 0 to 4096: placement counts it against the node. Default 0. */
   cpu?: number;
+  /**
+   * When its node does not answer at `up`, the grid places it on another fitting node (the old
+   * container is terminated once that node answers again). Not with `node`. Default false.
+   */
+  failover: boolean;
   /** How many times refresh starts an ended service (non-oneshot process) again, 0 to 1000. Default 3. */
   restartLimit: number;
+  /** Host dir (absolute, existing on the node) or plist URL -> absolute container path. Default none. */
+  mounts?: Record<string, string>;
   /** Host port -> container port, each 1 to 65535. */
   ports?: Record<string, number>;
   /** Container environment (string values). */
@@ -98,6 +113,10 @@ export interface GridAppSpec {
 export interface GridSpec {
   /** The management network id (16 hex). */
   network: string;
+  /** Health-check levels, percent (`health: {cpu: {warn, error}, memory: ..., disk: ...}`). Defaults in health.ts. */
+  health: HealthThresholds;
+  /** Telegram chat for alerts when a check changes state (the bot token is config g8os:telegramBotToken). */
+  alerts?: { telegramChatId: string };
   /** The management network's routes (CIDRs), when the file gives them. */
   routes?: string[];
   nodes: GridNodeSpec[];
@@ -116,7 +135,7 @@ export class GridSpecError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const TOP_KEYS = ["network", "routes", "nodes", "apps"];
+const TOP_KEYS = ["network", "routes", "health", "alerts", "nodes", "apps"];
 const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu", "labels"];
 const APP_KEYS = [
   "name",
@@ -127,6 +146,8 @@ const APP_KEYS = [
   "labels",
   "antiAffinity",
   "restartLimit",
+  "failover",
+  "mounts",
   "ports",
   "env",
   "processes",
@@ -197,6 +218,45 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         if (why) bad(`routes[${i}]`, `${JSON.stringify(c)} ${why}`, "write e.g. 10.147.17.0/24");
         else routes!.push(c as string);
       });
+    }
+  }
+
+  const health: HealthThresholds = JSON.parse(JSON.stringify(DEFAULT_THRESHOLDS));
+  if (d.health !== undefined) {
+    if (!isMap(d.health))
+      bad("health", "is not a mapping", "write e.g. `health: { cpu: { warn: 80, error: 95 } }`");
+    else {
+      unknownKeys(d.health, "health", ["cpu", "memory", "disk"]);
+      for (const k of ["cpu", "memory", "disk"] as const) {
+        const t = d.health[k];
+        if (t === undefined) continue;
+        if (!isMap(t)) {
+          bad(`health.${k}`, "is not a mapping", `write e.g. \`${k}: { warn: 80, error: 95 }\``);
+          continue;
+        }
+        unknownKeys(t, `health.${k}`, ["warn", "error"]);
+        const warn = whole(`health.${k}.warn`, t.warn, 0, 100, "80 (percent)") ?? health[k].warn;
+        const error = whole(`health.${k}.error`, t.error, 0, 100, "95 (percent)") ?? health[k].error;
+        if (warn > error)
+          bad(`health.${k}.warn`, `${warn} is above error (${error})`, "make warn at most error");
+        health[k] = { warn, error };
+      }
+    }
+  }
+  let alerts: { telegramChatId: string } | undefined;
+  if (d.alerts !== undefined) {
+    if (!isMap(d.alerts))
+      bad("alerts", "is not a mapping", 'write `alerts: { telegramChatId: "-1001234567890" }`');
+    else {
+      unknownKeys(d.alerts, "alerts", ["telegramChatId"]);
+      const chat = String(d.alerts.telegramChatId ?? "");
+      if (!/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/.test(chat))
+        bad(
+          "alerts.telegramChatId",
+          `"${chat}" is not a Telegram chat id`,
+          "the chat's numeric id (-100... for a group) or @channelname, quoted",
+        );
+      else alerts = { telegramChatId: chat };
     }
   }
 
@@ -295,6 +355,11 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         memoryMb: whole(`${f}.memoryMb`, a.memoryMb, 0, 1 << 30, "256"),
         cpu: whole(`${f}.cpu`, a.cpu, 0, 4096, "1"),
       };
+      if (a.failover !== undefined && typeof a.failover !== "boolean")
+        bad(`${f}.failover`, `${JSON.stringify(a.failover)} is not true or false`, "write failover: true");
+      const failover = a.failover === true;
+      if (failover && node !== undefined)
+        bad(`${f}.failover`, "cannot move an app pinned with node", "remove node, or failover");
       const restartLimit =
         whole(`${f}.restartLimit`, a.restartLimit, 0, 1000, "3 (restarts per service)") ?? 3;
       const ports = a.ports;
@@ -307,6 +372,26 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
                 `${f}.ports.${hp}`,
                 `"${hp}: ${String(cp)}" is not host port: container port`,
                 'both 1 to 65535, e.g. "8080": 80',
+              );
+          }
+      }
+      const mounts = a.mounts;
+      if (mounts !== undefined) {
+        if (!isMap(mounts))
+          bad(`${f}.mounts`, "is not a mapping", "write e.g. `mounts: { /var/data/app: /data }`");
+        else
+          for (const [src, dst] of Object.entries(mounts)) {
+            if (!src.startsWith("/") && !/^(file:\/\/\/|https?:\/\/)/.test(src))
+              bad(
+                `${f}.mounts.${src}`,
+                "source is not an absolute host path or a plist URL",
+                "e.g. /var/data/app (it must exist on the node)",
+              );
+            if (typeof dst !== "string" || !dst.startsWith("/"))
+              bad(
+                `${f}.mounts.${src}`,
+                `target ${JSON.stringify(dst)} is not an absolute path`,
+                "e.g. /data",
               );
           }
       }
@@ -351,10 +436,12 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         labels,
         antiAffinity,
         restartLimit,
+        failover,
         plist,
         memoryMb: need.memoryMb,
         cpu: need.cpu,
         ports: a?.ports as Record<string, number> | undefined,
+        ...(isMap(a.mounts) ? { mounts: a.mounts as Record<string, string> } : {}),
         env: a?.env as Record<string, string> | undefined,
         processes,
       });
@@ -380,7 +467,7 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
       }),
     );
   if (problems.length > 0) throw new GridSpecError(problems);
-  return { network, ...(routes ? { routes } : {}), nodes, apps };
+  return { network, ...(routes ? { routes } : {}), health, ...(alerts ? { alerts } : {}), nodes, apps };
 }
 
 /** Reads and validates a grid file (YAML or JSON). */

@@ -13,14 +13,18 @@
  * - read (refresh = monitor): `corex.list` still has the id; gone = empty id, so refresh drops it
  *   and the next `up` re-creates it. Otherwise the container's CPU and RSS (corex.list) are recorded,
  *   with `overMemory` when RSS exceeds memoryMb, and each background start command is asked for by
- *   its job id (`process.state` dispatched into the container; v0.9.0 removes a job once it ended):
- *   one that ended is started again while it has restarts left (`restartLimit`), and every restart
- *   and failure is recorded in `processes` and `events`. core0 numbers containers from 1 again after a reboot, so after a node reboot a
+ *   its job id among the container's jobs (`process.state` dispatched into the container; v0.9.0
+ *   removes a job once it ended): one that ended is started again while it has restarts left
+ *   (`restartLimit`), and every restart and failure is recorded in `processes` and `events`. A job
+ *   running the same command that no service owns is adopted instead (the restart an earlier read
+ *   made, whose state the engine dropped: `pulumi refresh` runs read in its preview too). core0 numbers containers from 1 again after a reboot, so after a node reboot a
  *   recorded id may name another container: v0.9.0 gives nothing to tell them apart.
  * - diff: the root (plistUrl), mounts, network, ports, env, start commands and the node's
  *   address/port replace the container (core0 cannot change them in place), deleting the old one
  *   first (host ports stay free); nodePassword, name, tags, memoryMb and cpu update in place.
- * - delete: `corex.terminate` (v0.9.0 answers SUCCESS for an id it does not know).
+ * - delete: `corex.terminate` (v0.9.0 answers SUCCESS for an id it does not know); with
+ *   forgetWhenUnreachable, a node that does not answer is left alone and the delete succeeds.
+ * - refresh of a container whose node does not answer keeps it as it was, with an event saying so.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
@@ -36,7 +40,7 @@ import { containsUnknown, plainOutputs } from "../shared/dynamic";
 import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
 import type { Core0Client, ContainerCreateArgs } from "./client";
-import { type Core0Connection, withNode } from "./common";
+import { type Core0Connection, pingError, withNode } from "./common";
 
 /** A bridge the container is attached to (core0 v0.9.0 `network.bridge` entry). */
 export interface ContainerBridge {
@@ -121,6 +125,12 @@ const fields = {
    * counted over the container's life; then it stays down and is reported. Default 0 = never.
    */
   restartLimit: withDefault<number>(0, { validate: intInRange(0, 1000) }),
+  /**
+   * At delete, a node that does not answer `core.ping` within 5 s lets the delete succeed without
+   * terminating (the caller, e.g. the grid's janitor, terminates the container once the node is
+   * back). Default false: such a delete fails.
+   */
+  forgetWhenUnreachable: withDefault<boolean>(false),
 };
 
 /** A background start command as refresh last saw it. */
@@ -406,12 +416,42 @@ async function monitor(
       `container uses ${Math.round(rssBytes / 1024 / 1024)} MiB, over its declared memoryMb ${i.memoryMb}`,
     );
   const processes: ProcessStatus[] = [];
-  for (const p of before) {
+  const tracked = before.filter((p) => i.startCommands[p.index]?.background);
+  if (tracked.length === 0)
+    return { processes, cpuPercent: Number(stats?.cpu ?? 0), rssBytes, overMemory, events };
+  // Every job the container runs, with its command (v0.9.0 process.state without id).
+  const r = await c.corex.dispatchAndWait(id, { command: "process.state", arguments: {} });
+  let jobs: Array<{
+    cmd?: { id?: string; command?: string; arguments?: { name?: string; args?: unknown } };
+  }> = [];
+  try {
+    jobs = r.state === "SUCCESS" ? (JSON.parse(r.data) ?? []) : [];
+  } catch {
+    jobs = [];
+  }
+  const running = new Set(jobs.map((j) => j.cmd?.id).filter((x): x is string => !!x));
+  const claimed = new Set(tracked.map((p) => p.jobId).filter((j) => running.has(j)));
+  for (const p of tracked) {
     const s = i.startCommands[p.index];
-    if (!s?.background) continue;
-    const r = await c.corex.dispatchAndWait(id, { command: "process.state", arguments: { id: p.jobId } });
-    if (r.state === "SUCCESS") {
+    if (running.has(p.jobId)) {
       processes.push({ ...p, running: true });
+      continue;
+    }
+    const restarted = `startCommands[${p.index}] (${p.name}) had ended: restarted (${p.restarts + 1} of ${i.restartLimit})`;
+    // A job running this very command that no tracked service owns: a restart by an earlier read
+    // whose state was dropped (the engine's refresh preview runs read too). Adopted, not started twice.
+    const twin = jobs.find(
+      (j) =>
+        j.cmd?.id &&
+        !claimed.has(j.cmd.id) &&
+        j.cmd.command === "core.system" &&
+        j.cmd.arguments?.name === s.name &&
+        JSON.stringify(j.cmd.arguments?.args ?? []) === JSON.stringify(s.args ?? []),
+    );
+    if (twin && p.restarts < i.restartLimit) {
+      claimed.add(twin.cmd!.id!);
+      events.push(restarted);
+      processes.push({ ...p, jobId: twin.cmd!.id!, running: true, restarts: p.restarts + 1 });
       continue;
     }
     if (p.restarts >= i.restartLimit) {
@@ -423,9 +463,8 @@ async function monitor(
     }
     try {
       const jobId = await startService(c, i, id, p.index);
-      events.push(
-        `startCommands[${p.index}] (${p.name}) had ended: restarted (${p.restarts + 1} of ${i.restartLimit})`,
-      );
+      claimed.add(jobId);
+      events.push(restarted);
       processes.push({ ...p, jobId, running: true, restarts: p.restarts + 1 });
     } catch (err) {
       events.push(
@@ -479,6 +518,12 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   async read(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
     const containerId = Number(props.containerId ?? id);
+    const down = await pingError(conn(i));
+    if (down !== undefined)
+      return {
+        id,
+        props: { ...props, events: [`node ${i.nodeAddress}:${i.nodePort} did not answer: ${down}`] },
+      };
     return withNode(
       label(i),
       conn(i),
@@ -522,6 +567,7 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   },
   async delete(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
+    if (i.forgetWhenUnreachable && (await pingError(conn(i))) !== undefined) return;
     await withNode(
       label(i),
       conn(i),

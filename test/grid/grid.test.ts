@@ -8,18 +8,51 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { randomUUID } from "crypto";
+import * as net from "net";
 import { Core0Client } from "../../providers/core0/client";
 import { Harness, RunResult } from "../harness";
 import { Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
 import { IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
 import { rootPlist } from "../core0/root-plist";
+import { TelegramEmulator, startTelegramEmulator } from "../testbed/telegram";
 
 const PASSWORD = "grid-pw-" + randomUUID();
 const SIZES = {
-  big: { memoryMb: 600, cpu: 2 },
+  big: { memoryMb: 800, cpu: 2 },
   mid: { memoryMb: 400, cpu: 2 },
-  small: { memoryMb: 200, cpu: 1 },
+  small: { memoryMb: 350, cpu: 1 },
 };
+const BOT = "123456:grid-alerts-token";
+const CHAT = "-1001234";
+
+/**
+ * A loopback TCP relay in front of a node's redis: closing it makes the node unreachable to the
+ * grid while its containers live on (stopping an emulator would kill them), reopening brings it back.
+ */
+async function startRelay(target: number) {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | undefined;
+  let port = 0;
+  const open = async () => {
+    server = net.createServer((inbound) => {
+      const out = net.connect(target, "127.0.0.1");
+      for (const s of [inbound, out]) {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+        s.on("error", () => undefined);
+      }
+      inbound.pipe(out).pipe(inbound);
+    });
+    await new Promise<void>((r) => server!.listen(port, "127.0.0.1", () => r()));
+    port = (server.address() as net.AddressInfo).port;
+  };
+  const close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server!.close(() => r()));
+  };
+  await open();
+  return { port: () => port, open, close };
+}
 type NodeName = keyof typeof SIZES;
 
 const changed = (r: RunResult) =>
@@ -36,6 +69,8 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
   this.timeout(600_000);
   let ipfs: IpfsDaemon;
   const nodes = {} as Record<NodeName, Core0Emulator>;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let telegram: TelegramEmulator;
   const clients = {} as Record<NodeName, Core0Client>;
   let dir: string;
   let plist: string;
@@ -56,10 +91,12 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
       gridFile,
       JSON.stringify({
         network: "8056c2e21c000001",
+        alerts: { telegramChatId: CHAT },
+        health: { memory: { warn: 99, error: 100 } },
         nodes: (Object.keys(SIZES) as NodeName[]).map((n) => ({
           name: n,
           address: nodes[n].address,
-          port: nodes[n].port,
+          port: n === "mid" ? relay.port() : nodes[n].port,
           ...SIZES[n],
         })),
         apps,
@@ -84,13 +121,20 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
       });
       clients[n] = new Core0Client({ host: nodes[n].address, port: nodes[n].port, password: PASSWORD });
     }
+    relay = await startRelay(nodes.mid.port);
+    telegram = await startTelegramEmulator();
     plist = await rootPlist(dir, ipfs.apiUrl, true, ["/bin/sh", "/bin/sleep"]);
     gridFile = path.join(dir, "grid.json");
     writeGrid(baseApps());
     h = new Harness({
       stack: "grid-1",
       stateFile: path.join(dir, "grid-1.json"),
-      config: { "g8os:gridFile": gridFile, "g8os:gridRedisPassword": { secret: PASSWORD } },
+      config: {
+        "g8os:gridFile": gridFile,
+        "g8os:gridRedisPassword": { secret: PASSWORD },
+        "g8os:telegramBotToken": { secret: BOT },
+        "g8os:telegramApiRoot": telegram.apiRoot,
+      },
     });
   });
   after(async () => {
@@ -98,6 +142,7 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
     for (const c of Object.values(clients)) await c.close();
     for (const n of Object.values(nodes)) await n.stop();
     await ipfs?.stop();
+    await telegram?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -107,7 +152,7 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
     const placement = p.outputs.placement as Record<string, { reason: string }>;
     assert.match(
       placement.web.reason,
-      /most free: 400 MiB .*not big: 250 MiB \/ 1 CPU free, runs cache \(antiAffinity\)/,
+      /most free: 400 MiB .*not big: 450 MiB \/ 1 CPU free, runs cache \(antiAffinity\)/,
     );
   });
 
@@ -126,7 +171,11 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
     writeGrid([app("aaa", 150, 0), ...baseApps()]);
     const p = await h.previewOk();
     assert.deepEqual(where(p), { aaa: "big", cache: "big", db: "big", web: "mid" });
-    assert.deepEqual(changed(p), ["Container grid-1-aaa create", "GridPlacement grid-1-placement update"]);
+    assert.deepEqual(changed(p), [
+      "Container grid-1-aaa create",
+      "GridJanitor grid-1-janitor update",
+      "GridPlacement grid-1-placement update",
+    ]);
     await h.upOk();
     assert.equal(nodes.big.containerCount(), 3);
     const again = await h.previewOk();
@@ -140,7 +189,7 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
     const text = p.errors.join("\n");
     assert.match(
       text,
-      /app huge fits on no node: it needs 500 MiB, 1 CPU; big: 100 MiB \/ 1 CPU free, 100 MiB free; mid: 100 MiB \/ 1 CPU free, 100 MiB free; small: 200 MiB \/ 1 CPU free, 200 MiB free\. Fix:/,
+      /app huge fits on no node: it needs 500 MiB, 1 CPU; big: 300 MiB \/ 1 CPU free, 300 MiB free; mid: 100 MiB \/ 1 CPU free, 100 MiB free; small: 350 MiB \/ 1 CPU free, 350 MiB free\. Fix:/,
     );
     assert.equal((text.match(/app huge/g) ?? []).length, 1, text);
     writeGrid([app("aaa", 150, 0), ...baseApps()]);
@@ -170,6 +219,80 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
       arguments: { id: after.processes[0].jobId },
     });
     assert.equal(st.state, "SUCCESS", "the restarted service runs");
+  });
+
+  const monitor = () =>
+    h.state().find((x) => /GridMonitor$/.test(x.type))!.outputs as {
+      checks: Record<string, { state: string; detail: string }>;
+      reports: { name: string; reachable: boolean; containers?: Record<string, { rss: number }> }[];
+    };
+
+  it("refresh monitors every node: reachable, CPU and memory load, per-container CPU/RSS; no alert while all is ok", async () => {
+    await h.refreshOk();
+    const m = monitor();
+    for (const n of Object.keys(SIZES)) {
+      assert.equal(m.checks[`${n}.redis`].state, "ok", n);
+      assert.ok(["ok", "warn", "error"].includes(m.checks[`${n}.memory`].state));
+      assert.equal(m.checks[`${n}.disk`].state, "unknown");
+    }
+    const big = m.reports.find((r) => r.name === "big")!;
+    assert.equal(Object.keys(big.containers ?? {}).length, 3);
+    assert.ok(Object.values(big.containers!).every((c) => c.rss > 0));
+    assert.deepEqual(telegram.messages(BOT, CHAT), []);
+  });
+
+  it("a node made unreachable is reported by refresh; refresh goes on and only records the alert", async () => {
+    await relay.close();
+    await h.refreshOk();
+    const m = monitor();
+    assert.equal(m.checks["mid.redis"].state, "error");
+    assert.match(m.checks["mid.redis"].detail, /not reachable: .*ECONNREFUSED/);
+    const node = h.state().find((x) => /core0:Node$/.test(x.type) && x.urn.endsWith("grid-1-mid"))!;
+    assert.equal((node.outputs as { reachable: boolean }).reachable, false);
+    const pending = (h.state().find((x) => /GridMonitor$/.test(x.type))!.outputs as { pending: string[] })
+      .pending;
+    assert.match(pending.join("\n"), /mid\.redis: ok -> error/);
+    assert.deepEqual(
+      telegram.messages(BOT, CHAT),
+      [],
+      "refresh runs read twice (preview, refresh): it sends nothing",
+    );
+  });
+
+  it("failover: up places the opted-in app on another fitting node, its old container waits; one alert is sent", async () => {
+    const p = await h.previewOk();
+    assert.equal(where(p).web, "small", JSON.stringify([p.outputs.placement, p.outputs.unreachable]));
+    const placement = p.outputs.placement as Record<string, { reason: string }>;
+    assert.match(placement.web.reason, /^failover: node mid did not answer/);
+    const r = await h.upOk();
+    assert.equal(where(r).web, "small");
+    assert.equal(nodes.small.containerCount(), 1);
+    assert.equal(nodes.mid.containerCount(), 1, "the old container is still on the silent node");
+    const orphans = r.outputs.orphans as { app: string; node: string }[];
+    assert.deepEqual(
+      orphans.map((o) => `${o.app}@${o.node}`),
+      ["web@mid"],
+    );
+    const sent = telegram.messages(BOT, CHAT);
+    assert.equal(sent.length, 1, JSON.stringify(sent));
+    assert.match(sent[0].text, /mid\.redis: ok -> error/);
+    assert.equal(sent[0].disableNotification, false, "an error is sent with sound");
+  });
+
+  it("back again: the next up terminates the old container and moves nothing back; the recovery is alerted once", async () => {
+    await relay.open();
+    const r = await h.upOk();
+    assert.equal(where(r).web, "small");
+    assert.equal(nodes.mid.containerCount(), 0);
+    assert.deepEqual(r.outputs.orphans, []);
+    await h.refreshOk();
+    assert.equal(monitor().checks["mid.redis"].state, "ok");
+    await h.upOk();
+    await h.refreshOk();
+    await h.upOk();
+    const sent = telegram.messages(BOT, CHAT);
+    assert.equal(sent.length, 2, JSON.stringify(sent));
+    assert.match(sent[1].text, /mid\.redis: error -> ok/);
   });
 
   it("destroy removes every container", async () => {

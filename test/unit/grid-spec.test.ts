@@ -59,6 +59,26 @@ describe("grid file", () => {
     );
   });
 
+  it("app mounts: host dir or plist URL to an absolute container path", () => {
+    const s = parseGridSpec(
+      { ...good, apps: [{ ...good.apps[0], mounts: { "/var/data": "/data" } }] },
+      "g.yaml",
+    );
+    assert.deepEqual(s.apps[0].mounts, { "/var/data": "/data" });
+    assert.throws(
+      () => parseGridSpec({ ...good, apps: [{ ...good.apps[0], mounts: { data: "rel" } }] }, "g.yaml"),
+      (e: GridSpecError) => {
+        assert.equal(e.problems.length, 2);
+        assert.match(
+          e.problems[0],
+          /g\.yaml: apps\[0\]\.mounts\.data: source is not an absolute host path or a plist URL\. Fix:/,
+        );
+        assert.match(e.problems[1], /target "rel" is not an absolute path\. Fix: e\.g\. \/data/);
+        return true;
+      },
+    );
+  });
+
   it("reports every problem with file, field and fix", () => {
     const bad = {
       network: "xyz",
