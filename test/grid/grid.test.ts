@@ -105,7 +105,7 @@ describe("grid: placement, monitoring and app lifecycle on several core0 nodes",
   const baseApps = () => [
     app("cache", 100, 0, { antiAffinity: ["web"] }),
     app("db", 250, 1),
-    app("web", 300, 1),
+    app("web", 300, 1, { failover: true }),
   ];
   const containerOf = (appName: string) =>
     h.state().find((s) => /core0:Container$/.test(s.type) && s.urn.endsWith(`grid-1-${appName}`));
