@@ -375,6 +375,28 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
               );
           }
       }
+      // A pin against the file's own caps: refused here, before any resource (the scheduler
+      // checks it again against what the node reports).
+      const host = node === undefined ? undefined : nodes.find((n) => n.name === node);
+      for (const k of ["memoryMb", "cpu"] as const) {
+        const cap = host?.[k];
+        const want = need[k];
+        if (cap === undefined || want === undefined) continue;
+        // What the apps pinned there before this one already take.
+        const taken = apps.filter((x) => x.node === node).reduce((t, x) => t + (x[k] ?? 0), 0);
+        if (want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap} (nodes[${nodes.indexOf(host!)}].${k})`,
+            `lower ${k}, or pin the app to a node with more (or leave node out to let the grid place it)`,
+          );
+        else if (taken + want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap - taken} of ${cap} left after the apps pinned there before it`,
+            `lower ${k}, or pin the app to another node (or leave node out to let the grid place it)`,
+          );
+      }
       const mounts = a.mounts;
       if (mounts !== undefined) {
         if (!isMap(mounts))

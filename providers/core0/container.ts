@@ -124,13 +124,13 @@ const fields = {
    * How many times refresh starts each background start command again once it ended (0 to 1000),
    * counted over the container's life; then it stays down and is reported. Default 0 = never.
    */
-  restartLimit: withDefault<number>(0, { validate: intInRange(0, 1000) }),
+  restartLimit: withDefault<number>(0, { validate: intInRange(0, 1000), change: "none" }),
   /**
    * At delete, a node that does not answer `core.ping` within 5 s lets the delete succeed without
    * terminating (the caller, e.g. the grid's janitor, terminates the container once the node is
    * back). Default false: such a delete fails.
    */
-  forgetWhenUnreachable: withDefault<boolean>(false),
+  forgetWhenUnreachable: withDefault<boolean>(false, { change: "none" }),
 };
 
 /** A background start command as refresh last saw it. */
@@ -482,7 +482,13 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: Core0ContainerOutputs, news: Core0ContainerInputs) {
     const d = core0ContainerKit.diff(olds, news);
-    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    // Updated in place, compared here: state written before these fields existed holds nothing
+    // for them, and their default is what such a container runs with (no change).
+    const later = { restartLimit: 0, forgetWhenUnreachable: false } as const;
+    const moved = (Object.keys(later) as (keyof typeof later)[]).some(
+      (k) => (olds[k] ?? later[k]) !== (news[k] ?? later[k]),
+    );
+    return { changes: d.changes || moved, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
   async create(raw: Core0ContainerInputs) {
     const i = normalise(raw);
