@@ -19,6 +19,13 @@ export function g8osGrid(sel: StackSelection) {
     required: true,
     what: "redis password of the grid's core0 nodes",
   });
+  const telegramBotToken = r.secret("telegramBotToken", {
+    what: "Telegram bot token for the grid's alerts (the chat is the grid file's alerts.telegramChatId)",
+  });
+  const telegramApiRoot = r.string("telegramApiRoot", {
+    example: "https://api.telegram.org",
+    default: "https://api.telegram.org",
+  })!;
   // The grid file's problems join the config's: one report for both.
   let spec: GridSpec | undefined;
   try {
@@ -30,7 +37,12 @@ export function g8osGrid(sel: StackSelection) {
   }
   r.done();
   if (!spec) throw new ConfigError(["grid file: not loaded"]);
-  const grid = new G8osGrid(`grid-${sel.envNumber}`, { spec, redisPassword });
+  const grid = new G8osGrid(`grid-${sel.envNumber}`, {
+    spec,
+    redisPassword,
+    telegramBotToken,
+    telegramApiRoot,
+  });
   return {
     stackKind: "grid" as const,
     envNumber: sel.envNumber,
@@ -42,5 +54,28 @@ export function g8osGrid(sel: StackSelection) {
       ]),
     ),
     apps: grid.apps,
+    /** App -> {node, reason}: where each app goes and why (known at preview). */
+    placement: grid.placement.assignments,
+    /** Nodes that did not answer the failover ping at this up -> why. */
+    unreachable: grid.placement.unreachable,
+    /** Containers left on nodes that did not answer, terminated once they do. */
+    orphans: grid.janitor.orphans,
+    /** `<node>.<redis|cpu|memory|disk>` -> {state, value, detail}, as of the last monitoring pass. */
+    health: grid.monitor.checks,
+    /** Per node: reachable, CPU and memory load, per-container CPU/RSS. */
+    monitoring: grid.monitor.reports,
+    /** Per app: its services (running, restarts), CPU, RSS, over memory, what refresh did. */
+    appStatus: Object.fromEntries(
+      Object.entries(grid.containers).map(([a, c]) => [
+        a,
+        {
+          processes: c.processes,
+          cpuPercent: c.cpuPercent,
+          rssBytes: c.rssBytes,
+          overMemory: c.overMemory,
+          events: c.events,
+        },
+      ]),
+    ),
   };
 }

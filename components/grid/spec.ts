@@ -5,19 +5,30 @@
  * ```yaml
  * network: 8056c2e21c000001        # the G8OS management ZeroTier network id (16 hex)
  * routes: [10.147.17.0/24]         # optional: the network's routes; node addresses must be inside
+ * health:                          # optional check levels, percent (these are the defaults)
+ *   cpu: { warn: 80, error: 95 }
+ *   memory: { warn: 80, error: 95 }
+ *   disk: { warn: 90, error: 95 }   # v0.9.0 reports no disk use: the disk check stays unknown
+ * alerts: { telegramChatId: "-1001234567890" }  # optional; bot token: config g8os:telegramBotToken
  * nodes:
  *   - name: node1
  *     address: 10.147.17.3         # the node's ZeroTier IP
  *     port: 6379                   # optional, default 6379
- *     memoryMb: 4096               # optional capacity: apps on the node may not need more
- *     cpu: 4                       # optional capacity (CPUs)
+ *     memoryMb: 4096               # optional: caps what the node reports (info.mem total, MiB)
+ *     cpu: 4                       # optional: caps the CPUs the node reports (info.cpu)
+ *     labels: [ssd]                # optional: what apps may ask for
  * apps:
  *   - name: redis
- *     node: node1
  *     plist: http://127.0.0.1:8080/ipfs/<templates root>/redis/plist   # or file:///... on the node
- *     memoryMb: 256                # optional: checked against the node
- *     cpu: 1                       # optional
+ *     memoryMb: 256                # what it needs, MiB (default 0): the scheduler places by it
+ *     cpu: 1                       # CPUs it needs (default 0)
+ *     labels: [ssd]                # optional: only nodes with all these labels
+ *     antiAffinity: [redis-replica] # optional: apps it must not share a node with
+ *     node: node1                  # optional: pin it by hand instead of letting the grid place it
+ *     restartLimit: 3              # optional: refreshes restart an ended service at most 3 times (default 3)
+ *     failover: true               # optional: when its node does not answer at `up`, place it elsewhere
  *     ports: { "6379": 6379 }      # optional: host port -> container port
+ *     mounts: { /var/data/redis: /data }  # optional: host dir (absolute, on the node) or plist URL -> container path
  *     env: { KEY: value }          # optional
  *     processes:                   # started in the container, in order; services stay running
  *       - { name: /usr/bin/redis-server, args: ["--port", "6379"] }
@@ -25,8 +36,10 @@
  * ```
  *
  * Unknown keys are errors (with the nearest known key), so a typo never silently drops a setting.
+ * Where each app goes: components/grid/placement.ts (the stack output `placement` says why).
  */
 import * as fs from "fs";
+import { DEFAULT_THRESHOLDS, type HealthThresholds } from "./health";
 import {
   cidr,
   didYouMean,
@@ -44,10 +57,12 @@ export interface GridNodeSpec {
   address: string;
   /** core0 redis port. Default 6379. */
   port: number;
-  /** Memory the node offers to apps, MiB. Unset = not checked. */
+  /** Caps the memory the node reports (MiB) for placement. Unset = what the node reports. */
   memoryMb?: number;
-  /** CPUs the node offers to apps. Unset = not checked. */
+  /** Caps the CPUs the node reports for placement. Unset = what the node reports. */
   cpu?: number;
+  /** Labels apps can require (apps[].labels). Default none. */
+  labels: string[];
 }
 
 export interface GridProcessSpec {
@@ -66,14 +81,27 @@ export interface GridProcessSpec {
 export interface GridAppSpec {
   /** App name, unique in the file: lowercase letters, digits, dashes (max 63). */
   name: string;
-  /** Name of the node (nodes[].name) it runs on. */
-  node: string;
+  /** Pins it to this node (nodes[].name). Unset = the scheduler places it. */
+  node?: string;
+  /** Labels its node must have (nodes[].labels). Default none. */
+  labels: string[];
+  /** Apps (apps[].name) it must not share a node with. Default none. */
+  antiAffinity: string[];
   /** plist URL: http(s) (e.g. an IPFS gateway path) or file:///path on the node. */
   plist: string;
-  /** Memory it needs, MiB; checked against the node's memoryMb when both are set. */
+  /** Memory it needs, MiB, 0 to 2^30: placement counts it against the node. Default 0. */
   memoryMb?: number;
-  /** CPUs it needs; checked against the node's cpu when both are set. */
+  /** CPUs it needs, 0 to 4096: placement counts it against the node. Default 0. */
   cpu?: number;
+  /**
+   * When its node does not answer at `up`, the grid places it on another fitting node (the old
+   * container is terminated once that node answers again). Not with `node`. Default false.
+   */
+  failover: boolean;
+  /** How many times refresh starts an ended service (non-oneshot process) again, 0 to 1000. Default 3. */
+  restartLimit: number;
+  /** Host dir (absolute, existing on the node) or plist URL -> absolute container path. Default none. */
+  mounts?: Record<string, string>;
   /** Host port -> container port, each 1 to 65535. */
   ports?: Record<string, number>;
   /** Container environment (string values). */
@@ -85,6 +113,10 @@ export interface GridAppSpec {
 export interface GridSpec {
   /** The management network id (16 hex). */
   network: string;
+  /** Health-check levels, percent (`health: {cpu: {warn, error}, memory: ..., disk: ...}`). Defaults in health.ts. */
+  health: HealthThresholds;
+  /** Telegram chat for alerts when a check changes state (the bot token is config g8os:telegramBotToken). */
+  alerts?: { telegramChatId: string };
   /** The management network's routes (CIDRs), when the file gives them. */
   routes?: string[];
   nodes: GridNodeSpec[];
@@ -103,9 +135,24 @@ export class GridSpecError extends Error {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const TOP_KEYS = ["network", "routes", "nodes", "apps"];
-const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu"];
-const APP_KEYS = ["name", "node", "plist", "memoryMb", "cpu", "ports", "env", "processes"];
+const TOP_KEYS = ["network", "routes", "health", "alerts", "nodes", "apps"];
+const NODE_KEYS = ["name", "address", "port", "memoryMb", "cpu", "labels"];
+const APP_KEYS = [
+  "name",
+  "node",
+  "plist",
+  "memoryMb",
+  "cpu",
+  "labels",
+  "antiAffinity",
+  "restartLimit",
+  "failover",
+  "mounts",
+  "ports",
+  "env",
+  "processes",
+];
+const LABEL = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const PROCESS_KEYS = ["name", "args", "dir", "env", "oneshot"];
 
 /** True for a YAML mapping (not a list, not a scalar). */
@@ -147,6 +194,19 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
     return undefined;
   };
 
+  const names = (field: string, v: unknown, re: RegExp, what: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || !re.test(x))) {
+      bad(
+        field,
+        `${JSON.stringify(v)} is not a list of ${what}`,
+        `write e.g. \`${field.split(".").pop()}: [ssd]\` (lowercase letters, digits, . _ -)`,
+      );
+      return [];
+    }
+    return [...new Set(v as string[])];
+  };
+
   let routes: string[] | undefined;
   if (d.routes !== undefined) {
     if (!Array.isArray(d.routes) || d.routes.length === 0)
@@ -158,6 +218,45 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         if (why) bad(`routes[${i}]`, `${JSON.stringify(c)} ${why}`, "write e.g. 10.147.17.0/24");
         else routes!.push(c as string);
       });
+    }
+  }
+
+  const health: HealthThresholds = JSON.parse(JSON.stringify(DEFAULT_THRESHOLDS));
+  if (d.health !== undefined) {
+    if (!isMap(d.health))
+      bad("health", "is not a mapping", "write e.g. `health: { cpu: { warn: 80, error: 95 } }`");
+    else {
+      unknownKeys(d.health, "health", ["cpu", "memory", "disk"]);
+      for (const k of ["cpu", "memory", "disk"] as const) {
+        const t = d.health[k];
+        if (t === undefined) continue;
+        if (!isMap(t)) {
+          bad(`health.${k}`, "is not a mapping", `write e.g. \`${k}: { warn: 80, error: 95 }\``);
+          continue;
+        }
+        unknownKeys(t, `health.${k}`, ["warn", "error"]);
+        const warn = whole(`health.${k}.warn`, t.warn, 0, 100, "80 (percent)") ?? health[k].warn;
+        const error = whole(`health.${k}.error`, t.error, 0, 100, "95 (percent)") ?? health[k].error;
+        if (warn > error)
+          bad(`health.${k}.warn`, `${warn} is above error (${error})`, "make warn at most error");
+        health[k] = { warn, error };
+      }
+    }
+  }
+  let alerts: { telegramChatId: string } | undefined;
+  if (d.alerts !== undefined) {
+    if (!isMap(d.alerts))
+      bad("alerts", "is not a mapping", 'write `alerts: { telegramChatId: "-1001234567890" }`');
+    else {
+      unknownKeys(d.alerts, "alerts", ["telegramChatId"]);
+      const chat = String(d.alerts.telegramChatId ?? "");
+      if (!/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/.test(chat))
+        bad(
+          "alerts.telegramChatId",
+          `"${chat}" is not a Telegram chat id`,
+          "the chat's numeric id (-100... for a group) or @channelname, quoted",
+        );
+      else alerts = { telegramChatId: chat };
     }
   }
 
@@ -207,10 +306,12 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         bad(`${f}.port`, `"${String(n.port)}" is not a port`, "1 to 65535, default 6379");
       const memoryMb = whole(`${f}.memoryMb`, n.memoryMb, 1, 1 << 30, "4096 (MiB the node offers to apps)");
       const cpu = whole(`${f}.cpu`, n.cpu, 1, 4096, "4 (CPUs the node offers to apps)");
+      const labels = names(`${f}.labels`, n.labels, LABEL, "labels");
       nodes.push({
         name,
         address,
         port,
+        labels,
         ...(memoryMb !== undefined ? { memoryMb } : {}),
         ...(cpu !== undefined ? { cpu } : {}),
       });
@@ -234,13 +335,15 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         bad(`${f}.name`, `"${name}" is not a valid name`, "lowercase letters, digits and dashes");
       if (apps.some((x) => x.name === name))
         bad(`${f}.name`, `"${name}" is used twice`, "give every app its own name");
-      const node = String(a?.node ?? "");
-      if (!nodes.some((n) => n.name === node))
+      const node = a?.node === undefined ? undefined : String(a.node);
+      if (node !== undefined && !nodes.some((n) => n.name === node))
         bad(
           `${f}.node`,
           `"${node}" is not a node of this grid`,
-          `use one of: ${nodes.map((n) => n.name).join(", ") || "(no nodes)"}`,
+          `use one of: ${nodes.map((n) => n.name).join(", ") || "(no nodes)"}, or leave node out to let the grid place the app`,
         );
+      const labels = names(`${f}.labels`, a.labels, LABEL, "labels");
+      const antiAffinity = names(`${f}.antiAffinity`, a.antiAffinity, NAME, "app names");
       const plist = String(a?.plist ?? "");
       if (!/^file:\/\/\//.test(plist) && httpUrl(plist))
         bad(
@@ -252,26 +355,13 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
         memoryMb: whole(`${f}.memoryMb`, a.memoryMb, 0, 1 << 30, "256"),
         cpu: whole(`${f}.cpu`, a.cpu, 0, 4096, "1"),
       };
-      const host = nodes.find((n) => n.name === node);
-      for (const k of ["memoryMb", "cpu"] as const) {
-        const cap = host?.[k];
-        const want = need[k];
-        if (cap === undefined || want === undefined) continue;
-        // What the apps listed before this one already take on the node.
-        const taken = apps.filter((x) => x.node === node).reduce((t, x) => t + (x[k] ?? 0), 0);
-        if (want > cap)
-          bad(
-            `${f}.${k}`,
-            `needs ${want} but node ${node} has ${cap} (nodes[${nodes.indexOf(host!)}].${k})`,
-            `lower ${k}, or place the app on a node with more`,
-          );
-        else if (taken + want > cap)
-          bad(
-            `${f}.${k}`,
-            `needs ${want} but node ${node} has ${cap - taken} of ${cap} left after the apps before it`,
-            `lower ${k}, or place the app on another node`,
-          );
-      }
+      if (a.failover !== undefined && typeof a.failover !== "boolean")
+        bad(`${f}.failover`, `${JSON.stringify(a.failover)} is not true or false`, "write failover: true");
+      const failover = a.failover === true;
+      if (failover && node !== undefined)
+        bad(`${f}.failover`, "cannot move an app pinned with node", "remove node, or failover");
+      const restartLimit =
+        whole(`${f}.restartLimit`, a.restartLimit, 0, 1000, "3 (restarts per service)") ?? 3;
       const ports = a.ports;
       if (ports !== undefined) {
         if (!isMap(ports)) bad(`${f}.ports`, "is not a mapping", 'write e.g. `ports: { "6379": 6379 }`');
@@ -282,6 +372,48 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
                 `${f}.ports.${hp}`,
                 `"${hp}: ${String(cp)}" is not host port: container port`,
                 'both 1 to 65535, e.g. "8080": 80',
+              );
+          }
+      }
+      // A pin against the file's own caps: refused here, before any resource (the scheduler
+      // checks it again against what the node reports).
+      const host = node === undefined ? undefined : nodes.find((n) => n.name === node);
+      for (const k of ["memoryMb", "cpu"] as const) {
+        const cap = host?.[k];
+        const want = need[k];
+        if (cap === undefined || want === undefined) continue;
+        // What the apps pinned there before this one already take.
+        const taken = apps.filter((x) => x.node === node).reduce((t, x) => t + (x[k] ?? 0), 0);
+        if (want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap} (nodes[${nodes.indexOf(host!)}].${k})`,
+            `lower ${k}, or pin the app to a node with more (or leave node out to let the grid place it)`,
+          );
+        else if (taken + want > cap)
+          bad(
+            `${f}.${k}`,
+            `needs ${want} but node ${node} has ${cap - taken} of ${cap} left after the apps pinned there before it`,
+            `lower ${k}, or pin the app to another node (or leave node out to let the grid place it)`,
+          );
+      }
+      const mounts = a.mounts;
+      if (mounts !== undefined) {
+        if (!isMap(mounts))
+          bad(`${f}.mounts`, "is not a mapping", "write e.g. `mounts: { /var/data/app: /data }`");
+        else
+          for (const [src, dst] of Object.entries(mounts)) {
+            if (!src.startsWith("/") && !/^(file:\/\/\/|https?:\/\/)/.test(src))
+              bad(
+                `${f}.mounts.${src}`,
+                "source is not an absolute host path or a plist URL",
+                "e.g. /var/data/app (it must exist on the node)",
+              );
+            if (typeof dst !== "string" || !dst.startsWith("/"))
+              bad(
+                `${f}.mounts.${src}`,
+                `target ${JSON.stringify(dst)} is not an absolute path`,
+                "e.g. /data",
               );
           }
       }
@@ -322,18 +454,42 @@ export function parseGridSpec(doc: unknown, file: string): GridSpec {
       });
       apps.push({
         name,
-        node,
+        ...(node !== undefined ? { node } : {}),
+        labels,
+        antiAffinity,
+        restartLimit,
+        failover,
         plist,
         memoryMb: need.memoryMb,
         cpu: need.cpu,
         ports: a?.ports as Record<string, number> | undefined,
+        ...(isMap(a.mounts) ? { mounts: a.mounts as Record<string, string> } : {}),
         env: a?.env as Record<string, string> | undefined,
         processes,
       });
     });
   }
+  // Anti-affinity names apps of this file (checked once every app is known).
+  if (Array.isArray(list))
+    apps.forEach((a, i) =>
+      a.antiAffinity.forEach((o, j) => {
+        if (o === a.name)
+          bad(`apps[${i}].antiAffinity[${j}]`, `names the app itself`, "list other apps only");
+        else if (!apps.some((x) => x.name === o))
+          bad(
+            `apps[${i}].antiAffinity[${j}]`,
+            `"${o}" is not an app of this grid`,
+            `use one of: ${
+              apps
+                .filter((x) => x !== a)
+                .map((x) => x.name)
+                .join(", ") || "(no other apps)"
+            }`,
+          );
+      }),
+    );
   if (problems.length > 0) throw new GridSpecError(problems);
-  return { network, ...(routes ? { routes } : {}), nodes, apps };
+  return { network, ...(routes ? { routes } : {}), health, ...(alerts ? { alerts } : {}), nodes, apps };
 }
 
 /** Reads and validates a grid file (YAML or JSON). */

@@ -87,3 +87,21 @@ export async function withNode<T>(
     await client.close();
   }
 }
+
+/**
+ * Why the node does not answer `core.ping` within `timeoutMs` (connection refused, no route, wrong
+ * password...), secrets redacted; undefined when it answers.
+ */
+export async function pingError(c: Core0Connection, timeoutMs = 5000): Promise<string | undefined> {
+  const client = clientFor(c, timeoutMs);
+  try {
+    await client.ping({ timeoutMs });
+    return undefined;
+  } catch (err) {
+    const m = (err as { message?: unknown } | undefined)?.message;
+    // Without the job id: the same failure reads the same on every try.
+    return redact(typeof m === "string" ? m : String(err), [c.password]).replace(/ \(job [0-9a-f-]+\)/g, "");
+  } finally {
+    await client.close();
+  }
+}

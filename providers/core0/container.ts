@@ -10,13 +10,21 @@
  *   partial create: the engine would record the container without the serialized provider, and
  *   its delete then fails; carrying the provider in the error overflows the gRPC error metadata.
  *   Both seen in test/core0/harness.test.ts.)
- * - read: `corex.list` still has the id; gone = empty id, so refresh drops it and the next `up`
- *   re-creates it. core0 numbers containers from 1 again after a reboot, so after a node reboot a
+ * - read (refresh = monitor): `corex.list` still has the id; gone = empty id, so refresh drops it
+ *   and the next `up` re-creates it. Otherwise the container's CPU and RSS (corex.list) are recorded,
+ *   with `overMemory` when RSS exceeds memoryMb, and each background start command is asked for by
+ *   its job id among the container's jobs (`process.state` dispatched into the container; v0.9.0
+ *   removes a job once it ended): one that ended is started again while it has restarts left
+ *   (`restartLimit`), and every restart and failure is recorded in `processes` and `events`. A job
+ *   running the same command that no service owns is adopted instead (the restart an earlier read
+ *   made, whose state the engine dropped: `pulumi refresh` runs read in its preview too). core0 numbers containers from 1 again after a reboot, so after a node reboot a
  *   recorded id may name another container: v0.9.0 gives nothing to tell them apart.
  * - diff: the root (plistUrl), mounts, network, ports, env, start commands and the node's
  *   address/port replace the container (core0 cannot change them in place), deleting the old one
  *   first (host ports stay free); nodePassword, name, tags, memoryMb and cpu update in place.
- * - delete: `corex.terminate` (v0.9.0 answers SUCCESS for an id it does not know).
+ * - delete: `corex.terminate` (v0.9.0 answers SUCCESS for an id it does not know); with
+ *   forgetWhenUnreachable, a node that does not answer is left alone and the delete succeeds.
+ * - refresh of a container whose node does not answer keeps it as it was, with an event saying so.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckFailure, InputError, OperationError, resourceLabel } from "../shared/errors";
@@ -32,7 +40,7 @@ import { containsUnknown, plainOutputs } from "../shared/dynamic";
 import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
 import type { Core0Client, ContainerCreateArgs } from "./client";
-import { type Core0Connection, withNode } from "./common";
+import { type Core0Connection, pingError, withNode } from "./common";
 
 /** A bridge the container is attached to (core0 v0.9.0 `network.bridge` entry). */
 export interface ContainerBridge {
@@ -112,7 +120,32 @@ const fields = {
   ports: withDefault<Record<string, number>>({}, { change: "replace" }),
   /** Run in the container after create, in order; each must exit 0 (or stay up, if background). Replaces. */
   startCommands: withDefault<StartCommand[]>([], { change: "replace" }),
+  /**
+   * How many times refresh starts each background start command again once it ended (0 to 1000),
+   * counted over the container's life; then it stays down and is reported. Default 0 = never.
+   */
+  restartLimit: withDefault<number>(0, { validate: intInRange(0, 1000), change: "none" }),
+  /**
+   * At delete, a node that does not answer `core.ping` within 5 s lets the delete succeed without
+   * terminating (the caller, e.g. the grid's janitor, terminates the container once the node is
+   * back). Default false: such a delete fails.
+   */
+  forgetWhenUnreachable: withDefault<boolean>(false, { change: "none" }),
 };
+
+/** A background start command as refresh last saw it. */
+export interface ProcessStatus {
+  /** startCommands index. */
+  index: number;
+  /** The program. */
+  name: string;
+  /** The job id core0 gave it (changes on restart). */
+  jobId: string;
+  /** Still running at the last look. */
+  running: boolean;
+  /** Times refresh started it again. */
+  restarts: number;
+}
 
 /** Network, mount, port and start-command rules (the fields' own checks ran first). */
 function containerRules(raw: Record<string, unknown>): CheckFailure[] {
@@ -137,7 +170,7 @@ export const core0ContainerKit = declareResource({
   module: "core0",
   type: "Container",
   fields,
-  outputs: ["containerId"],
+  outputs: ["containerId", "processes", "cpuPercent", "rssBytes", "overMemory", "events"],
   deleteBeforeReplace: true,
   rules: containerRules,
 });
@@ -147,6 +180,16 @@ export type Core0ContainerInputs = KitInputs<typeof fields>;
 export interface Core0ContainerOutputs extends Core0ContainerInputs {
   /** The id `corex.create` returned. */
   containerId: number;
+  /** The background start commands, as the last create or refresh saw them. */
+  processes: ProcessStatus[];
+  /** The container's CPU percent (corex.list) at the last refresh; 0 at create. */
+  cpuPercent: number;
+  /** The container's resident memory, bytes (corex.list) at the last refresh; 0 at create. */
+  rssBytes: number;
+  /** rssBytes above memoryMb (when memoryMb is set): core0 v0.9.0 limits nothing, so it is reported. */
+  overMemory: boolean;
+  /** What the last refresh did or found (restarts, processes down, over memory), oldest first. */
+  events: string[];
 }
 
 const conn = (i: Core0ContainerInputs): Core0Connection => ({
@@ -265,36 +308,56 @@ async function checkCapacity(c: Core0Client, i: Core0ContainerInputs): Promise<v
   }
 }
 
-async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: number): Promise<void> {
+/** core.system for start command `s` (its env over the container's). */
+function systemCommand(c: Core0Client, i: Core0ContainerInputs, s: StartCommand) {
+  return {
+    command: "core.system",
+    arguments: c.systemArgs(s.name, s.args ?? [], {
+      dir: s.dir ?? "",
+      env: { ...i.env, ...(s.env ?? {}) },
+      stdin: s.stdin ?? "",
+    }),
+  };
+}
+
+/** Starts background command `n`; returns its job id once it stayed up `settleMs`. */
+async function startService(c: Core0Client, i: Core0ContainerInputs, id: number, n: number): Promise<string> {
+  const s = i.startCommands[n];
+  const job = await c.corex.dispatch(id, systemCommand(c, i, s));
+  // Still running after the settle time = started. A result means it already ended.
+  const ended = await c
+    .result(job, { timeoutMs: s.settleMs ?? 2000, command: s.name })
+    .catch(() => undefined);
+  if (!ended) return job;
+  // A spawn failure has no streams: its Go error text is the data.
+  const tail =
+    (Array.isArray(ended.streams) ? ended.streams.join("\n") : "").trim().split("\n").slice(-3).join(" | ") ||
+    ended.data;
+  throw new OperationError(
+    label(i),
+    `startCommands[${n}] (${s.name})`,
+    `the service exited at once in state ${ended.state}${tail ? `: ${tail}` : ""}`,
+    "the command and its arguments, and that the plist contains the program and what it needs",
+  );
+}
+
+async function runStartCommands(
+  c: Core0Client,
+  i: Core0ContainerInputs,
+  id: number,
+): Promise<ProcessStatus[]> {
+  const started: ProcessStatus[] = [];
   for (const [n, s] of i.startCommands.entries()) {
-    const command = {
-      command: "core.system",
-      arguments: c.systemArgs(s.name, s.args ?? [], {
-        dir: s.dir ?? "",
-        env: { ...i.env, ...(s.env ?? {}) },
-        stdin: s.stdin ?? "",
-      }),
-    };
+    const command = systemCommand(c, i, s);
     if (s.background) {
-      const job = await c.corex.dispatch(id, command);
-      // Still running after the settle time = started. A result means it already ended.
-      const ended = await c
-        .result(job, { timeoutMs: s.settleMs ?? 2000, command: s.name })
-        .catch(() => undefined);
-      if (!ended) continue;
-      // A spawn failure has no streams: its Go error text is the data.
-      const tail =
-        (Array.isArray(ended.streams) ? ended.streams.join("\n") : "")
-          .trim()
-          .split("\n")
-          .slice(-3)
-          .join(" | ") || ended.data;
-      throw new OperationError(
-        label(i),
-        `startCommands[${n}] (${s.name})`,
-        `the service exited at once in state ${ended.state}${tail ? `: ${tail}` : ""}`,
-        "the command and its arguments, and that the plist contains the program and what it needs",
-      );
+      started.push({
+        index: n,
+        name: s.name,
+        jobId: await startService(c, i, id, n),
+        running: true,
+        restarts: 0,
+      });
+      continue;
     }
     const r = await c.corex.dispatchAndWait(id, command);
     if (r.state !== "SUCCESS") {
@@ -309,10 +372,108 @@ async function runStartCommands(c: Core0Client, i: Core0ContainerInputs, id: num
       );
     }
   }
+  return started;
 }
 
-function outputs(i: Core0ContainerInputs, id: number): Core0ContainerOutputs {
-  return plainOutputs({ ...i, containerId: id });
+/** What refresh measured and did; the create's figures are zero, with every service running. */
+interface Observed {
+  processes: ProcessStatus[];
+  cpuPercent: number;
+  rssBytes: number;
+  overMemory: boolean;
+  events: string[];
+}
+
+function outputs(i: Core0ContainerInputs, id: number, o: Observed): Core0ContainerOutputs {
+  return plainOutputs({ ...i, containerId: id, ...o });
+}
+
+const created = (processes: ProcessStatus[]): Observed => ({
+  processes,
+  cpuPercent: 0,
+  rssBytes: 0,
+  overMemory: false,
+  events: [],
+});
+
+/**
+ * The monitor pass of refresh: stats from corex.list, each background service looked up by its job
+ * id (v0.9.0 `process.state` inside the container errs once the job ended), ended ones started
+ * again while restarts are left.
+ */
+async function monitor(
+  c: Core0Client,
+  i: Core0ContainerInputs,
+  id: number,
+  stats: { cpu?: number; rss?: number } | null,
+  before: ProcessStatus[],
+): Promise<Observed> {
+  const events: string[] = [];
+  const rssBytes = Number(stats?.rss ?? 0);
+  const overMemory = i.memoryMb > 0 && rssBytes > i.memoryMb * 1024 * 1024;
+  if (overMemory)
+    events.push(
+      `container uses ${Math.round(rssBytes / 1024 / 1024)} MiB, over its declared memoryMb ${i.memoryMb}`,
+    );
+  const processes: ProcessStatus[] = [];
+  const tracked = before.filter((p) => i.startCommands[p.index]?.background);
+  if (tracked.length === 0)
+    return { processes, cpuPercent: Number(stats?.cpu ?? 0), rssBytes, overMemory, events };
+  // Every job the container runs, with its command (v0.9.0 process.state without id).
+  const r = await c.corex.dispatchAndWait(id, { command: "process.state", arguments: {} });
+  let jobs: Array<{
+    cmd?: { id?: string; command?: string; arguments?: { name?: string; args?: unknown } };
+  }> = [];
+  try {
+    jobs = r.state === "SUCCESS" ? (JSON.parse(r.data) ?? []) : [];
+  } catch {
+    jobs = [];
+  }
+  const running = new Set(jobs.map((j) => j.cmd?.id).filter((x): x is string => !!x));
+  const claimed = new Set(tracked.map((p) => p.jobId).filter((j) => running.has(j)));
+  for (const p of tracked) {
+    const s = i.startCommands[p.index];
+    if (running.has(p.jobId)) {
+      processes.push({ ...p, running: true });
+      continue;
+    }
+    const restarted = `startCommands[${p.index}] (${p.name}) had ended: restarted (${p.restarts + 1} of ${i.restartLimit})`;
+    // A job running this very command that no tracked service owns: a restart by an earlier read
+    // whose state was dropped (the engine's refresh preview runs read too). Adopted, not started twice.
+    const twin = jobs.find(
+      (j) =>
+        j.cmd?.id &&
+        !claimed.has(j.cmd.id) &&
+        j.cmd.command === "core.system" &&
+        j.cmd.arguments?.name === s.name &&
+        JSON.stringify(j.cmd.arguments?.args ?? []) === JSON.stringify(s.args ?? []),
+    );
+    if (twin && p.restarts < i.restartLimit) {
+      claimed.add(twin.cmd!.id!);
+      events.push(restarted);
+      processes.push({ ...p, jobId: twin.cmd!.id!, running: true, restarts: p.restarts + 1 });
+      continue;
+    }
+    if (p.restarts >= i.restartLimit) {
+      events.push(
+        `startCommands[${p.index}] (${p.name}) is not running; restartLimit ${i.restartLimit} reached`,
+      );
+      processes.push({ ...p, running: false });
+      continue;
+    }
+    try {
+      const jobId = await startService(c, i, id, p.index);
+      claimed.add(jobId);
+      events.push(restarted);
+      processes.push({ ...p, jobId, running: true, restarts: p.restarts + 1 });
+    } catch (err) {
+      events.push(
+        `startCommands[${p.index}] (${p.name}) had ended; restart failed: ${(err as Error).message}`,
+      );
+      processes.push({ ...p, running: false, restarts: p.restarts + 1 });
+    }
+  }
+  return { processes, cpuPercent: Number(stats?.cpu ?? 0), rssBytes, overMemory, events };
 }
 
 export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
@@ -321,7 +482,13 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: Core0ContainerOutputs, news: Core0ContainerInputs) {
     const d = core0ContainerKit.diff(olds, news);
-    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
+    // Updated in place, compared here: state written before these fields existed holds nothing
+    // for them, and their default is what such a container runs with (no change).
+    const later = { restartLimit: 0, forgetWhenUnreachable: false } as const;
+    const moved = (Object.keys(later) as (keyof typeof later)[]).some(
+      (k) => (olds[k] ?? later[k]) !== (news[k] ?? later[k]),
+    );
+    return { changes: d.changes || moved, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
   async create(raw: Core0ContainerInputs) {
     const i = normalise(raw);
@@ -342,13 +509,14 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
             "that the plist has an empty /proc directory (coreX mounts proc there) and the files the start commands need",
           );
         }
+        let processes: ProcessStatus[];
         try {
-          await runStartCommands(c, i, id);
+          processes = await runStartCommands(c, i, id);
         } catch (err) {
           await c.corex.terminate(id).catch(() => undefined);
           throw err;
         }
-        return { id: String(id), outs: outputs(i, id) };
+        return { id: String(id), outs: outputs(i, id, created(processes)) };
       },
       "node",
     );
@@ -356,12 +524,20 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
   async read(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
     const containerId = Number(props.containerId ?? id);
+    const down = await pingError(conn(i));
+    if (down !== undefined)
+      return {
+        id,
+        props: { ...props, events: [`node ${i.nodeAddress}:${i.nodePort} did not answer: ${down}`] },
+      };
     return withNode(
       label(i),
       conn(i),
       async (c) => {
-        if (!(await exists(c, containerId))) return { id: "", props: {} };
-        return { id: String(containerId), props: outputs(i, containerId) };
+        const list = await c.corex.list();
+        if (!(String(containerId) in list)) return { id: "", props: {} };
+        const seen = await monitor(c, i, containerId, list[String(containerId)], props.processes ?? []);
+        return { id: String(containerId), props: outputs(i, containerId, seen) };
       },
       "node",
     );
@@ -382,13 +558,22 @@ export const core0ContainerProvider: pulumi.dynamic.ResourceProvider = {
           );
         }
         if (i.memoryMb !== olds.memoryMb || i.cpu !== olds.cpu) await checkCapacity(c, i);
-        return { outs: outputs(i, containerId) };
+        return {
+          outs: outputs(i, containerId, {
+            processes: olds.processes ?? [],
+            cpuPercent: olds.cpuPercent ?? 0,
+            rssBytes: olds.rssBytes ?? 0,
+            overMemory: olds.overMemory ?? false,
+            events: olds.events ?? [],
+          }),
+        };
       },
       "node",
     );
   },
   async delete(id: string, props: Core0ContainerOutputs) {
     const i = normalise(props);
+    if (i.forgetWhenUnreachable && (await pingError(conn(i))) !== undefined) return;
     await withNode(
       label(i),
       conn(i),
@@ -408,6 +593,11 @@ export type Core0ContainerArgs = Omit<KitArgs<typeof fields>, "name"> & {
 
 export class Core0Container extends KitResource {
   declare readonly containerId: pulumi.Output<number>;
+  declare readonly processes: pulumi.Output<ProcessStatus[]>;
+  declare readonly cpuPercent: pulumi.Output<number>;
+  declare readonly rssBytes: pulumi.Output<number>;
+  declare readonly overMemory: pulumi.Output<boolean>;
+  declare readonly events: pulumi.Output<string[]>;
   declare readonly name: pulumi.Output<string>;
   declare readonly tags: pulumi.Output<string[]>;
 

@@ -5,5 +5,6 @@ export {
   type Core0ContainerArgs,
   type ContainerBridge,
   type StartCommand,
+  type ProcessStatus,
   core0ContainerProvider,
 } from "./container";

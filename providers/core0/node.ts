@@ -1,7 +1,10 @@
 /**
  * Core0Node: a core0 node we talk to (we do not own its life: delete forgets it).
  * create/refresh ping it with the password and record its version, memory and CPU capacity.
- * A wrong password names the `password` field; an unreachable node names `address`/`port`.
+ * A wrong password names the `password` field; an unreachable node names `address`/`port` at
+ * create. At refresh a node that does not answer keeps what it reported last, with
+ * `reachable: false` and the reason in `lastError` (the grid reports it and fails over; refresh
+ * goes on).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { InputError, resourceLabel } from "../shared/errors";
@@ -9,7 +12,7 @@ import { hostname, intInRange, nonEmptyString } from "../shared/validate";
 import { plainOutputs } from "../shared/dynamic";
 import { declareResource, required, withDefault, type KitInputs } from "../shared/resource-kit";
 import { KitResource, type KitArgs } from "../shared/kit-resource";
-import { withNode } from "./common";
+import { pingError, withNode } from "./common";
 
 const fields = {
   /** Resource name, for messages. Set by the constructor. */
@@ -33,7 +36,7 @@ export const core0NodeKit = declareResource({
   module: "core0",
   type: "Node",
   fields,
-  outputs: ["version", "memoryBytes", "cpuCount", "cpuModel", "hostname"],
+  outputs: ["version", "memoryBytes", "cpuCount", "cpuModel", "hostname", "reachable", "lastError"],
 });
 
 export type Core0NodeInputs = KitInputs<typeof fields>;
@@ -45,6 +48,10 @@ export interface Core0NodeOutputs extends Core0NodeInputs {
   cpuCount: number;
   cpuModel: string;
   hostname: string;
+  /** Answered at the last create or refresh. */
+  reachable: boolean;
+  /** Why it did not ("" when it did). */
+  lastError: string;
 }
 
 async function inspect(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
@@ -59,6 +66,8 @@ async function inspect(i: Core0NodeInputs): Promise<Core0NodeOutputs> {
       cpuCount: cpu.length,
       cpuModel: cpu[0]?.modelName ?? "",
       hostname: os.hostname,
+      reachable: true,
+      lastError: "",
     });
   });
 }
@@ -100,6 +109,8 @@ export const core0NodeProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${outs.address}:${outs.port}`, outs };
   },
   async read(id: string, props: Core0NodeOutputs) {
+    const down = await pingError(props);
+    if (down !== undefined) return { id, props: { ...props, reachable: false, lastError: down } };
     return { id, props: await inspect(props) };
   },
   async update(_id: string, _olds: Core0NodeOutputs, news: Core0NodeInputs) {
@@ -122,6 +133,8 @@ export class Core0Node extends KitResource {
   declare readonly cpuCount: pulumi.Output<number>;
   declare readonly cpuModel: pulumi.Output<string>;
   declare readonly hostname: pulumi.Output<string>;
+  declare readonly reachable: pulumi.Output<boolean>;
+  declare readonly lastError: pulumi.Output<string>;
 
   constructor(name: string, args: Core0NodeArgs, opts?: pulumi.CustomResourceOptions) {
     if (!args.password) {

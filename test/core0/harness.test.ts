@@ -4,17 +4,15 @@
  * real offline js-ipfs daemon. All on 127.0.0.1.
  */
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { randomUUID } from "crypto";
 import { Core0Client } from "../../providers/core0/client";
 import { core0ContainerProvider } from "../../providers/core0/container";
-import { IpfsClient } from "../../providers/ipfs/client";
-import { buildPlistFromDirectory, serializePlist, storeBrotli } from "../../providers/plist";
 import { Harness, RunResult } from "../harness";
 import { Core0Emulator, startCore0Emulator } from "../testbed/core0-emulator";
+import { rootPlist } from "./root-plist";
 import { IpfsDaemon, startIpfsDaemon } from "../testbed/ipfs";
 
 const PASSWORD = "core0-pw-" + randomUUID();
@@ -26,35 +24,6 @@ const changed = (r: RunResult) =>
   r.steps
     .filter((s) => s.op !== "same" && !/pulumi:Stack$/.test(s.type))
     .map((s) => `${s.type.split("/").pop()} ${s.op}`);
-
-/**
- * A plist for a root holding /bin/sh and /bin/cat with the libraries ldd lists (processes run
- * chrooted), optionally /proc (coreX mounts proc there), made by the product's walker with the
- * content brotli-compressed into IPFS.
- */
-async function rootPlist(dir: string, ipfsApi: string, withProc: boolean): Promise<string> {
-  const tree = path.join(dir, withProc ? "root" : "root-noproc");
-  const copyIn = (abs: string): void => {
-    const dst = path.join(tree, abs);
-    fs.mkdirSync(path.dirname(dst), { recursive: true });
-    if (!fs.existsSync(dst)) fs.copyFileSync(fs.realpathSync(abs), dst);
-    fs.chmodSync(dst, fs.statSync(abs).mode & 0o7777);
-  };
-  for (const bin of ["/bin/sh", "/bin/cat"]) {
-    copyIn(bin);
-    for (const m of execFileSync("ldd", [bin], { encoding: "utf8" }).matchAll(/(\/\S+\.so[.\d]*)/g))
-      copyIn(m[1]);
-  }
-  if (withProc) fs.mkdirSync(path.join(tree, "proc"));
-  const ipfs = new IpfsClient(ipfsApi);
-  const entries = await buildPlistFromDirectory(
-    tree,
-    async (abs) => (await storeBrotli(fs.createReadStream(abs), (c) => ipfs.addStream(c))).cid,
-  );
-  const file = `${tree}.plist`;
-  fs.writeFileSync(file, serializePlist(entries));
-  return file;
-}
 
 describe("core0: Core0Container check (v0.9.0 arguments)", () => {
   const base = {

@@ -21,6 +21,64 @@ describe("grid file", () => {
     assert.strictEqual(s.apps[0].processes[0].oneshot, false);
   });
 
+  it("lets the grid place an app without node, and checks labels and antiAffinity", () => {
+    const s = parseGridSpec(
+      {
+        ...good,
+        nodes: [{ name: "node1", address: "10.147.17.3", labels: ["ssd"] }],
+        apps: [{ ...good.apps[0], node: undefined, labels: ["ssd"] }],
+      },
+      "g.yaml",
+    );
+    assert.strictEqual(s.apps[0].node, undefined);
+    assert.deepEqual(s.apps[0].labels, ["ssd"]);
+    assert.deepEqual(s.nodes[0].labels, ["ssd"]);
+    assert.throws(
+      () =>
+        parseGridSpec(
+          {
+            ...good,
+            nodes: [{ name: "node1", address: "10.147.17.3", labels: "ssd" }],
+            apps: [{ ...good.apps[0], antiAffinity: ["redis", "nope"], labels: ["Bad Label"] }],
+          },
+          "g.yaml",
+        ),
+      (e: GridSpecError) => {
+        assert.deepEqual(
+          e.problems.map((p) => p.split(":").slice(0, 2).join(":")),
+          [
+            "g.yaml: nodes[0].labels",
+            "g.yaml: apps[0].labels",
+            "g.yaml: apps[0].antiAffinity[0]",
+            "g.yaml: apps[0].antiAffinity[1]",
+          ],
+        );
+        assert.ok(e.problems.every((p) => / Fix: /.test(p)));
+        return true;
+      },
+    );
+  });
+
+  it("app mounts: host dir or plist URL to an absolute container path", () => {
+    const s = parseGridSpec(
+      { ...good, apps: [{ ...good.apps[0], mounts: { "/var/data": "/data" } }] },
+      "g.yaml",
+    );
+    assert.deepEqual(s.apps[0].mounts, { "/var/data": "/data" });
+    assert.throws(
+      () => parseGridSpec({ ...good, apps: [{ ...good.apps[0], mounts: { data: "rel" } }] }, "g.yaml"),
+      (e: GridSpecError) => {
+        assert.equal(e.problems.length, 2);
+        assert.match(
+          e.problems[0],
+          /g\.yaml: apps\[0\]\.mounts\.data: source is not an absolute host path or a plist URL\. Fix:/,
+        );
+        assert.match(e.problems[1], /target "rel" is not an absolute path\. Fix: e\.g\. \/data/);
+        return true;
+      },
+    );
+  });
+
   it("reports every problem with file, field and fix", () => {
     const bad = {
       network: "xyz",

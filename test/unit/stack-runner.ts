@@ -6,6 +6,7 @@
  * Input (env): G8OS_UNIT_STACK, G8OS_UNIT_CONFIG (JSON {key: value | {secret: value}}).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { placeApps } from "../../components/grid/placement";
 
 interface Registered {
   type: string;
@@ -35,6 +36,9 @@ function fakeOutputs(type: string, inputs: Record<string, any>): Record<string, 
           "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxpRmkq1e8x8pt4iIhBPg6w9kJh6zV+q7dK0P5c7V8z\n",
         privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
       };
+    case "GridPlacement":
+      // The engine would run the provider's check, which places the apps: the same scheduler here.
+      return { ...placeApps(inputs.nodes, inputs.apps) };
     case "AppBuild":
       return { app: inputs.spec?.name, buildId: "unit-build", plist: "", plistCid: "bafyunit", files: [] };
     case "AppTest":

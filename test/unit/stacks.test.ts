@@ -147,6 +147,10 @@ describe("stacks under mocks", function () {
     assert.deepStrictEqual(nodes.map((n) => n.inputs.address).sort(), ["10.147.17.3", "10.147.17.4"]);
     const app = (r.resources ?? []).find((x) => x.type.endsWith("core0:Container"));
     assert.strictEqual(app?.inputs.nodeAddress, "10.147.17.3");
+    // Placed by the grid (grid-1.yaml pins nothing): node1 has the most room by its file caps.
+    const placement = r.outputs?.placement as Record<string, { node: string; reason: string }>;
+    assert.strictEqual(placement.redis.node, "node1");
+    assert.match(placement.redis.reason, /most free: 4096 MiB/);
     assert.deepStrictEqual((app?.inputs.startCommands as { background: boolean }[])[0].background, true);
   });
 
