@@ -55,10 +55,14 @@ interface Drill {
 }
 
 /**
- * Set G8OS_TEST_VM_DRILLS=1 to run them (about 20 min more under TCG). Not yet part of the default
- * VM suite: they have not passed on a VM yet (see the closing notes of issue 10).
+ * G8OS_TEST_VM_DRILLS=1 runs every drill (about 30 min more under TCG), a comma list runs the
+ * drills of those names (e.g. `kill@enable,link-down@enabled`); unset runs none. Not part of the
+ * default VM suite: CI's time budget.
  */
-export const GUEST_DRILLS_ENABLED = process.env.G8OS_TEST_VM_DRILLS === "1";
+const DRILLS_WANTED = process.env.G8OS_TEST_VM_DRILLS ?? "";
+export const GUEST_DRILLS_ENABLED = DRILLS_WANTED !== "";
+const wanted = (name: string) =>
+  DRILLS_WANTED === "1" || DRILLS_WANTED.split(",").some((n) => n.trim() === name);
 
 export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
   if (!GUEST_DRILLS_ENABLED) return;
@@ -288,7 +292,7 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
     },
   ];
 
-  for (const d of drills) {
+  for (const d of drills.filter((x) => wanted(x.name))) {
     it(`in the guest, drill ${d.name}: no lockout`, async () => {
       // The NIC's name is known once the stack is up.
       for (const rules of d.rounds)
