@@ -78,6 +78,8 @@ export interface RecordedRequest {
   body: Record<string, unknown>;
   /** Status the fake answered, or 0 for a dropped connection. */
   status: number;
+  /** When the request's body was read, ms since the epoch (per-minute counts in the benches). */
+  at: number;
 }
 
 export interface TelegramFaultFakeOptions {
@@ -122,7 +124,13 @@ export async function startTelegramFaultFake(opts: TelegramFaultFakeOptions): Pr
       } catch {
         body = {};
       }
-      const record: RecordedRequest = { method: m?.[2] ?? "", token: m?.[1] ?? "", body, status: 0 };
+      const record: RecordedRequest = {
+        method: m?.[2] ?? "",
+        token: m?.[1] ?? "",
+        body,
+        status: 0,
+        at: Date.now(),
+      };
       requests.push(record);
       const answer = (status: number, payload: unknown): void => {
         record.status = status;
