@@ -46,6 +46,12 @@ export interface TelegramNotifierOptions {
   maxRetryAttempts?: number;
   /** Longest `retry_after` the notifier waits for; a longer one fails the send. Default 60 s. */
   maxRetryAfterSeconds?: number;
+  /**
+   * Longest time one message waits, in all, through a run of 429 answers (each waited out after its
+   * `retry_after`), beyond the `maxRetryAttempts` auto-retry makes: a storm of rate limits longer
+   * than a few retries must not lose the message. 0 = only `maxRetryAttempts`. Default 300 s.
+   */
+  maxRateLimitWaitSeconds?: number;
   /** First delay before retrying a network error. Default 1 s. */
   networkRetryDelayMs?: number;
   /** Timeout of one HTTP request. Default 30 s. */
@@ -233,11 +239,13 @@ export class TelegramNotifier {
     opts: SendOptions = {},
     alreadySent: SentMessage[] = [],
   ): Promise<SentMessage[]> {
-    const { HttpError } = require("grammy") as typeof import("grammy");
+    const { GrammyError, HttpError } = require("grammy") as typeof import("grammy");
     const sent = [...alreadySent];
+    const maxAfter = this.options.maxRetryAfterSeconds ?? 60;
     for (const part of parts) {
-      try {
-        const msg = await retry(
+      const rateLimitDeadline = Date.now() + (this.options.maxRateLimitWaitSeconds ?? 300) * 1000;
+      const once = () =>
+        retry(
           () =>
             this.api.sendMessage(this.connection.chatId, part, {
               message_thread_id: this.connection.topicId,
@@ -251,6 +259,22 @@ export class TelegramNotifier {
             retryable: (err) => err instanceof HttpError,
           },
         );
+      try {
+        let msg: Awaited<ReturnType<typeof once>>;
+        for (;;) {
+          try {
+            msg = await once();
+            break;
+          } catch (err) {
+            // auto-retry gave up on a run of 429s: wait the last retry_after again while the
+            // budget lasts (a retry_after over maxRetryAfterSeconds still fails at once).
+            const after =
+              err instanceof GrammyError && err.error_code === 429 ? err.parameters?.retry_after : undefined;
+            if (after === undefined || after > maxAfter || Date.now() + after * 1000 > rateLimitDeadline)
+              throw err;
+            await new Promise((r) => setTimeout(r, after * 1000));
+          }
+        }
         sent.push({ messageId: msg.message_id, date: msg.date });
       } catch (err) {
         throw describeTelegramError(err, this.label, this.secrets, sent);

@@ -90,6 +90,33 @@ describe("telegram: TelegramNotifier against the fault fake", () => {
     );
   });
 
+  it("a storm of 429s longer than the retry attempts: waited out within maxRateLimitWaitSeconds, delivered once", async () => {
+    // 6 answers of 429 in a row: more than auto-retry's 1 + 2 attempts.
+    fake.failNext(...Array.from({ length: 6 }, () => ({ kind: "rateLimit" as const, retryAfter: 1 })));
+    const sent = await notifier({ maxRetryAttempts: 2 }).send("through the storm");
+    assert.equal(sent.length, 1);
+    assert.deepEqual(
+      fake.requests.map((r) => r.status),
+      [429, 429, 429, 429, 429, 429, 200],
+    );
+    assert.deepEqual(
+      fake.delivered.map((m) => m.text),
+      ["through the storm"],
+    );
+  });
+
+  it("a 429 storm past maxRateLimitWaitSeconds fails naming the rate limit", async () => {
+    fake.always({ kind: "rateLimit", retryAfter: 1 });
+    const err = await notifier({ maxRetryAttempts: 1, maxRateLimitWaitSeconds: 5 })
+      .send("hello")
+      .catch((e) => e);
+    assert.ok(err instanceof TelegramSendError);
+    assert.equal(err.errorCode, 429);
+    // More requests than auto-retry alone makes (2), and bounded by the budget.
+    assert.ok(fake.requests.length >= 3 && fake.requests.length <= 8, `${fake.requests.length} requests`);
+    assert.equal(fake.delivered.length, 0);
+  });
+
   it("fails with a clear error when retry_after exceeds the longest wait", async () => {
     fake.failNext({ kind: "rateLimit", retryAfter: 120 });
     const err = await notifier({ maxRetryAfterSeconds: 5 })
