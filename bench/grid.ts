@@ -16,8 +16,8 @@
  *   Pulumi engine calls at refresh: every node probed, health checks computed) over 1000 emulated
  *   nodes vs 10 nodes of the same fleet (goal <= 10x), and the CPU time the monitor's process spent
  *   in each pass. The nodes run in one child process (test/testbed/core0-emulator/fleet.ts: per node
- *   its own redis-server and sink), with a password; what they take of the CPUs while idle is
- *   measured first and given in the notes (the machine has 2 CPUs for everything).
+ *   its own sink, port and redis database, one redis-server for all), with a password; what they
+ *   take of the CPUs while idle is measured first and given in the notes (2 CPUs for everything).
  *
  * `G8OS_BENCH_GRID_NODES` (default 1000) and `G8OS_BENCH_GRID_APPS` (default 1000) shrink the
  * large cases for a quick try; the figures' names say the sizes measured.
@@ -193,7 +193,7 @@ function cpuMs(pids: number[]): number {
   return sum;
 }
 
-/** The fleet process and its children (the nodes' redis-servers). */
+/** The fleet process and its children (the nodes' redis-server). */
 function fleetPids(pid: number): number[] {
   let out = "";
   try {
@@ -265,7 +265,8 @@ async function monitorPass(nodes: FleetNode[], password: string): Promise<{ ms: 
   const down = reports.filter((r) => !r.reachable);
   if (down.length)
     throw new Error(
-      `grid bench: ${down.length} of ${nodes.length} nodes unreachable in the monitoring pass, e.g. ${down[0].error}`,
+      `grid bench: ${down.length} of ${nodes.length} nodes unreachable in the monitoring pass, e.g. ${down[0].error}. ` +
+        "Fix: if the emulators are too slow for this machine (one process answers every node), lower G8OS_BENCH_GRID_NODES",
     );
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
@@ -289,9 +290,10 @@ async function monitoring(count: number): Promise<BenchResult[]> {
     const base = await monitorPass(few, password);
     const all = await monitorPass(fleet.nodes, password);
     const standIn =
-      `the nodes: one emulator process (test/testbed/core0-emulator/fleet.ts) with a redis-server per node ` +
-      `(${pids.length - 1}), all on the bench's 2 CPUs; idle, they took ${idlePct}% of one CPU (measured 2 s before ` +
-      `the passes; fleet started in ${startSec} s); measured while another test suite ran`;
+      `the nodes: one emulator process (test/testbed/core0-emulator/fleet.ts: per node a core0 sink and ` +
+      `its own port, in front of its own database of one shared redis-server), all on the bench's 2 CPUs; ` +
+      `idle, they took ${idlePct}% of one CPU (measured 2 s before the passes; fleet started in ${startSec} s); ` +
+      `measured while another test suite ran`;
     return [
       {
         name: `monitoring pass (GridMonitor read) over ${count} emulated nodes (vs ${BASE_NODES})`,
