@@ -149,8 +149,8 @@ function relay(client: net.Socket, redisPort: number, host: string, db: number, 
   // What each upstream reply is for, in order: passed to the client, or the front's own SELECT.
   // A refused command's error waits its turn behind the replies still due.
   const due: Array<{ kind: "pass" } | { kind: "swallow" } | { kind: "local"; data: Buffer }> = [];
-  let fromClient = Buffer.alloc(0);
-  let fromRedis = Buffer.alloc(0);
+  let fromClient: Buffer = Buffer.alloc(0);
+  let fromRedis: Buffer = Buffer.alloc(0);
   const flushLocal = (): void => {
     while (due.length && due[0].kind === "local") client.write((due.shift() as { data: Buffer }).data);
   };
