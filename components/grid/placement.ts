@@ -87,21 +87,32 @@ export function placeApps(
   for (const n of [...nodes].sort(byName)) free.set(n.name, { memoryMb: n.memoryMb, cpu: n.cpu });
   const nodeOf = new Map(nodes.map((n) => [n.name, n]));
   const placed = new Map<string, string>(); // app -> node
+  const order = new Map<string, number>(); // app -> when it was placed
   const assignments: Record<string, Assignment> = {};
   const problems: string[] = [];
   const sorted = [...apps].sort(byName);
-  const appOf = new Map(apps.map((a) => [a.name, a]));
+  const sortedNodes = [...nodes].sort(byName);
+  // app -> the apps it must not share a node with, declared on either side. Looked up per app
+  // instead of scanning every placed app per node and app (that was apps^2 x nodes).
+  const avoid = new Map<string, Set<string>>();
+  const avoidOf = (name: string) => avoid.get(name) ?? avoid.set(name, new Set()).get(name)!;
+  for (const a of apps)
+    for (const other of a.antiAffinity ?? []) {
+      avoidOf(a.name).add(other);
+      avoidOf(other).add(a.name);
+    }
 
   /** Why `app` cannot go on `node` now, or undefined when it can. */
   const refusal = (app: PlacementApp, n: PlacementNode): string | undefined => {
     const missing = (app.labels ?? []).filter((l) => !(n.labels ?? []).includes(l));
     if (missing.length) return `no label ${missing.join(", ")}`;
-    for (const [other, on] of placed) {
-      if (on !== n.name) continue;
-      const o = appOf.get(other);
-      if ((app.antiAffinity ?? []).includes(other) || (o?.antiAffinity ?? []).includes(app.name))
-        return `runs ${other} (antiAffinity)`;
+    // The conflict named is the one placed first, as a scan in placement order would find.
+    let conflict: string | undefined;
+    for (const other of avoid.get(app.name) ?? []) {
+      if (placed.get(other) !== n.name) continue;
+      if (conflict === undefined || order.get(other)! < order.get(conflict)!) conflict = other;
     }
+    if (conflict !== undefined) return `runs ${conflict} (antiAffinity)`;
     const f = free.get(n.name)!;
     const short: string[] = [];
     if (f.memoryMb !== undefined && (app.memoryMb ?? 0) > f.memoryMb) short.push(`${f.memoryMb} MiB free`);
@@ -114,6 +125,7 @@ export function placeApps(
     if (f.memoryMb !== undefined) f.memoryMb -= app.memoryMb ?? 0;
     if (f.cpu !== undefined) f.cpu -= app.cpu ?? 0;
     placed.set(app.name, node);
+    order.set(app.name, order.size);
     assignments[app.name] = { node, reason };
   };
   const needs = (app: PlacementApp) =>
@@ -159,7 +171,7 @@ export function placeApps(
     if (placed.has(app.name) || app.node !== undefined) continue;
     const why: string[] = [];
     let best: PlacementNode | undefined;
-    for (const n of [...nodes].sort(byName)) {
+    for (const n of sortedNodes) {
       const r = n.reachable === false ? "unreachable" : refusal(app, n);
       if (r !== undefined) {
         why.push(`${n.name}: ${freeText(n)}, ${r}`);

@@ -529,6 +529,9 @@ export class Core0Client {
       target: this.opts.host,
     });
     const result = this.waitResult(cmd.id, cmd.command, deadline, wait);
+    // The caller gets `result` once RPUSH is done; when the deadline passes first (a node slow to
+    // take the push), its rejection would be unhandled meanwhile and end the process.
+    result.catch(() => undefined);
     try {
       await this.sender!.rpush("core:default", JSON.stringify(cmd));
     } catch (err) {

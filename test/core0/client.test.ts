@@ -97,6 +97,33 @@ describe("core0 client wire format against a scripted v0.9.0 node (real redis, n
     tags: cmd.tags as string,
   });
 
+  it("a deadline passing while RPUSH still waits rejects the call only: no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    const c = new Core0Client({
+      host: redis.host,
+      port: redis.port,
+      password: WIRE_PASSWORD,
+      timeoutMs: 5000,
+    });
+    try {
+      const warm = c.ping(); // connects the client before the pause
+      const first = await next();
+      await answer(first.cmd.id as string, builtin(first.cmd, "PONG"));
+      assert.equal(await warm, "PONG");
+      // Writes are held 400 ms: the RPUSH outlives the 100 ms deadline (a node slow to take it).
+      await push.call("CLIENT", "PAUSE", "400", "WRITE");
+      await assert.rejects(c.ping({ timeoutMs: 100 }), /no result within/);
+      await next(); // the command, pushed once the pause ended
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await c.close();
+    }
+  });
+
   it("a command is v0.9.0's Command: tags a string, no stream, max_time only when set", async () => {
     const p = client.ping();
     const { cmd } = await next();

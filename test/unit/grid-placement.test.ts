@@ -109,6 +109,39 @@ describe("grid placement (scheduler)", () => {
     );
   });
 
+  it("anti-affinity: the conflict named is the app placed first on that node", () => {
+    // x and y are placed (name order) before z; z avoids y, x avoids z: x is named, placed first.
+    assert.throws(
+      () =>
+        placeApps(
+          [nodes[1]],
+          [app("x", 1, 0, { antiAffinity: ["z"] }), app("y", 1, 0), app("z", 1, 0, { antiAffinity: ["y"] })],
+        ),
+      /app z fits on no node: .*small: 1022 MiB \/ 1 CPU free, runs x \(antiAffinity\)/,
+    );
+  });
+
+  it("anti-affinity is looked up per app, not by scanning every placed app per node (grid scale)", () => {
+    // Work measured as reads of `antiAffinity` (no timing): a scan of the placed apps for every
+    // (app, node) pair reads it apps^2 x nodes / 2 times (about 400000 here), a lookup a few per app.
+    let reads = 0;
+    const many: PlacementApp[] = Array.from({ length: 400 }, (_, i) => {
+      const a = app(`a${String(i).padStart(3, "0")}`, 1, 0);
+      const avoid = i % 2 ? [`a${String(i - 1).padStart(3, "0")}`] : [];
+      Object.defineProperty(a, "antiAffinity", {
+        enumerable: true,
+        get: () => (reads++, avoid),
+      });
+      return a;
+    });
+    const grid = Array.from({ length: 5 }, (_, i) => ({ name: `n${i}`, memoryMb: 1000, cpu: 1 }));
+    const r = placeApps(grid, many);
+    assert.equal(Object.keys(r.assignments).length, 400);
+    for (let i = 1; i < 400; i += 2)
+      assert.notEqual(r.assignments[many[i].name].node, r.assignments[many[i - 1].name].node);
+    assert.ok(reads <= 10 * many.length, `antiAffinity read ${reads} times for ${many.length} apps`);
+  });
+
   it("labels: only nodes with every label", () => {
     const r = placeApps(nodes, [
       app("g", 10, 0, { labels: ["gpu", "ssd"] }),

@@ -51,6 +51,8 @@ export async function startNodeRedis(opts: {
   bind: string;
   port?: number;
   password?: string;
+  /** redis `databases`: only the many-node fleet (fleet.ts) sets it, one database per node. Default redis's 16. */
+  databases?: number;
 }): Promise<NodeRedis> {
   const port = opts.port || (await freeLoopbackPort(opts.bind));
   fs.mkdirSync(opts.dir, { recursive: true });
@@ -64,6 +66,7 @@ export async function startNodeRedis(opts: {
     "daemonize no",
     `logfile ${path.join(opts.dir, "redis.log")}`,
     ...(opts.password ? [`requirepass ${opts.password}`] : []),
+    ...(opts.databases ? [`databases ${opts.databases}`] : []),
   ];
   fs.writeFileSync(conf, lines.join("\n") + "\n", { mode: 0o600 });
   const child: ChildProcess = spawn("redis-server", [conf], { stdio: "ignore" });
