@@ -28,9 +28,16 @@ exit 0
 `;
 
 function packagesInScript(): string[] {
-  const m = /PACKAGES=\(([\s\S]*?)\)/.exec(fs.readFileSync(CI_RUN, "utf8"));
-  assert.ok(m, ".ci/run has no PACKAGES=( ... ) list");
-  return m[1].split(/\s+/).filter(Boolean);
+  // .ci/run reads its packages from the one list it shares with `npm run sandbox`.
+  assert.match(fs.readFileSync(CI_RUN, "utf8"), /scripts\/debian-packages\.txt/);
+  const list = fs.readFileSync(
+    path.join(path.dirname(CI_RUN), "..", "scripts", "debian-packages.txt"),
+    "utf8",
+  );
+  return list
+    .split("\n")
+    .map((l) => l.replace(/#.*/, "").trim())
+    .filter(Boolean);
 }
 
 function allInstalled(pkgs: string[]): boolean {
