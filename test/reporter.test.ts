@@ -77,6 +77,10 @@ describe("test reporter and the no-skip policy", function () {
     assert.match(r.out, /skipped: plain skips/);
     assert.deepEqual(r.counts, { passed: 2, failed: 1, skipped: 2, skippedTestbed: 1 });
     assert.equal(r.code, 1, "mocha's own failure count");
+    const slowest = r.out.split("slowest test files (wall time, hooks included):\n")[1] ?? "";
+    for (const f of ["tb.test.js", "plain.test.js"]) {
+      assert.match(slowest, new RegExp(`^ +\\d+ s  .*${f.replace(".", "\\.")}$`, "m"), `${f} timed`);
+    }
   });
 
   it("without CI/G8OS_NO_SKIP a skipped testbed test is a skip", () => {
