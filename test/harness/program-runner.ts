@@ -1,10 +1,11 @@
 /**
- * Parent side of program-host.ts: forks the child (Node 22 + ts-node transpile-only), hands it
+ * Parent side of program-host.ts: forks the child (Node 22 + the cached transpile hook test/ts-register.js), hands it
  * the stack settings and config, and routes its resource registrations to the harness engine.
  */
 import { fork } from "child_process";
 import * as path from "path";
 import type { Props } from "./secrets";
+import { TS_REGISTER } from "../ts-register-path";
 
 /** A RegisterResourceRequest as the engine sees it (object in wire form, secrets tagged). */
 export interface Registration {
@@ -65,7 +66,7 @@ export function runProgram(o: RunProgramOptions, h: ProgramHandlers): Promise<st
   const child = fork(path.join(__dirname, "program-host.ts"), [], {
     cwd: o.repoRoot,
     execPath: o.nodePath,
-    execArgv: ["-r", "ts-node/register/transpile-only"],
+    execArgv: ["-r", TS_REGISTER],
     env: { ...process.env, ...o.env, TS_NODE_PROJECT: path.join(o.repoRoot, "tsconfig.json") },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });

@@ -8,16 +8,12 @@ import { parseHostCount, isRoot } from "../testbed";
 import { parseArgs } from "../testbed/cli";
 import { macFor } from "../testbed/network";
 import { REPO_ROOT } from "../testbed/state";
+import { TS_REGISTER } from "../ts-register-path";
 
 /** Runs the CLI as a separate process (as `npm run testbed` does), optionally as user nobody. */
 function cli(args: string[], asNobody = false) {
   const node = process.execPath;
-  const argv = [
-    "-r",
-    "ts-node/register/transpile-only",
-    path.join(REPO_ROOT, "test/testbed/cli.ts"),
-    ...args,
-  ];
+  const argv = ["-r", TS_REGISTER, path.join(REPO_ROOT, "test/testbed/cli.ts"), ...args];
   const [cmd, cmdArgs] = asNobody
     ? ["setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", node, ...argv]]
     : [node, argv];

@@ -21,6 +21,7 @@ import {
   testbedStatus,
 } from "../testbed";
 import { readState, REPO_ROOT, STATE_DIR, STATE_FILE, takeLease } from "../testbed/state";
+import { TS_REGISTER } from "../ts-register-path";
 
 /** Processes whose command line contains `needle` (NUL-separated args joined with spaces). */
 function processesWith(needle: string): number[] {
@@ -197,7 +198,7 @@ describe("testbed lifecycle (up, down)", function () {
     const script =
       'require("./test/testbed").ensureTestbed({ hosts: 2, services: [] })' +
       ".then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })";
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+    const child = spawn(process.execPath, ["-r", TS_REGISTER, "-e", script], {
       cwd: REPO_ROOT,
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -14,6 +14,7 @@ import * as zlib from "zlib";
 import type { Redis } from "ioredis";
 import { Core0Emulator, startCore0Emulator } from "./core0-emulator";
 import { ipfsAdd, IpfsDaemon, startIpfsDaemon } from "./ipfs";
+import { TS_REGISTER } from "../ts-register-path";
 
 const IoRedis = require("ioredis") as typeof import("ioredis").default;
 
@@ -942,7 +943,7 @@ describe("core0 v0.9.0 emulator contract (raw redis)", function () {
           "--",
           process.execPath,
           "-r",
-          "ts-node/register/transpile-only",
+          TS_REGISTER,
           path.join(__dirname, "core0-emulator.nonroot.fixture.ts"),
         ],
         { cwd: root, encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH ?? "", HOME: "/tmp" } },

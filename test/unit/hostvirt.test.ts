@@ -21,6 +21,7 @@ import {
   LEGACY_IDENTITY_TYPE,
   zerotierIdentityProvider as provider,
 } from "../../providers/host/zerotier-identity";
+import { TS_REGISTER } from "../ts-register-path";
 
 const REPO = path.resolve(__dirname, "../..");
 const hex = (n: number, c: string) => c.repeat(n);
@@ -139,7 +140,7 @@ describe("host and libvirt constructors (registered under mocks)", function () {
   before(() => {
     const out = execFileSync(
       process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join(__dirname, "programs/hostvirt-registrations.ts")],
+      ["-r", TS_REGISTER, path.join(__dirname, "programs/hostvirt-registrations.ts")],
       {
         cwd: REPO,
         encoding: "utf8",

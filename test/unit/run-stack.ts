@@ -1,6 +1,7 @@
 /** Runs index.ts for one stack under mocks in a child process (see stack-runner.ts). */
 import { execFileSync } from "child_process";
 import * as path from "path";
+import { TS_REGISTER } from "../ts-register-path";
 
 export interface StackRun {
   resources?: { type: string; name: string; inputs: Record<string, unknown> }[];
@@ -33,16 +34,12 @@ export function runStacksUnderMocks(runs: BatchRun[]): StackRun[] {
   const file = path.join(dir, "runs.json");
   fs.writeFileSync(file, JSON.stringify(runs));
   try {
-    const out = execFileSync(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join(__dirname, "stack-runner.ts")],
-      {
-        env: { ...process.env, G8OS_UNIT_BATCH: file },
-        encoding: "utf8",
-        timeout: 300_000,
-        maxBuffer: 512 * 1024 * 1024,
-      },
-    );
+    const out = execFileSync(process.execPath, ["-r", TS_REGISTER, path.join(__dirname, "stack-runner.ts")], {
+      env: { ...process.env, G8OS_UNIT_BATCH: file },
+      encoding: "utf8",
+      timeout: 300_000,
+      maxBuffer: 512 * 1024 * 1024,
+    });
     const lines = out
       .trim()
       .split("\n")
@@ -57,17 +54,13 @@ export function runStackUnderMocks(
   stack: string,
   config: Record<string, string | { secret: string }>,
 ): StackRun {
-  const out = execFileSync(
-    process.execPath,
-    ["-r", "ts-node/register/transpile-only", path.join(__dirname, "stack-runner.ts")],
-    {
-      env: { ...process.env, G8OS_UNIT_STACK: stack, G8OS_UNIT_CONFIG: JSON.stringify(config) },
-      encoding: "utf8",
-      timeout: 60_000,
-      // Dynamic resources carry their serialized provider in their inputs: a stack with VMs prints MBs.
-      maxBuffer: 256 * 1024 * 1024,
-    },
-  );
+  const out = execFileSync(process.execPath, ["-r", TS_REGISTER, path.join(__dirname, "stack-runner.ts")], {
+    env: { ...process.env, G8OS_UNIT_STACK: stack, G8OS_UNIT_CONFIG: JSON.stringify(config) },
+    encoding: "utf8",
+    timeout: 60_000,
+    // Dynamic resources carry their serialized provider in their inputs: a stack with VMs prints MBs.
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const line = out.trim().split("\n").pop() ?? "{}";
   return JSON.parse(line) as StackRun;
 }

@@ -20,6 +20,7 @@ import { DynamicProviderHost } from "../harness/dynamic-host";
 import { sshFingerprint } from "../../providers/shared/ssh";
 import { readManagedBlock, setManagedBlock } from "../../providers/host/authorized-keys-block";
 import { EngineService } from "../harness/engine-service";
+import { TS_REGISTER } from "../ts-register-path";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -185,7 +186,7 @@ describe("state compatibility: AuthorizedKeys and ZerotierHostJoin on the kit re
   it("the constructors register the same type tokens and secret outputs as before", () => {
     const out = execFileSync(
       process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join(__dirname, "programs/hostvirt-registrations.ts")],
+      ["-r", TS_REGISTER, path.join(__dirname, "programs/hostvirt-registrations.ts")],
       {
         cwd: REPO,
         encoding: "utf8",

@@ -15,6 +15,7 @@ import { OperationError } from "../../../providers/shared/errors";
 import { pollUntil } from "../../../providers/shared/retry";
 import { pidAlive, signal } from "../proc";
 import type { ServiceStatus, Testbed, TestbedService, TestHost } from "../types";
+import { TS_REGISTER } from "../../ts-register-path";
 
 /** Where the node agent is installed on the (shared) filesystem of the testbed machine. */
 export const ZEROTIER_CLI_PATH = "/usr/local/sbin/zerotier-cli";
@@ -70,11 +71,11 @@ async function startDaemon(tb: Testbed): Promise<ZerotierStandInInfo> {
   );
   const log = fs.openSync(path.join(serviceDir(tb), "standin.log"), "a");
   try {
-    const child = spawn(
-      process.execPath,
-      ["-r", "ts-node/register/transpile-only", path.join(__dirname, "daemon.ts"), file],
-      { cwd: REPO_ROOT, detached: true, stdio: ["ignore", log, log] },
-    );
+    const child = spawn(process.execPath, ["-r", TS_REGISTER, path.join(__dirname, "daemon.ts"), file], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
     child.unref();
   } finally {
     fs.closeSync(log);
