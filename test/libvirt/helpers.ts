@@ -64,3 +64,16 @@ export async function virshLocal(args: string[]) {
 export async function domainExists(nameOrUuid: string): Promise<boolean> {
   return (await virshLocal(["dominfo", nameOrUuid])).code === 0;
 }
+
+/**
+ * A VM suite's last word: whatever its tests left (a failed destroy, a killed run), the domain
+ * `name` is stopped and undefined and its files in `poolDir` removed, so no TCG guest keeps
+ * eating the machine's CPU afterwards.
+ */
+export async function removeTestDomain(name: string, poolDir: string | undefined): Promise<void> {
+  await virshLocal(["destroy", name]);
+  await virshLocal(["undefine", "--nvram", name]);
+  if (!poolDir || !fs.existsSync(poolDir)) return;
+  for (const f of fs.readdirSync(poolDir))
+    if (f.startsWith(name)) fs.rmSync(path.join(poolDir, f), { force: true });
+}

@@ -7,13 +7,10 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as path from "path";
-import { DynamicProviderHost } from "../harness/dynamic-host";
-import { EngineService } from "../harness/engine-service";
 import { argError } from "../../components/vm/common";
 import { InputError } from "../../providers/shared/errors";
 import { volumeProvider } from "../../providers/libvirt/volume";
 import { sshTargetOf as libvirtTargetOf } from "../../providers/libvirt/client";
-import { sshFingerprint } from "../../providers/shared/ssh";
 import { sshTargetFailures } from "../../providers/shared/ssh-target";
 import {
   identityOf,
@@ -22,6 +19,8 @@ import {
   zerotierIdentityProvider as provider,
 } from "../../providers/host/zerotier-identity";
 import { TS_REGISTER } from "../ts-register-path";
+import { withProviderHost } from "./state-compat-suite";
+import { scriptedSshServer } from "./scripted-ssh-server";
 
 const REPO = path.resolve(__dirname, "../..");
 const hex = (n: number, c: string) => c.repeat(n);
@@ -36,45 +35,12 @@ function keyPair(): { priv: string; pub: string; blob: Buffer } {
   return { priv: k.private, pub: k.public, blob: parsed.getPublicSSH() };
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- ssh2's server callbacks are untyped here */
-/** An SSH server on 127.0.0.1 that runs only `zerotier-idtool generate`; counts the commands run. */
-async function idtoolServer(clientPub: string, output: string) {
-  const { Server, utils } = require("ssh2");
-  const hostKey = keyPair();
-  const allowed = utils.parseKey(clientPub).getPublicSSH() as Buffer;
-  const commands: string[] = [];
-  const server = new Server({ hostKeys: [hostKey.priv] }, (client: any) => {
-    client.on("authentication", (ctx: any) => {
-      if (ctx.method === "publickey" && Buffer.compare(ctx.key.data, allowed) === 0) ctx.accept();
-      else ctx.reject(["publickey"]);
-    });
-    client.on("ready", () =>
-      client.on("session", (accept: any) =>
-        accept().on("exec", (acc: any, _rej: any, info: any) => {
-          const ch = acc();
-          commands.push(info.command);
-          if (info.command === "zerotier-idtool generate") {
-            ch.write(output);
-            ch.exit(0);
-          } else {
-            ch.stderr.write("not found\n");
-            ch.exit(127);
-          }
-          ch.end();
-        }),
-      ),
-    );
-    client.on("error", () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    fingerprint: sshFingerprint(hostKey.blob),
-    commands,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+/** An SSH server on 127.0.0.1 that runs only `zerotier-idtool generate`; records the commands run. */
+function idtoolServer(clientPub: string, output: string) {
+  return scriptedSshServer(clientPub, (cmd) =>
+    cmd === "zerotier-idtool generate" ? { out: output, code: 0 } : { err: "not found\n", code: 127 },
+  );
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 describe("one SSH connection model (providers/shared/ssh-target.ts)", () => {
   it("libvirt resources check the shared SSH fields, with the same field paths and reasons", async () => {
@@ -289,20 +255,7 @@ describe("ZerotierIdentity", function () {
   it("through the real dynamic-provider host, as the engine calls it on an existing stack's Command state", async () => {
     // The engine sends the old Command's outputs (no `__provider`) and the new inputs (with it);
     // sdk/nodejs/cmd/dynamic-provider loads the provider from the new inputs.
-    const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-    const text = (await serializeFunction(() => provider, { allowSecrets: true })).text as string;
-    const engine = await EngineService.start(() => undefined);
-    const host = await DynamicProviderHost.start({
-      repoRoot: REPO,
-      engineAddress: engine.address,
-      project: "g8os",
-      stack: "build-1",
-      config: {},
-      env: {},
-      nodePath: process.execPath,
-      onOutput: () => undefined,
-    });
-    try {
+    await withProviderHost(provider, async (host, text) => {
       const ctx = {
         urn: "urn:pulumi:build-1::g8os::g8os:vm:UbuntuVm$pulumi-nodejs:dynamic/host:ZerotierIdentity::build-1-node-zerotier-identity",
         type: "pulumi-nodejs:dynamic/host:ZerotierIdentity",
@@ -325,9 +278,6 @@ describe("ZerotierIdentity", function () {
       );
       const refreshed = await host.read(ctx, "cmd-id", outs, checked.inputs);
       assert.strictEqual(refreshed.outputs.identity, IDENTITY);
-    } finally {
-      await host.stop();
-      await engine.stop();
-    }
+    });
   });
 });

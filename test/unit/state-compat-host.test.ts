@@ -1,6 +1,6 @@
 /**
  * State written before AuthorizedKeys and ZerotierHostJoin moved onto the resource kit still
- * checks and diffs with no changes (the kit's state-compat method, test/unit/state-compat.test.ts).
+ * checks and diffs with no changes (the kit's state-compat method, test/unit/state-compat-suite.ts).
  * Fixtures (test/unit/fixtures/state-compat/host-authorized-keys.json, zerotier-host-join.json)
  * were captured from the hand-written providers (main f47230a): `raw` is what the constructor
  * sends, `checked` what that check returned, `outputs` what its create (`apply`) returns. The
@@ -12,40 +12,28 @@
  */
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
-import type * as pulumi from "@pulumi/pulumi";
 import type { Fields, ResourceKit } from "../../providers/shared/resource-kit";
-import { DynamicProviderHost } from "../harness/dynamic-host";
-import { sshFingerprint } from "../../providers/shared/ssh";
 import { readManagedBlock, setManagedBlock } from "../../providers/host/authorized-keys-block";
-import { EngineService } from "../harness/engine-service";
 import { TS_REGISTER } from "../ts-register-path";
+import {
+  defineStateCompatCases,
+  readFixture,
+  withProviderHost,
+  type StateCompatCase,
+} from "./state-compat-suite";
+import { scriptedSshServer, type ScriptedAnswer } from "./scripted-ssh-server";
 
 const REPO = path.resolve(__dirname, "../..");
-
-interface Fixture {
-  raw: Record<string, unknown>;
-  checked: Record<string, unknown>;
-  outputs: Record<string, unknown>;
-}
-
-interface Case {
-  fixture: string;
-  type: string;
-  load: () => Promise<{ kit: ResourceKit<Fields>; provider: pulumi.dynamic.ResourceProvider }>;
-  /** A replace field and a new (valid) value, or undefined when the resource never replaces. */
-  replace?: [string, unknown];
-  /** Update fields and new (valid) values: each changes in place. */
-  updates: [string, unknown][];
-}
+const FIXTURES = path.join(__dirname, "fixtures", "state-compat");
+const fixture = (name: string) => readFixture(FIXTURES, name);
 
 const OTHER_CONNECTION = {
   addresses: [{ host: "10.147.17.31" }],
   privateKeys: ["-----BEGIN OPENSSH PRIVATE KEY-----\nb3RoZXI=\n-----END OPENSSH PRIVATE KEY-----\n"],
 };
 
-const CASES: Case[] = [
+const CASES: StateCompatCase[] = [
   {
     fixture: "host-authorized-keys",
     type: "pulumi-nodejs:dynamic/host:AuthorizedKeys",
@@ -57,6 +45,7 @@ const CASES: Case[] = [
       };
     },
     replace: ["block", "build-2"],
+    deleteBeforeReplace: false, // the old block is removed after the new one is written
     updates: [
       ["keys", (fixture("host-authorized-keys").checked.keys as string[]).slice(0, 1)],
       ["user", "builder"],
@@ -82,87 +71,8 @@ const CASES: Case[] = [
   },
 ];
 
-function fixture(name: string): Fixture {
-  const p = path.join(__dirname, "fixtures", "state-compat", `${name}.json`);
-  return JSON.parse(fs.readFileSync(p, "utf8")) as Fixture;
-}
-
 describe("state compatibility: AuthorizedKeys and ZerotierHostJoin on the kit read state written before it", () => {
-  for (const c of CASES) {
-    describe(c.fixture, () => {
-      const fx = fixture(c.fixture);
-      it("check(old raw inputs) gives the same inputs, no failures; check is idempotent", async () => {
-        const { provider } = await c.load();
-        const r = await provider.check!({}, fx.raw);
-        assert.deepEqual(r.failures, []);
-        assert.deepEqual(r.inputs, fx.checked);
-        assert.deepEqual((await provider.check!({}, fx.checked)).inputs, fx.checked);
-      });
-      it("diff(old outputs, checked inputs) reports no changes", async () => {
-        const { kit, provider } = await c.load();
-        const d = await provider.diff!("id", fx.outputs, fx.checked);
-        assert.deepEqual([d.changes, d.replaces ?? []], [false, []]);
-        assert.deepEqual(kit.diff(fx.outputs, fx.checked).detailedDiff, {});
-      });
-      if (c.replace) {
-        const [field, value] = c.replace;
-        it(`changing ${field} replaces exactly that field (old one removed after)`, async () => {
-          const { kit, provider } = await c.load();
-          const news = { ...fx.checked, [field]: value };
-          assert.deepEqual((await provider.check!({}, news)).failures, []);
-          const d = await provider.diff!("id", fx.outputs, news);
-          assert.deepEqual([d.changes, d.replaces, d.deleteBeforeReplace], [true, [field], false]);
-          assert.deepEqual(kit.diff(fx.outputs, news).detailedDiff, { [field]: { kind: "replace" } });
-        });
-      }
-      for (const [field, value] of c.updates) {
-        it(`changing ${field} updates exactly that field in place`, async () => {
-          const { kit, provider } = await c.load();
-          const news = { ...fx.checked, [field]: value };
-          assert.deepEqual((await provider.check!({}, news)).failures, []);
-          const d = await provider.diff!("id", fx.outputs, news);
-          assert.deepEqual([d.changes, d.replaces ?? []], [true, []]);
-          assert.deepEqual(kit.diff(fx.outputs, news).detailedDiff, { [field]: { kind: "update" } });
-        });
-      }
-      it("the serialized provider answers the same through the real dynamic-provider host", async function () {
-        this.timeout(60_000);
-        const { provider } = await c.load();
-        const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-        const text = (await serializeFunction(() => provider, { allowSecrets: true })).text as string;
-        const engine = await EngineService.start(() => undefined);
-        const host = await DynamicProviderHost.start({
-          repoRoot: REPO,
-          engineAddress: engine.address,
-          project: "g8os",
-          stack: "build-1",
-          config: {},
-          env: {},
-          nodePath: process.execPath,
-          onOutput: () => undefined,
-        });
-        try {
-          const ctx = {
-            urn: `urn:pulumi:build-1::g8os::${c.type}::${c.fixture}`,
-            type: c.type,
-            name: c.fixture,
-            secrets: [],
-          };
-          const olds = { ...fx.outputs, __provider: text };
-          const checked = await host.check(ctx, fx.checked, { ...fx.raw, __provider: text });
-          assert.deepStrictEqual(checked.failures, []);
-          const { __provider, ...inputs } = checked.inputs;
-          assert.strictEqual(__provider, text);
-          assert.deepEqual(inputs, fx.checked);
-          const d = await host.diff(ctx, "id", olds, checked.inputs, fx.checked);
-          assert.deepEqual([d.changes, d.replaces], [false, []]);
-        } finally {
-          await host.stop();
-          await engine.stop();
-        }
-      });
-    });
-  }
+  defineStateCompatCases(FIXTURES, CASES);
 
   it("AuthorizedKeys: untrimmed or repeated keys are the stored keys (no change), as the old diff normalised them", async () => {
     const { authorizedKeysProvider } = await import("../../providers/host/authorized-keys");
@@ -213,7 +123,6 @@ describe("state compatibility: AuthorizedKeys and ZerotierHostJoin on the kit re
   });
 });
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- ssh2's server callbacks are untyped here */
 /**
  * An SSH server on 127.0.0.1 holding an in-memory file tree, answering the command shapes a POSIX
  * shell runs for AuthorizedKeys (POSIX.1-2017 Shell & Utilities: `test -e`, `cat`, `mv`;
@@ -221,15 +130,10 @@ describe("state compatibility: AuthorizedKeys and ZerotierHostJoin on the kit re
  * exits 3 when the file is absent, `install -d`/`chown` (accepted), and the atomic write
  * `cat > tmp && chmod && mv` with the body on stdin. Anything else exits 127. Records each command.
  */
-async function hostShell(clientPub: string, files: Map<string, string>) {
-  const { Server, utils } = require("ssh2");
-  const k = utils.generateKeyPairSync("ed25519");
-  const hostBlob = utils.parseKey(k.public).getPublicSSH() as Buffer;
-  const allowed = utils.parseKey(clientPub).getPublicSSH() as Buffer;
+function hostShell(clientPub: string, files: Map<string, string>) {
   const homes: Record<string, string> = { root: "/root" };
-  const commands: string[] = [];
   const q = "'([^']*)'";
-  const run = (cmd: string, stdin: string): { out: string; code: number } => {
+  const run = (cmd: string, stdin: string): ScriptedAnswer => {
     let m = new RegExp(`^getent passwd ${q} \\| cut -d: -f6$`).exec(cmd);
     if (m) return { out: homes[m[1]] ? `${homes[m[1]]}\n` : "", code: 0 };
     m = new RegExp(`^if \\[ -e ${q} \\]; then cat ${q}; else exit 3; fi$`).exec(cmd);
@@ -243,41 +147,9 @@ async function hostShell(clientPub: string, files: Map<string, string>) {
     }
     return { out: "", code: 127 };
   };
-  const server = new Server({ hostKeys: [k.private] }, (client: any) => {
-    client.on("authentication", (ctx: any) => {
-      if (ctx.method === "publickey" && Buffer.compare(ctx.key.data, allowed) === 0) ctx.accept();
-      else ctx.reject(["publickey"]);
-    });
-    client.on("ready", () =>
-      client.on("session", (accept: any) =>
-        accept().on("exec", (acc: any, _rej: any, info: any) => {
-          const ch = acc();
-          commands.push(info.command);
-          let stdin = "";
-          ch.on("data", (d: Buffer) => (stdin += d.toString("utf8")));
-          const finish = () => {
-            const r = run(info.command, stdin);
-            if (r.out) ch.write(r.out);
-            ch.exit(r.code);
-            ch.end();
-          };
-          // A write sends its body on stdin and then EOF; every other command sends nothing.
-          if (info.command.startsWith("umask 077 && cat > ")) ch.on("end", finish);
-          else finish();
-        }),
-      ),
-    );
-    client.on("error", () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    fingerprint: sshFingerprint(hostBlob),
-    commands,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  // A write sends its body on stdin and then EOF; every other command sends nothing.
+  return scriptedSshServer(clientPub, run, (cmd) => cmd.startsWith("umask 077 && cat > "));
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 describe("state compatibility: AuthorizedKeys state written before the kit refreshes and updates", function () {
   this.timeout(60_000);
@@ -293,21 +165,7 @@ describe("state compatibility: AuthorizedKeys state written before the kit refre
     const files = new Map([[PATH, setManagedBlock(`${OTHER}\n`, "build-1", keys)]]);
     const srv = await hostShell(client.public, files);
     const { authorizedKeysProvider } = await import("../../providers/host/authorized-keys");
-    const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
-    const text = (await serializeFunction(() => authorizedKeysProvider, { allowSecrets: true }))
-      .text as string;
-    const engine = await EngineService.start(() => undefined);
-    const host = await DynamicProviderHost.start({
-      repoRoot: REPO,
-      engineAddress: engine.address,
-      project: "g8os",
-      stack: "build-1",
-      config: {},
-      env: {},
-      nodePath: process.execPath,
-      onOutput: () => undefined,
-    });
-    try {
+    await withProviderHost(authorizedKeysProvider, async (host, text) => {
       const connection = {
         addresses: [{ host: "127.0.0.1", port: srv.port }],
         privateKeys: [client.private],
@@ -347,10 +205,6 @@ describe("state compatibility: AuthorizedKeys state written before the kit refre
       const again = await host.read(ctx, id, updated, fewer);
       assert.deepEqual(again.outputs.keys, keys.slice(1));
       assert.ok(!srv.commands.some((c) => /^(?!getent|if \[ -e |install -d |chown |umask 077 )/.test(c)));
-    } finally {
-      await host.stop();
-      await engine.stop();
-      await srv.close();
-    }
+    }).finally(() => srv.close());
   });
 });

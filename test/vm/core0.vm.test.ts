@@ -16,7 +16,7 @@ import { Core0Client } from "../../providers/core0/client";
 import { ZerotierClient } from "../../providers/zerotier/client";
 import { assertNoSecrets } from "../build-host/fixtures";
 import { Harness, findResource } from "../harness";
-import { suffix, virshLocal } from "../libvirt/helpers";
+import { suffix, virshLocal, removeTestDomain } from "../libvirt/helpers";
 import { useTestbed, ZT_BRIDGE } from "../testbed";
 import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
 import { CORE0_IMAGE_READY, core0ImageKernelFlags, ensureCore0Image } from "../testbed/libvirt/core0-image";
@@ -98,10 +98,7 @@ describe("a core0 test node VM on ZeroTier (harness + libvirt testbed + core0 im
       await h.destroy().catch(() => undefined);
       await h.close();
     }
-    await virshLocal(["destroy", domainName]);
-    await virshLocal(["undefine", "--nvram", domainName]);
-    for (const f of fs.existsSync(lv?.poolDir ?? "") ? fs.readdirSync(lv.poolDir) : [])
-      if (f.startsWith(domainName)) fs.rmSync(path.join(lv.poolDir, f), { force: true });
+    await removeTestDomain(domainName, lv?.poolDir);
   });
 
   it("up: the node boots from the seed, joins with its pre-authorised identity, and answers redis only on its ZeroTier IP, only with the password", async () => {

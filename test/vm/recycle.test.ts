@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { Harness, findResource, type RunResult } from "../harness";
 import { ensureLibvirtTestbed, type LibvirtTestbed, libvirtProgramConfig } from "../testbed/libvirt";
-import { domainExists, newKeyPair, suffix, virshLocal } from "../libvirt/helpers";
+import { domainExists, newKeyPair, suffix, virshLocal, removeTestDomain } from "../libvirt/helpers";
 
 const PROGRAM = path.join(__dirname, "programs", "build-node.ts");
 const NODE_URN_PART = "g8os:vm:UbuntuVm";
@@ -50,10 +50,7 @@ describe("recycling the build node (harness + libvirt testbed)", function () {
       await h.destroy().catch(() => undefined);
       await h.close();
     }
-    await virshLocal(["destroy", domainName]);
-    await virshLocal(["undefine", "--nvram", domainName]);
-    for (const f of fs.existsSync(tb?.poolDir ?? "") ? fs.readdirSync(tb.poolDir) : [])
-      if (f.startsWith(domainName)) fs.rmSync(path.join(tb.poolDir, f), { force: true });
+    await removeTestDomain(domainName, tb?.poolDir);
   });
 
   it("up creates the KVM host setup, the image and the build node (disk, seed, running domain)", async () => {

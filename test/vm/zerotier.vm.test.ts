@@ -14,7 +14,7 @@ import { ZerotierClient } from "../../providers/zerotier/client";
 import { withSsh } from "../../providers/shared/ssh";
 import { assertNoSecrets, canLogIn, sshPortOpen } from "../build-host/fixtures";
 import { Harness, findResource } from "../harness";
-import { newKeyPair, suffix, virshLocal, type KeyPair } from "../libvirt/helpers";
+import { newKeyPair, suffix, virshLocal, type KeyPair, removeTestDomain } from "../libvirt/helpers";
 import { useTestbed } from "../testbed";
 import { ensureLibvirtTestbed, VIRT_NETWORK, type LibvirtTestbed } from "../testbed/libvirt";
 import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegram";
@@ -73,10 +73,7 @@ describe("a build-node VM on ZeroTier (harness + libvirt testbed + ZeroTier stan
       await h.close();
     }
     await tg?.stop();
-    await virshLocal(["destroy", domainName]);
-    await virshLocal(["undefine", "--nvram", domainName]);
-    for (const f of fs.existsSync(lv?.poolDir ?? "") ? fs.readdirSync(lv.poolDir) : [])
-      if (f.startsWith(domainName)) fs.rmSync(path.join(lv.poolDir, f), { force: true });
+    await removeTestDomain(domainName, lv?.poolDir);
   });
 
   it("up: the guest joins with its pre-authorised identity; SSH only over ZeroTier, only with the stack's keys; announced", async () => {
