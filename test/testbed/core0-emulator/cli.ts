@@ -9,26 +9,13 @@
  * image's redis without password. Prints one JSON line `{"address","port","pid","dir"}` when ready.
  */
 import { startCore0Emulator } from "./index";
+import { parseOptions } from "./cli-options";
 
 const USAGE =
   "usage: [G8OS_CORE0_PASSWORD=...] cli.ts --ipfs-api URL [--bind ADDR] [--port N] [--dir D] [--result-ttl S]";
 
-function parse(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) throw new Error(`unexpected argument ${argv[i]}`);
-    const v = m[2] ?? argv[++i];
-    if (v === undefined) throw new Error(`--${m[1]} needs a value`);
-    out[m[1]] = v;
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
-  const a = parse(process.argv.slice(2));
-  const known = new Set(["ipfs-api", "bind", "port", "dir", "result-ttl"]);
-  for (const k of Object.keys(a)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
+  const a = parseOptions(process.argv.slice(2), ["ipfs-api", "bind", "port", "dir", "result-ttl"]);
   const password = process.env.G8OS_CORE0_PASSWORD || undefined;
   if (!a["ipfs-api"]) throw new Error("--ipfs-api is required");
   const node = await startCore0Emulator({

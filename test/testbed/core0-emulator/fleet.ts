@@ -25,6 +25,7 @@ import * as os from "os";
 import * as path from "path";
 import { Core0Node } from "./node";
 import { startNodeIpfs, startNodeRedis } from "./node-services";
+import { parseOptions } from "./cli-options";
 
 const USAGE = "usage: [G8OS_CORE0_PASSWORD=...] fleet.ts --nodes N --ipfs-api URL [--bind ADDR]";
 
@@ -272,22 +273,8 @@ export async function startCore0Fleet(count: number, opts: FleetOptions): Promis
   }
 }
 
-function parse(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
-    if (!m) throw new Error(`unexpected argument ${argv[i]}`);
-    const v = m[2] ?? argv[++i];
-    if (v === undefined) throw new Error(`--${m[1]} needs a value`);
-    out[m[1]] = v;
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
-  const a = parse(process.argv.slice(2));
-  const known = new Set(["nodes", "ipfs-api", "bind"]);
-  for (const k of Object.keys(a)) if (!known.has(k)) throw new Error(`unknown option --${k}`);
+  const a = parseOptions(process.argv.slice(2), ["nodes", "ipfs-api", "bind"]);
   if (!a["ipfs-api"]) throw new Error("--ipfs-api is required");
   const fleet = await startCore0Fleet(Number(a.nodes), {
     password: process.env.G8OS_CORE0_PASSWORD || undefined,
