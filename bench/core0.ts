@@ -25,16 +25,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { randomUUID } from "crypto";
-import { spawn } from "child_process";
 import * as net from "net";
-import * as readline from "readline";
 import { Core0Client } from "../providers/core0/client";
 import { IpfsClient } from "../providers/ipfs/client";
 import { buildPlistFromDirectory, serializePlist, storeBrotli } from "../providers/plist";
 import { startIpfsDaemon } from "../test/testbed/ipfs";
 import type { BenchResult } from "./index";
 import { pushPeakRss } from "./lib/push-child";
-import { percentile, timed, withScope, type Scope } from "./lib/setup";
+import { percentile, startReadyChild, timed, withScope, type Scope } from "./lib/setup";
 
 const PASSWORD = "bench-" + randomUUID();
 const IN_FLIGHT = 64;
@@ -97,38 +95,14 @@ async function clientLoad(
 async function startEmulatorProcess(
   ipfsApi: string,
 ): Promise<{ address: string; port: number; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      require.resolve("ts-node/dist/bin.js"),
-      "--transpile-only",
-      path.join(__dirname, "../test/testbed/core0-emulator/cli.ts"),
-      "--ipfs-api",
-      ipfsApi,
-      "--bind",
-      "127.0.0.1",
-    ],
-    { env: { ...process.env, G8OS_CORE0_PASSWORD: PASSWORD }, stdio: ["ignore", "pipe", "inherit"] },
+  const child = await startReadyChild<{ address: string; port: number }>(
+    "core0 emulator",
+    path.join(__dirname, "../test/testbed/core0-emulator/cli.ts"),
+    ["--ipfs-api", ipfsApi, "--bind", "127.0.0.1"],
+    { G8OS_CORE0_PASSWORD: PASSWORD },
+    60_000,
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("core0 emulator did not start within 60 s")), 60_000);
-      child.once("exit", (code) => reject(new Error(`core0 emulator exited with ${code}`)));
-      readline.createInterface({ input: child.stdout }).once("line", (l) => {
-        clearTimeout(timer);
-        resolve(l);
-      });
-    });
-    return { ...(JSON.parse(line) as { address: string; port: number }), stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return { ...child.ready, stop: child.stop };
 }
 
 /** A loopback TCP proxy to `port` that delays every chunk by `delayMs` in each direction. */

@@ -25,11 +25,10 @@
  * every node unreachable, and the recorded figures use G8OS_BENCH_GRID_NODES=300.
  * Run: `npm run bench -- grid` (or `npx ts-node bench/grid.ts` for one repetition).
  */
-import { execFileSync, spawn } from "child_process";
+import { execFileSync } from "child_process";
 import { randomUUID } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as readline from "readline";
 import { DEFAULT_THRESHOLDS, type NodeReport } from "../components/grid/health";
 import { gridMonitorProvider } from "../components/grid/monitor-resource";
 import {
@@ -39,7 +38,7 @@ import {
   type PlacementNode,
 } from "../components/grid/placement";
 import type { BenchResult } from "./index";
-import { percentile, timed, withScope } from "./lib/setup";
+import { percentile, startReadyChild, timed, withScope } from "./lib/setup";
 
 const SEED = 16;
 const PLACEMENT_CALLS = 5;
@@ -211,42 +210,15 @@ async function startFleet(
   count: number,
   password: string,
 ): Promise<{ nodes: FleetNode[]; pid: number; stop(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      require.resolve("ts-node/dist/bin.js"),
-      "--transpile-only",
-      path.join(__dirname, "../test/testbed/core0-emulator/fleet.ts"),
-      "--nodes",
-      String(count),
-      // Monitoring reads no file content: the nodes' IPFS fronts are never asked to fetch.
-      "--ipfs-api",
-      "http://127.0.0.1:9",
-    ],
-    { env: { ...process.env, G8OS_CORE0_PASSWORD: password }, stdio: ["ignore", "pipe", "inherit"] },
+  const child = await startReadyChild<{ nodes: FleetNode[] }>(
+    `core0 fleet of ${count}`,
+    path.join(__dirname, "../test/testbed/core0-emulator/fleet.ts"),
+    // Monitoring reads no file content: the nodes' IPFS fronts are never asked to fetch.
+    ["--nodes", String(count), "--ipfs-api", "http://127.0.0.1:9"],
+    { G8OS_CORE0_PASSWORD: password },
+    600_000,
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`core0 fleet of ${count} did not start within 10 min`)),
-        600_000,
-      );
-      child.once("exit", (code) => reject(new Error(`core0 fleet exited with ${code}`)));
-      readline.createInterface({ input: child.stdout! }).once("line", (l) => {
-        clearTimeout(timer);
-        resolve(l);
-      });
-    });
-    return { nodes: (JSON.parse(line) as { nodes: FleetNode[] }).nodes, pid: child.pid!, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return { nodes: child.ready.nodes, pid: child.pid, stop: child.stop };
 }
 
 /**

@@ -8,6 +8,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as readline from "readline";
 
 /** Services started for one bench repetition, stopped in reverse order by `close()`. */
 export class Scope {
@@ -199,4 +200,54 @@ export function runChild<T>(
       }
     });
   });
+}
+
+/** A long-running child started by startReadyChild: its first line, its pid, and how to stop it. */
+export interface ReadyChild<T> {
+  ready: T;
+  pid: number;
+  /** SIGTERM (if still running), then waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the TypeScript file `script` with `args` in a child Node process (ts-node, transpile
+ * only) that prints one JSON line when it is ready (the testbed emulators' CLIs do), and resolves
+ * with that line parsed. A child that exits first or stays silent for `timeoutMs` is stopped and
+ * fails the bench, naming `what`.
+ */
+export async function startReadyChild<T>(
+  what: string,
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<ReadyChild<T>> {
+  const child = spawn(
+    process.execPath,
+    [require.resolve("ts-node/dist/bin.js"), "--transpile-only", script, ...args],
+    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  };
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${what} did not start within ${Math.round(timeoutMs / 1000)} s`)),
+        timeoutMs,
+      );
+      child.once("exit", (code) => reject(new Error(`${what} exited with ${code}`)));
+      readline.createInterface({ input: child.stdout }).once("line", (l) => {
+        clearTimeout(timer);
+        resolve(l);
+      });
+    });
+    return { ready: JSON.parse(line) as T, pid: child.pid!, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
