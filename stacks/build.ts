@@ -10,7 +10,7 @@ import { KvmHost } from "../components/kvm-host";
 import { Core0Vm, imageVolume, UbuntuVm, type VmHostRef } from "../components/vm";
 import { SshKeyGroup, type SshKeyGroupSource } from "../providers/keys";
 import type { PinnedSshTargetArgs } from "../providers/shared/ssh-target";
-import { ZerotierNetwork } from "../providers/zerotier";
+import { ZerotierMember, ZerotierNetwork } from "../providers/zerotier";
 import { type BuildConfig, type KeySourceSettings, readBuildConfig } from "./config";
 import { buildRun } from "./build-runs";
 import type { StackSelection } from "./select";
@@ -75,6 +75,24 @@ export function buildEnv(sel: StackSelection) {
     v4AutoAssign: true,
   });
 
+  // The people's machines on the build network (the operator's first: after the lockdown it reaches
+  // the host and VMs over ZeroTier only). Whatever joins the network does so through `networkId`,
+  // which carries the dependency on these members, so they are authorised before any lockdown.
+  const members = cfg.zerotier.members.map(
+    (m) =>
+      new ZerotierMember(`build-${env}-network-member-${m.name}`, {
+        ...zerotierApi,
+        networkId: network.networkId,
+        memberId: m.nodeId,
+        name: m.name,
+        description: `g8os build environment ${env}: ${m.name}`,
+        authorized: true,
+      }),
+  );
+  const networkId = pulumi
+    .all([network.networkId, ...members.map((m) => m.id)])
+    .apply(([id]) => id as string);
+
   const host = new BuildHost(`build-${env}-host`, {
     hostName: cfg.buildHost.name,
     envNumber: env,
@@ -89,7 +107,7 @@ export function buildEnv(sel: StackSelection) {
     groupKeys: keyGroup.keys,
     zerotier: {
       ...zerotierApi,
-      networkId: network.networkId,
+      networkId,
       address: cfg.buildHost.zerotierIp,
       timeoutSec: cfg.zerotier.timeoutSec,
     },
@@ -104,7 +122,7 @@ export function buildEnv(sel: StackSelection) {
         host,
         deployKey,
         groupKeys: keyGroup.keys,
-        networkId: network.networkId,
+        networkId,
         zerotierApi,
         telegram,
         redisPassword: redisPassword.result,
@@ -133,6 +151,7 @@ export function buildEnv(sel: StackSelection) {
     stackKind: "build" as const,
     envNumber: env,
     buildNetworkId: network.networkId,
+    buildNetworkMembers: cfg.zerotier.members.map((m) => ({ name: m.name, nodeId: m.nodeId })),
     buildHost: { name: cfg.buildHost.name, zerotierIp: host.zerotierIp, hostKeySha256: host.hostKeySha256 },
     deployPublicKey: deployKey.publicKeyOpenssh,
     keyGroupMembersWithoutKeys: keyGroup.membersWithoutKeys,

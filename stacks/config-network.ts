@@ -88,3 +88,51 @@ export function parsePools(
   });
   return out.map(({ start, end }) => ({ start, end }));
 }
+
+/** One machine the stack authorises on the build network (g8os:buildNetworkMembers). */
+export interface NetworkMemberSettings {
+  /** Its ZeroTier node id: 10 hex characters (`zerotier-cli info`), lowercase. */
+  nodeId: string;
+  /** A short name: [a-z0-9-], part of its resource name and shown in the network's member list. */
+  name: string;
+}
+
+const MEMBER_EXAMPLE = ["89e92ceee5 alice-laptop"];
+
+/**
+ * g8os:buildNetworkMembers: `<node id> <name>` entries, no node id or name twice. A ZeroTier
+ * address never starts with ff (reserved for multicast, ZeroTierOne node/Address.hpp).
+ */
+export function readNetworkMembers(r: ConfigReader): NetworkMemberSettings[] {
+  const entries = r.list("buildNetworkMembers", { example: MEMBER_EXAMPLE }) ?? [];
+  const out: NetworkMemberSettings[] = [];
+  entries.forEach((entry, i) => {
+    const key = `buildNetworkMembers[${i}]`;
+    const m = /^([0-9A-Fa-f]{10}) ([a-z0-9][a-z0-9-]{0,39})$/.exec(entry);
+    if (!m) {
+      r.add(
+        key,
+        `${JSON.stringify(entry)} is not "<node id> <name>" (node id: the 10 hex characters \`zerotier-cli info\` prints; name: lowercase letters, digits and '-', at most 40)`,
+        `write it like ${JSON.stringify(MEMBER_EXAMPLE[0])}`,
+      );
+      return;
+    }
+    const nodeId = m[1].toLowerCase();
+    if (nodeId.startsWith("ff")) {
+      r.add(
+        key,
+        `node id ${nodeId} starts with ff, which ZeroTier reserves`,
+        "copy the id from `zerotier-cli info`",
+      );
+      return;
+    }
+    const sameId = out.findIndex((o) => o.nodeId === nodeId);
+    const sameName = out.findIndex((o) => o.name === m[2]);
+    if (sameId >= 0)
+      r.add(key, `node id ${nodeId} is also buildNetworkMembers[${sameId}]`, "list each machine once");
+    else if (sameName >= 0)
+      r.add(key, `name ${m[2]} is also buildNetworkMembers[${sameName}]`, "give each machine its own name");
+    else out.push({ nodeId, name: m[2] });
+  });
+  return out;
+}

@@ -5,6 +5,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { BuildRunSettings } from "./build-runs";
+import type { NetworkMemberSettings } from "./config-network";
 
 /** Telegram build group the stack reports to. */
 export interface TelegramSettings {
@@ -34,6 +35,8 @@ export interface ZerotierSettings {
   routes: string[];
   /** g8os:zerotierTimeoutSec: seconds to wait for SSH over ZeroTier (5..3600); unset = program defaults. */
   timeoutSec?: number;
+  /** g8os:buildNetworkMembers: machines the stack authorises (the operator's, the group's); default none. */
+  members: NetworkMemberSettings[];
 }
 
 /** g8os:keySource and the keys of the chosen kind: where the SSH key group's public keys come from. */

@@ -16,7 +16,7 @@ import {
 import { readBuildRunSettings } from "./build-runs";
 import { ConfigReader } from "./config-reader";
 import { readKeySource } from "./config-keys";
-import { checkFixedAddress, ipv4FromNumber, parsePools } from "./config-network";
+import { checkFixedAddress, ipv4FromNumber, parsePools, readNetworkMembers } from "./config-network";
 import type { BuildConfig, BuildHostSettings, TelegramSettings, ZerotierSettings } from "./config-types";
 import { readVmConfig } from "./config-vms";
 import { readPins, requirePinned, zerotierInstallCommand } from "./pins";
@@ -121,6 +121,7 @@ export function readBuildConfig(envNumber: number): BuildConfig {
     })!,
     pools: [],
     routes,
+    members: readNetworkMembers(r),
   };
   bounded(r, "zerotierTimeoutSec", 5, 3600, "seconds", 120, (n) => (zerotier.timeoutSec = n));
   const pools = r.list("zerotierPools", { example: ["10.147.17.10-10.147.17.250"] });

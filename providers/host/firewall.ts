@@ -122,7 +122,9 @@ async function waitOverZerotier(i: ZerotierOnlySshInputs, before: string): Promi
       label,
       `SSH over ZeroTier to ${i.zerotierAddress}:${i.sshPort ?? 22} ${before}`,
       `${detailOf(err, label)} (${whereOf(i)})`,
-      "that the member is authorised and the host shows status OK in `zerotier-cli listnetworks`",
+      "that the host's member is authorised and the host shows status OK in `zerotier-cli listnetworks`, " +
+        "and that this machine (the one running `pulumi up`) is an authorised member of the same network " +
+        "and online there too (its `zerotier-cli listnetworks` shows the network OK)",
     );
   });
 }

@@ -18,6 +18,8 @@ import { startTelegramEmulator, type TelegramEmulator } from "../testbed/telegra
 import { requireZerotierStandIn } from "../testbed/zerotier/service";
 import { assertNoSecrets, canLogIn, resetHost, sshKeyPair, sshPortOpen, type KeyPair } from "./fixtures";
 
+/** g8os:buildNetworkMembers of this suite: `<node id> <name>`. */
+const MEMBERS = ["0a1b2c3d4e operator", "5f6e7d8c9b carol-laptop"];
 const TG_TOKEN = "777001:build-host-e2e-bot-token-x9";
 const TG_CHAT = "-100777";
 const IYO_SECRET = "iyo-client-secret-e2e-5c1d";
@@ -92,6 +94,9 @@ describe("build stack: physical host bootstrap (testbed)", function () {
       },
       firewallConfirmTimeoutSec: 20,
     });
+    // The operator's and a group member's machines (node ids only: the testbed's root namespace
+    // sits on the ZeroTier bridge itself, so nothing here depends on these members being online).
+    config["g8os:buildNetworkMembers"] = JSON.stringify(MEMBERS);
     harness = new Harness({ stack: "build-1", config, env: { G8OS_TRACE_FILE: traceFile } });
   });
 
@@ -132,6 +137,18 @@ describe("build stack: physical host bootstrap (testbed)", function () {
     );
   });
 
+  it("g8os:buildNetworkMembers are authorised members, named, before the host joins the network", async () => {
+    const network = String(findResource(harness.state(), "build-1-network").outputs.networkId);
+    const join = findResource(harness.state(), "build-1-host-zerotier-join");
+    for (const entry of MEMBERS) {
+      const [nodeId, name] = entry.split(" ");
+      const m = await zt.getMember(network, nodeId);
+      assert.deepStrictEqual([m?.authorized, m?.name], [true, name], `${name} on the controller`);
+      const urn = findResource(harness.state(), `build-1-network-member-${name}`).urn;
+      assert.ok(join.dependencies.includes(urn), `the host's join depends on ${name}'s member`);
+    }
+  });
+
   it("preview right after: no changes; a no-op up makes no remote write", async () => {
     const p = record(await harness.previewOk());
     const changed = p.steps.filter((s) => s.op !== "same");
@@ -161,6 +178,18 @@ describe("build stack: physical host bootstrap (testbed)", function () {
     assert.ok(await canLogIn(zerotierIp, carol.privateKey), "added member logs in");
     assert.ok(!(await canLogIn(zerotierIp, bob.privateKey)), "removed member is locked out");
     assert.ok(await canLogIn(zerotierIp, alice.privateKey));
+  });
+
+  it("a machine removed from g8os:buildNetworkMembers leaves the network; nothing else changes", async () => {
+    const network = String(findResource(harness.state(), "build-1-network").outputs.networkId);
+    harness.setConfig("g8os:buildNetworkMembers", JSON.stringify(MEMBERS.slice(0, 1)));
+    const p = record(await harness.previewOk());
+    const changed = Object.entries(ops(p)).filter(([, op]) => op !== "same");
+    assert.deepStrictEqual(changed, [["build-1-network-member-carol-laptop", "delete"]]);
+    record(await harness.upOk());
+    assert.strictEqual(await zt.getMember(network, MEMBERS[1].split(" ")[0]), undefined, "member removed");
+    assert.strictEqual((await zt.getMember(network, MEMBERS[0].split(" ")[0]))?.authorized, true);
+    assert.ok(await canLogIn(zerotierIp, alice.privateKey), "the host is untouched");
   });
 
   it("member deauthorised outside: refresh reports it and up re-authorises, even while the API answers 429", async () => {

@@ -97,7 +97,11 @@ describe("build stack: failures leave the host reachable (testbed)", function ()
     const err = r.errors.join("\n");
     assert.match(err, /ZerotierOnlySsh/);
     assert.match(err, /SSH over ZeroTier to .*\(ufw was not changed\)/);
-    assert.match(err, /Check: that the member is authorised/);
+    assert.match(err, /Check: that the host.s member is authorised/);
+    assert.match(
+      err,
+      /this machine \(the one running `pulumi up`\) is an authorised member of the same network/,
+    );
     assert.ok(await canLogIn(h2.address, tb().bootstrapKey.privateKey), "bootstrap address still works");
     assert.match((await tb().exec(h2.name, "ufw status")).stdout, /Status: inactive/);
     // What succeeded is kept; nothing is orphaned: the member and keys are in state.

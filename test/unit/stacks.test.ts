@@ -35,6 +35,33 @@ describe("stacks under mocks", function () {
     assert.strictEqual((r.outputs?.buildHost as Record<string, unknown>).zerotierIp, "10.147.17.1");
   });
 
+  it("build-1 authorises g8os:buildNetworkMembers on the build network before anything joins it", () => {
+    const cfg = {
+      ...validBuildConfig(),
+      "g8os:buildNetworkMembers": JSON.stringify(["89E92CEEE5 alice-laptop", "0123456789 bob-desk"]),
+    };
+    const r = runStackUnderMocks("build-1", cfg);
+    assert.strictEqual(r.error, undefined);
+    const all = r.resources ?? [];
+    const members = all.filter(
+      (x) => x.type.endsWith("zerotier:Member") && x.name.includes("network-member"),
+    );
+    assert.deepStrictEqual(
+      members.map((m) => [m.name, m.inputs.memberId, m.inputs.name, m.inputs.authorized]),
+      [
+        ["build-1-network-member-alice-laptop", "89e92ceee5", "alice-laptop", true],
+        ["build-1-network-member-bob-desk", "0123456789", "bob-desk", true],
+      ],
+    );
+    // Registered once its inputs resolve: the host's join waits for both members.
+    const join = all.findIndex((x) => x.type.endsWith("host:ZerotierHostJoin"));
+    assert.ok(join > all.indexOf(members[1]), "the host joins after the members are authorised");
+    assert.deepStrictEqual(r.outputs?.buildNetworkMembers, [
+      { name: "alice-laptop", nodeId: "89e92ceee5" },
+      { name: "bob-desk", nodeId: "0123456789" },
+    ]);
+  });
+
   it("build-1 with vmsEnabled: KVM host, then 4 VMs in parallel with fixed IPs, cmdlines and announcements", () => {
     const cfg = { ...validBuildConfig(), ...vmConfig() };
     cfg["g8os:core0KernelFlags"] = JSON.stringify(["development"]);
