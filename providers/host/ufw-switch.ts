@@ -12,8 +12,10 @@
  *   arm ever also keeps `original/`, what the host had before g8os, which `uninstall` restores.
  * - The detached switch (`fire`) sleeps T, then restores `confirmed/` only if its own token is still
  *   pending: a switch never undoes a change it did not arm, nor one that was confirmed.
- * - `policy TOKEN ...` changes ufw only while TOKEN is armed, and removes the timestamped backups its
- *   `ufw --force reset` leaves in /etc/ufw.
+ * - `policy TOKEN ...` changes ufw only while TOKEN is armed and its deadline has not passed (checked
+ *   before each ufw step: a policy whose SSH session was killed runs on, holding the lock, and must
+ *   not keep the switch waiting), and removes the timestamped backups its `ufw --force reset` leaves
+ *   in /etc/ufw.
  * - `confirm TOKEN` snapshots the confirmed state and stops the switch; run again after a lost
  *   answer, it reports the earlier outcome.
  * - `boot` (a systemd unit, where systemd runs): a change still pending at boot lost its switch with
@@ -32,9 +34,10 @@ export const G8OS_DIR = "/var/lib/g8os";
 export const BOOT_UNIT = "/etc/systemd/system/g8os-ufw-switch.service";
 
 /**
- * Seconds a restore may take after the switch's deadline: waiting for the lock (an apply holds it
- * for a few seconds), copying /etc/ufw back, and `ufw enable/reload` or `disable` (slow under
- * emulation). Every message that promises a revert time adds this.
+ * Seconds a restore may take after the switch's deadline: waiting for the lock (a policy stops at its
+ * next ufw step once the deadline has passed; one step takes seconds), copying /etc/ufw back, and
+ * `ufw enable/reload` or `disable` (slow under emulation). Every message that promises a revert time
+ * adds this.
  */
 export const RESTORE_BOUND_SEC = 30;
 
@@ -149,8 +152,14 @@ policy) # TOKEN IFACE PORT UDP(1|0)
   trap '' HUP PIPE
   lock try
   armed_alive "$2" || { say "not armed: $2"; exit 4; }
+  deadline=$(pending_field 2)
   before=$(backups)
-  run() { out=$("$@" 2>&1) || { drop_new_backups "$before"; say "step failed: $*: $out"; exit 1; }; }
+  # Each step first checks the deadline: a policy whose session died keeps running, holding the
+  # lock, and the switch must not wait behind it past its deadline (it restores right after).
+  run() {
+    [ "$(now)" -lt "$deadline" ] || { drop_new_backups "$before"; say "deadline passed before: $*"; exit 5; }
+    out=$("$@" 2>&1) || { drop_new_backups "$before"; say "step failed: $*: $out"; exit 1; }
+  }
   run ufw_reset
   run ufw default deny incoming
   run ufw default allow outgoing

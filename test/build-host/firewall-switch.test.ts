@@ -12,6 +12,7 @@ import {
   parseArm,
   parseStatus,
   policyCommand,
+  RESTORE_BOUND_SEC,
   statusCommand,
   SWITCH_PATH,
   switchScript,
@@ -94,6 +95,38 @@ describe("ufw dead-man switch state machine (testbed host)", function () {
     assert.ok(!(await ufwActive()), "back to inactive");
     assert.ok(await marker(), "the user's rule is back");
     assert.strictEqual(await switches(), 0);
+  });
+
+  it("a policy still running at its deadline stops before its next ufw step; the switch restores within the bound", async () => {
+    // Slow ufw (2 s a command), as under emulation or with the session that ran it killed.
+    const slow = `/tmp/g8t-slow-ufw-${host.name}`;
+    await ok(
+      `mkdir -p ${slow} && printf '#!/bin/sh\\nsleep 2\\nexec /usr/sbin/ufw "$@"\\n' > ${slow}/ufw && chmod +x ${slow}/ufw`,
+    );
+    try {
+      const a = parseArm(await ok(armCommand("dd01", 5)))!;
+      const r = await sh(`PATH=${slow}:$PATH ${policyCommand("dd01", policy)}`);
+      assert.strictEqual(r.code, 5, `policy exit status: ${r.stdout} ${r.stderr}`);
+      assert.match(r.out, /deadline passed before: ufw /);
+      await pollUntil(
+        async () => ((await status("dd01")).outcome === "reverted" ? true : { pending: "waiting" }),
+        { timeoutMs: (5 + RESTORE_BOUND_SEC + 10) * 1000, intervalMs: 500, what: "the switch to fire" },
+      );
+      const revertedAt = Number(await ok("stat -c %Y /var/lib/g8os/firewall/outcome.dd01"));
+      assert.ok(
+        revertedAt <= a.deadline + RESTORE_BOUND_SEC,
+        `restored ${revertedAt - a.deadline} s after the deadline (bound ${RESTORE_BOUND_SEC} s)`,
+      );
+      assert.ok(!(await ufwActive()), "back to inactive");
+      assert.ok(await marker(), "the user's rule is back");
+      assert.deepStrictEqual(
+        (await ok("ls /etc/ufw")).split("\n").filter((f) => /\.\d{8}_\d{6}$/.test(f)),
+        [],
+        "no reset backups left",
+      );
+    } finally {
+      await sh(`rm -rf ${slow}`);
+    }
   });
 
   it("arming the same token again is a no-op: one switch, one deadline", async () => {

@@ -151,6 +151,21 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
 
   async function trial(d: Drill): Promise<void> {
     const id = `t${++seq}`;
+    let watchersStopped = false;
+    try {
+      await runTrial(d, id);
+      watchersStopped = true;
+    } finally {
+      // A failed trial's watchers would go on scanning /proc for minutes, starving the next trials
+      // under TCG: stop them whatever happened (best effort, the guest may be unreachable).
+      if (!watchersStopped)
+        await onGuest(async (s) => {
+          for (const n of d.rounds.keys()) await stopGuestWatcher(s, `${id}-${n}`).catch(() => []);
+        }, 60_000).catch(() => undefined);
+    }
+  }
+
+  async function runTrial(d: Drill, id: string): Promise<void> {
     const applies: string[] = [];
     for (const [n, rules] of d.rounds.entries())
       applies.push(await applyOnce(rules, n === 0 ? d.reaction : undefined, `${id}-${n}`));

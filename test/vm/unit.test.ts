@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +12,8 @@ import {
   ubuntuUserData,
   zerotierNodeId,
 } from "../../components/vm";
+import { pollUntil } from "../../providers/shared/retry";
+import { guestWatcherScript } from "./guest-drill";
 
 const IDENTITY = `8056c2e21c:0:${"ab".repeat(32)}:${"cd".repeat(32)}`;
 
@@ -98,5 +100,57 @@ describe("VM helpers", () => {
     assert.equal(offsetIPv4("10.147.17.255", 1), "10.147.18.0");
     assert.throws(() => offsetIPv4("nope", 1), /not an IPv4/);
     assert.equal(zerotierNodeId(IDENTITY + "\n"), "8056c2e21c");
+  });
+
+  it("the in-guest drill watcher logs a process's start and exit, reading each command line a few scans only", async function () {
+    this.timeout(30_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "g8t-watch-"));
+    const marker = `${process.pid}${Date.now() % 1000}`; // digits: `sleep 1.<marker>` is one number
+    const script = guestWatcherScript(
+      "w1",
+      [
+        { name: "start", pattern: `*sleep 1.${marker}*`, moment: "start", action: { kind: "log" } },
+        { name: "exit", pattern: `*sleep 1.${marker}*`, moment: "exit", action: { kind: "log" } },
+      ],
+      20,
+      dir,
+    );
+    fs.mkdirSync(path.join(dir, "w1"));
+    fs.writeFileSync(path.join(dir, "w1", "watch.sh"), script);
+    const watcher = spawn("bash", [path.join(dir, "w1", "watch.sh")], { stdio: "ignore" });
+    const log = () => fs.readFileSync(path.join(dir, "w1", "log"), "utf8");
+    try {
+      await pollUntil(
+        async () => (fs.existsSync(path.join(dir, "w1", "log")) ? true : { pending: "no log" }),
+        {
+          timeoutMs: 5000,
+          intervalMs: 50,
+          what: "the watcher to start",
+        },
+      );
+      execFileSync("sleep", [`1.${marker}`]);
+      await pollUntil(async () => (/fired exit /.test(log()) ? true : { pending: log() }), {
+        timeoutMs: 5000,
+        intervalMs: 100,
+        what: "the exit to be logged",
+      });
+      const lines = log()
+        .trim()
+        .split("\n")
+        .map((l) => l.replace(/^\S+ /, ""));
+      assert.match(
+        lines.find((l) => l.startsWith("fired start"))!,
+        new RegExp(`cmd=sleep 1\\.${marker}$`),
+      );
+      assert.ok(
+        lines.some((l) => /^fired exit pid=\d+ exited$/.test(l)),
+        lines.join("; "),
+      );
+    } finally {
+      fs.writeFileSync(path.join(dir, "w1", "stop"), "");
+      await new Promise((r) => watcher.once("exit", r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.match(script, /seen\[\$pid\]=\$\(\(n \+ 1\)\)/, "each process is read a bounded number of times");
   });
 });
