@@ -201,11 +201,14 @@ async function apply(i: ZerotierOnlySshInputs): Promise<ZerotierOnlySshOutputs> 
     });
   } catch (err) {
     const now = await askSwitch(i, token);
+    const detail = detailOf(err, label);
     throw new OperationError(
       label,
       "lock SSH down to ZeroTier",
-      `${detailOf(err, label)}. Now: ${describe(now, token, localDeadline)} (${whereOf(i)})`,
-      "the host's network path, then run `pulumi up` again: the next apply settles this one first",
+      `${detail}. Now: ${describe(now, token, localDeadline)} (${whereOf(i)})`,
+      /deadline passed before/.test(detail)
+        ? `a longer confirmation timeout than ${wait} s (confirmTimeoutSec; g8os:firewallConfirmTimeoutSec in the build stack): this host's ufw steps outlasted it`
+        : "the host's network path, then run `pulumi up` again: the next apply settles this one first",
     );
   }
 

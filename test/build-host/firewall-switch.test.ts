@@ -174,8 +174,10 @@ describe("ufw dead-man switch state machine (testbed host)", function () {
     await ok(armCommand("ee01", 60));
     await ok(policyCommand("ee01", policy));
     await ok(confirmCommand("ee01"));
-    await ok(armCommand("ee02", 2));
-    await ok(policyCommand("ee02", { interfaceName: "ztother0", sshPort: 22 }));
+    // T outlasts the policy (a policy past its deadline stops before its next step).
+    await ok(armCommand("ee02", 10));
+    assert.match(await ok(policyCommand("ee02", { interfaceName: "ztother0", sshPort: 22 })), /applied ee02/);
+    assert.match(await ok("ufw status"), /ztother0/, "the re-apply is in place until T");
     await pollUntil(
       async () => ((await status("ee02")).outcome === "reverted" ? true : { pending: "waiting" }),
       {
