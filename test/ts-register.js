@@ -77,11 +77,16 @@ function transpile(source, filename) {
     fileName: filename,
     reportDiagnostics: false,
   }).outputText;
-  // Another process may be writing the same entry: write aside, then rename (atomic).
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  // Another process may be writing the same entry: write aside, then rename (atomic). A process
+  // that may not write there (a test running a child as another user) just goes without the cache.
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}`;
-  fs.writeFileSync(tmp, out);
-  fs.renameSync(tmp, file);
+  try {
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    fs.writeFileSync(tmp, out);
+    fs.renameSync(tmp, file);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
   return out;
 }
 

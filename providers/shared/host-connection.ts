@@ -123,7 +123,9 @@ export async function readOnHost<T>(
       return fn(s);
     });
   } catch (err) {
-    if (connected) throw err;
+    // A session that ran and failed is a real failure; one that was lost with no other address
+    // answering (a ZeroTier path that broke during the read) is unreachability like any other.
+    if (connected && (err as { unreachable?: boolean }).unreachable !== true) throw err;
     const msg = (err as { message?: string })?.message ?? String(err);
     console.error(`warning: ${label}: host not reachable, state kept as it was (${msg})`);
     return keep;

@@ -280,10 +280,13 @@ export async function withFirstReachable<T>(
       failures.push(`${t.user ?? "root"}@${where}: ${msg.replace(/^.*?failed: /, "")}`);
     }
   }
-  throw new OperationError(
+  const e = new OperationError(
     opts.label,
     "SSH",
     `no address accepted a connection (${failures.join("; ")})`,
     "that the host is up, that ZeroTier is joined, and that the deploy or bootstrap key is still authorised",
-  );
+  ) as OperationError & { unreachable?: boolean };
+  // Every address failed to connect or lost its session: the host is unreachable (see readOnHost).
+  e.unreachable = true;
+  throw e;
 }

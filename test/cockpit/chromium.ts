@@ -53,7 +53,8 @@ export async function launchChromium(binary: string): Promise<Browser> {
   );
   const cleanup = () => {
     proc.kill("SIGKILL");
-    fs.rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still write to the profile for a moment after it exits.
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   };
   let port: number;
   try {

@@ -10,6 +10,8 @@ export interface ScriptedAnswer {
   out?: string;
   err?: string;
   code: number;
+  /** Close the connection instead of answering (a session lost under the command). */
+  drop?: boolean;
 }
 
 export interface ScriptedSshServer {
@@ -45,6 +47,7 @@ export async function scriptedSshServer(
           ch.on("data", (d: Buffer) => (stdin += d.toString("utf8")));
           const finish = () => {
             const r = answer(info.command, stdin);
+            if (r.drop) return client.end();
             if (r.out) ch.write(r.out);
             if (r.err) ch.stderr.write(r.err);
             ch.exit(r.code);
