@@ -207,7 +207,8 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
       const logs: string[] = [];
       for (const n of d.rounds.keys()) logs.push(...(await stopGuestWatcher(s, `${id}-${n}`)));
       const strays = await s.exec(
-        "n=0; for f in /proc/[0-9]*/cmdline; do mapfile -d '' -t a < $f 2>/dev/null; [[ \"${a[*]}\" == *'switch fire'* ]] && n=$((n+1)); done; echo $n",
+        // Not counting this shell itself: its own command line holds the pattern.
+        "n=0; for f in /proc/[0-9]*/cmdline; do [[ $f == /proc/$$/cmdline ]] && continue; mapfile -d '' -t a < $f 2>/dev/null; [[ \"${a[*]}\" == *'switch fire'* ]] && n=$((n+1)); done; echo $n",
         { check: false },
       );
       const ufw = await s.exec("ufw status");
