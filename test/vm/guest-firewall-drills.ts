@@ -50,7 +50,7 @@ interface Drill {
   rounds: GuestRule[][];
   /** A test-side reaction to a logged match: `name` fired → `react`. */
   reaction?: { on: string; react: (c: GuestDrillContext) => Promise<void> };
-  /** Heals the fault by remote means once the switch has settled. */
+  /** Heals the fault by remote means once the switch's deadline and restore bound have passed. */
   heal?: (c: GuestDrillContext) => Promise<void>;
 }
 
@@ -169,6 +169,12 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
     const applies: string[] = [];
     for (const [n, rules] of d.rounds.entries())
       applies.push(await applyOnce(rules, n === 0 ? d.reaction : undefined, `${id}-${n}`));
+    // A fault that does not end by itself (a deauthorised member) leaves no SSH path to watch the
+    // switch through: it is healed once the switch's deadline and restore bound have passed.
+    if (d.heal) {
+      await new Promise((r) => setTimeout(r, (T + RESTORE_BOUND_SEC) * 1000));
+      await d.heal(ctx());
+    }
     // The switch settles (nothing pending) whatever the fault did, within its deadline + restore.
     await onGuest(
       (s) =>
@@ -185,7 +191,6 @@ export function defineGuestFirewallDrills(ctx: () => GuestDrillContext): void {
         ),
       (OUTAGE_SEC + 120) * 1000,
     );
-    if (d.heal) await d.heal(ctx());
     const key = deployKey();
     const reachable = await pollUntil(
       async () =>
