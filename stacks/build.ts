@@ -75,9 +75,10 @@ export function buildEnv(sel: StackSelection) {
     v4AutoAssign: true,
   });
 
-  // The people's machines on the build network (the operator's first: after the lockdown it reaches
-  // the host and VMs over ZeroTier only). Whatever joins the network does so through `networkId`,
-  // which carries the dependency on these members, so they are authorised before any lockdown.
+  // The people's machines on the build network (the operator's above all: after the lockdown it
+  // reaches the host and VMs over ZeroTier only). Whatever joins the network does so through
+  // `networkId`, which carries the dependency on these members, so they are authorised before any
+  // lockdown. Through their URNs, which a preview knows, so adding a member changes nothing else.
   const members = cfg.zerotier.members.map(
     (m) =>
       new ZerotierMember(`build-${env}-network-member-${m.name}`, {
@@ -90,7 +91,7 @@ export function buildEnv(sel: StackSelection) {
       }),
   );
   const networkId = pulumi
-    .all([network.networkId, ...members.map((m) => m.id)])
+    .all([network.networkId, ...members.map((m) => m.urn)])
     .apply(([id]) => id as string);
 
   const host = new BuildHost(`build-${env}-host`, {

@@ -180,7 +180,7 @@ describe("build stack: physical host bootstrap (testbed)", function () {
     assert.ok(await canLogIn(zerotierIp, alice.privateKey));
   });
 
-  it("a machine removed from g8os:buildNetworkMembers leaves the network; nothing else changes", async () => {
+  it("a machine removed from g8os:buildNetworkMembers leaves the network, added again it rejoins; nothing else changes", async () => {
     const network = String(findResource(harness.state(), "build-1-network").outputs.networkId);
     harness.setConfig("g8os:buildNetworkMembers", JSON.stringify(MEMBERS.slice(0, 1)));
     const p = record(await harness.previewOk());
@@ -190,6 +190,13 @@ describe("build stack: physical host bootstrap (testbed)", function () {
     assert.strictEqual(await zt.getMember(network, MEMBERS[1].split(" ")[0]), undefined, "member removed");
     assert.strictEqual((await zt.getMember(network, MEMBERS[0].split(" ")[0]))?.authorized, true);
     assert.ok(await canLogIn(zerotierIp, alice.privateKey), "the host is untouched");
+
+    // Added again: the preview shows that create only (the host and VMs wait on it by URN, known).
+    harness.setConfig("g8os:buildNetworkMembers", JSON.stringify(MEMBERS));
+    const again = Object.entries(ops(record(await harness.previewOk()))).filter(([, op]) => op !== "same");
+    assert.deepStrictEqual(again, [["build-1-network-member-carol-laptop", "create"]]);
+    record(await harness.upOk());
+    assert.strictEqual((await zt.getMember(network, MEMBERS[1].split(" ")[0]))?.authorized, true);
   });
 
   it("member deauthorised outside: refresh reports it and up re-authorises, even while the API answers 429", async () => {
