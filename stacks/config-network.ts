@@ -106,6 +106,8 @@ const MEMBER_EXAMPLE = ["89e92ceee5 alice-laptop"];
 export function readNetworkMembers(r: ConfigReader): NetworkMemberSettings[] {
   const entries = r.list("buildNetworkMembers", { example: MEMBER_EXAMPLE }) ?? [];
   const out: NetworkMemberSettings[] = [];
+  /** For each member in `out`, its index in the config list (an entry refused above has none). */
+  const at: number[] = [];
   entries.forEach((entry, i) => {
     const key = `buildNetworkMembers[${i}]`;
     const m = /^([0-9A-Fa-f]{10}) ([a-z0-9][a-z0-9-]{0,39})$/.exec(entry);
@@ -129,10 +131,17 @@ export function readNetworkMembers(r: ConfigReader): NetworkMemberSettings[] {
     const sameId = out.findIndex((o) => o.nodeId === nodeId);
     const sameName = out.findIndex((o) => o.name === m[2]);
     if (sameId >= 0)
-      r.add(key, `node id ${nodeId} is also buildNetworkMembers[${sameId}]`, "list each machine once");
+      r.add(key, `node id ${nodeId} is also buildNetworkMembers[${at[sameId]}]`, "list each machine once");
     else if (sameName >= 0)
-      r.add(key, `name ${m[2]} is also buildNetworkMembers[${sameName}]`, "give each machine its own name");
-    else out.push({ nodeId, name: m[2] });
+      r.add(
+        key,
+        `name ${m[2]} is also buildNetworkMembers[${at[sameName]}]`,
+        "give each machine its own name",
+      );
+    else {
+      out.push({ nodeId, name: m[2] });
+      at.push(i);
+    }
   });
   return out;
 }

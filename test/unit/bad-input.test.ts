@@ -308,6 +308,14 @@ const CASES: Case[] = [
     says: /node id 89e92ceee5 is also buildNetworkMembers\[0\]/,
   },
   {
+    what: "a duplicate build-network member after a malformed entry names the right index",
+    base: "build",
+    set: { "g8os:buildNetworkMembers": J(["not-a-member", "89e92ceee5 alice", "0123456789 alice"]) },
+    where: g8("buildNetworkMembers[2]"),
+    says: /name alice is also buildNetworkMembers\[1\]/,
+    also: [{ where: g8("buildNetworkMembers[0]"), says: /is not "<node id> <name>"/ }],
+  },
+  {
     what: "two build-network members with one name",
     base: "build",
     set: { "g8os:buildNetworkMembers": J(["89e92ceee5 alice", "0123456789 alice"]) },
