@@ -10,6 +10,8 @@ import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
 
+import { TS_REGISTER } from "../../test/ts-register-path";
+
 /** Services started for one bench repetition, stopped in reverse order by `close()`. */
 export class Scope {
   private readonly stops: (() => unknown)[] = [];
@@ -161,7 +163,8 @@ export function peakRssKiB(): number {
 }
 
 /**
- * Runs the TypeScript file `script` in a child Node process (ts-node, transpile only) with `env`
+ * Runs the TypeScript file `script` in a child Node process (the tests' cached transpile hook, so a warm
+ * cache keeps the TypeScript compiler out of the child's peak RSS) with `env`
  * added, and returns the JSON object it printed last on stdout. A child that exits non-zero, prints
  * no JSON, or outlives `timeoutMs` fails with the tail of its stderr.
  */
@@ -172,15 +175,11 @@ export function runChild<T>(
 ): Promise<T & { seconds: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["-r", require.resolve("ts-node/register/transpile-only"), script],
-      {
-        cwd: path.join(__dirname, "..", ".."),
-        env: { ...process.env, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child = spawn(process.execPath, ["-r", TS_REGISTER, script], {
+      cwd: path.join(__dirname, "..", ".."),
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
