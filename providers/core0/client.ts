@@ -25,25 +25,16 @@ import { trace } from "../shared/trace";
 import { Core0AuthError, Core0JobError, Core0TimeoutError, nodeLabel } from "./errors";
 import {
   LATER_ONLY,
-  V09_CREATE_KEYS,
   WRITE_COMMANDS,
-  type AggregatedMetric,
   type CallOptions,
-  type ContainerCreateArgs,
-  type ContainerInfo,
-  type ContainerStats,
   type Core0ClientOptions,
   type Core0Command,
   type Core0Protocol,
   type Core0Result,
-  type CpuInfo,
-  type JobInfo,
-  type MemInfo,
-  type NicInfo,
-  type OsInfo,
   type ProcessResult,
-  type ZerotierNetworkInfo,
 } from "./model";
+import { decodeData, describeFailure, processResult } from "./result";
+import { aggregatorCommands, corexCommands, infoCommands, jobCommands, zerotierCommands } from "./commands";
 
 export * from "./model";
 export * from "./errors";
@@ -77,11 +68,11 @@ export class Core0Client {
   private readers: Array<{ conn: import("ioredis").Redis; waiting: number }>;
   private readonly pending: Map<string, Pending>;
   private sweepTimer?: NodeJS.Timeout;
-  readonly info: ReturnType<Core0Client["makeInfo"]>;
-  readonly job: ReturnType<Core0Client["makeJob"]>;
-  readonly corex: ReturnType<Core0Client["makeCorex"]>;
-  readonly zerotier: ReturnType<Core0Client["makeZerotier"]>;
-  readonly aggregator: ReturnType<Core0Client["makeAggregator"]>;
+  readonly info: ReturnType<typeof infoCommands>;
+  readonly job: ReturnType<typeof jobCommands>;
+  readonly corex: ReturnType<typeof corexCommands>;
+  readonly zerotier: ReturnType<typeof zerotierCommands>;
+  readonly aggregator: ReturnType<typeof aggregatorCommands>;
   private sweeping: boolean;
   private lastConnError: string;
   private authError: string;
@@ -98,11 +89,11 @@ export class Core0Client {
     this.lastConnError = "";
     this.authError = "";
     this.closed = false;
-    this.info = this.makeInfo();
-    this.job = this.makeJob();
-    this.corex = this.makeCorex();
-    this.zerotier = this.makeZerotier();
-    this.aggregator = this.makeAggregator();
+    this.info = infoCommands(this);
+    this.job = jobCommands(this);
+    this.corex = corexCommands(this);
+    this.zerotier = zerotierCommands(this);
+    this.aggregator = aggregatorCommands(this);
   }
 
   private redact(msg: string): string {
@@ -398,28 +389,11 @@ export class Core0Client {
    */
   decode<T>(r: Core0Result): T {
     if (r.state !== "SUCCESS") throw new Core0JobError(this.label, r, this.redact(describeFailure(r)));
-    if (r.data === "" || r.data === undefined || r.data === null) return null as T;
-    if (r.level === 20) {
-      try {
-        return JSON.parse(r.data) as T;
-      } catch {
-        return r.data as T;
-      }
-    }
-    return r.data as T;
+    return decodeData<T>(r);
   }
 
   async ping(opts?: CallOptions): Promise<string> {
     return this.call<string>("core.ping", {}, opts);
-  }
-
-  private makeInfo() {
-    return {
-      cpu: (o?: CallOptions) => this.call<CpuInfo[]>("info.cpu", {}, o),
-      mem: (o?: CallOptions) => this.call<MemInfo>("info.mem", {}, o),
-      nic: (o?: CallOptions) => this.call<NicInfo[]>("info.nic", {}, o),
-      os: (o?: CallOptions) => this.call<OsInfo>("info.os", {}, o),
-    };
   }
 
   /**
@@ -473,114 +447,6 @@ export class Core0Client {
     return processResult(await this.run("bash", this.bashArgs(script, stdin), o));
   }
 
-  /** v1.2 only: job.list / job.kill (refused for v0.9.0, which lacks them). */
-  private makeJob() {
-    return {
-      list: (id?: string, o?: CallOptions) => this.call<JobInfo[]>("job.list", id ? { id } : {}, o),
-      kill: (id: string, signal = 9, o?: CallOptions) => this.call<boolean>("job.kill", { id, signal }, o),
-    };
-  }
-
-  private makeCorex() {
-    return {
-      /**
-       * Creates a container; returns its id (core0 counts up from 1). v0.9.0 takes only root, mount,
-       * network, port and gives containers no tags: other keys, or tags, are refused (they would be
-       * silently ignored). v1.2: `tags` become the container's tags.
-       */
-      create: async (
-        args: ContainerCreateArgs,
-        tags: string[] = [],
-        o: CallOptions = {},
-      ): Promise<number> => {
-        if (this.protocol === "v0.9.0") {
-          const extra = Object.keys(args).filter((k) => !V09_CREATE_KEYS.includes(k));
-          if (extra.length > 0 || tags.length > 0) {
-            throw new InputError(
-              this.label,
-              `command corex.create: ${extra.length ? extra.join(", ") : "tags"}`,
-              "does not exist in core0 v0.9.0's corex.create (it reads root, mount, network, port only)",
-              "leave it out and keep the returned container id to find the container again",
-            );
-          }
-          return this.call<number>("corex.create", args as Record<string, unknown>, o);
-        }
-        const own = o.tags === undefined ? [] : typeof o.tags === "string" ? [o.tags] : o.tags;
-        return this.call<number>("corex.create", args as Record<string, unknown>, {
-          ...o,
-          tags: [...own, ...tags],
-        });
-      },
-      /** v0.9.0: `{"<id>": {cpu, rss, vms, swap, debug} | null}`; v1.2 adds `container` (ContainerInfo). */
-      list: (o?: CallOptions) =>
-        this.call<Record<string, ContainerStats | ContainerInfo | null>>("corex.list", {}, o),
-      /** v1.2 only (refused for v0.9.0): containers whose tags include all of `tags`. */
-      find: (tags: string[], o?: CallOptions) =>
-        this.call<Record<string, ContainerInfo>>("corex.find", { tags }, o),
-      /** Terminates a container. v0.9.0 answers SUCCESS for an unknown id too (a no-op). */
-      terminate: (container: number, o?: CallOptions) => this.call<null>("corex.terminate", { container }, o),
-      /**
-       * Dispatches a command into a container; returns the inner job id core0 made (the id in
-       * `data`: core0 replaces any id and tags of the inner command). Read it with `result`.
-       * Unknown container: ERROR `container does not exist`.
-       */
-      dispatch: (
-        container: number,
-        command: {
-          command: string;
-          arguments: Record<string, unknown>;
-          queue?: string;
-          max_time?: number;
-          /** v1.2 only; v0.9.0 replaces the inner command's tags with its route anyway. */
-          tags?: string[];
-        },
-        o?: CallOptions,
-      ) => {
-        const inner: Record<string, unknown> = {
-          command: command.command,
-          arguments: command.arguments,
-          queue: command.queue ?? "",
-        };
-        if (command.max_time) inner.max_time = command.max_time;
-        inner.tags = this.protocol === "v0.9.0" ? "" : (command.tags ?? null);
-        return this.call<string>("corex.dispatch", { container, command: inner }, o);
-      },
-      /** Dispatches, then waits for the inner job's result (raw, any state). */
-      dispatchAndWait: async (
-        container: number,
-        command: { command: string; arguments: Record<string, unknown>; max_time?: number; tags?: string[] },
-        o: CallOptions = {},
-      ): Promise<Core0Result> => {
-        const inner = await this.corex.dispatch(container, command, o);
-        return this.result(inner, {
-          timeoutMs: o.timeoutMs,
-          command: `${command.command} in container ${container}`,
-        });
-      },
-    };
-  }
-
-  /** v1.2 only: zerotier.* (refused for v0.9.0, which lacks them). */
-  private makeZerotier() {
-    return {
-      list: (o?: CallOptions) => this.call<ZerotierNetworkInfo[]>("zerotier.list", {}, o),
-      join: (network: string, o?: CallOptions) => this.call<null>("zerotier.join", { network }, o),
-      leave: (network: string, o?: CallOptions) => this.call<null>("zerotier.leave", { network }, o),
-    };
-  }
-
-  /** v1.2 only: aggregator.query (refused for v0.9.0, which lacks it). */
-  private makeAggregator() {
-    return {
-      query: (p: { key?: string; tags?: Record<string, string> } = {}, o?: CallOptions) =>
-        this.call<Record<string, AggregatedMetric>>(
-          "aggregator.query",
-          { key: p.key ?? "", tags: p.tags ?? {} },
-          o,
-        ),
-    };
-  }
-
   /** Fails every pending call and closes the connections. */
   async close(): Promise<void> {
     this.closed = true;
@@ -593,28 +459,6 @@ export class Core0Client {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     for (const c of [this.sender, ...this.readers.map((r) => r.conn)]) c?.disconnect();
   }
-}
-
-function describeFailure(r: Core0Result): string {
-  if (r.state === "UNKNOWN_CMD") return `the node has no command ${r.command}`;
-  if (r.state === "DUPILICATE_ID") return `a job with id ${r.id} is already running on the node`;
-  let data = r.data ?? "";
-  try {
-    const d = JSON.parse(r.data) as unknown;
-    if (typeof d === "string") data = d;
-  } catch {
-    /* plain text */
-  }
-  const stderr = Array.isArray(r.streams)
-    ? (r.streams[1] ?? "").trim().split("\n").slice(-3).join(" | ")
-    : "";
-  return [data || r.critical, stderr].filter(Boolean).join("; ") || "(no detail)";
-}
-
-/** stdout/stderr from `streams`, which v0.9.0 omits when both are empty. */
-function processResult(r: Core0Result): ProcessResult {
-  const streams = Array.isArray(r.streams) ? r.streams : [];
-  return { state: r.state, stdout: streams[0] ?? "", stderr: streams[1] ?? "", code: r.code, result: r };
 }
 
 /** Opens a client, runs `fn`, always closes. */
